@@ -1,0 +1,231 @@
+"""The one error hierarchy of InsightForge.
+
+Every provider maps its SDK or HTTP failures into these types, so layers never look at a
+provider-specific exception. Rules for this module:
+
+* Messages say what went wrong *and* how to fix it.
+* No message, attribute or repr ever holds a secret: providers scrub their text through
+  :func:`insightforge.secrets.scrub` before raising.
+* ``retryable`` is a property of the failure, decided once, where it is mapped; layers
+  read it and never re-derive it from status codes.
+* Errors carry ``trace``: the events the layers recorded before the failure (attempts,
+  fallbacks), so the audit log can report them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from insightforge.types import TraceEvent
+
+__all__ = [
+    "AllProvidersFailed",
+    "AuthenticationError",
+    "BudgetExceeded",
+    "ConfigError",
+    "ContentFiltered",
+    "ContextLengthExceeded",
+    "CredentialError",
+    "InsightForgeError",
+    "InvalidRequest",
+    "MalformedResponse",
+    "ProviderError",
+    "ProviderUnavailable",
+    "RateLimitError",
+    "RateLimited",
+    "Timeout",
+    "Unsupported",
+]
+
+
+class InsightForgeError(Exception):
+    """Base of every error InsightForge raises on purpose.
+
+    Attributes:
+        message: the human sentence (problem and fix).
+        trace: events recorded by the layers before the failure, oldest first.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.trace: tuple[TraceEvent, ...] = ()
+
+    def add_trace(self, *events: TraceEvent, before: bool = True) -> None:
+        """Record layer events on the error (``before`` = they happened earlier)."""
+        self.trace = (*events, *self.trace) if before else (*self.trace, *events)
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r})"
+
+
+class ConfigError(InsightForgeError):
+    """A configuration value is missing or wrong.
+
+    Attributes:
+        path: where the bad value is (``$.stack[2].budget.limit_usd``), or ``"$"``.
+        problems: every problem found, as ``(path, message)`` pairs (at least one).
+    """
+
+    def __init__(self, message: str, *, path: str = "$",
+                 problems: Sequence[tuple[str, str]] | None = None) -> None:
+        self.path = path
+        self.problems: tuple[tuple[str, str], ...] = tuple(problems or ((path, message),))
+        text = message if problems is None else "\n".join(f"{p}: {m}" for p, m in self.problems)
+        super().__init__(text if problems is not None or path == "$" else f"{path}: {message}")
+
+
+class CredentialError(InsightForgeError):
+    """No usable credential was found. Names the env var and keyring entry; never a secret.
+
+    Attributes:
+        provider: the provider (instance) name.
+        env_var: the environment variable that would be read.
+        keyring_entry: the keyring username under service ``insightforge``.
+    """
+
+    def __init__(self, provider: str, *, env_var: str | None, keyring_entry: str | None,
+                 detail: str = "") -> None:
+        self.provider = provider
+        self.env_var = env_var
+        self.keyring_entry = keyring_entry
+        fixes = []
+        if env_var:
+            fixes.append(f"set the environment variable {env_var}")
+        if keyring_entry:
+            fixes.append(f"run `insightforge keys set {keyring_entry}`")
+        fixes.append("or pass api_key=... explicitly")
+        text = f"No API key found for {provider}: " + ", ".join(fixes) + "."
+        super().__init__(f"{text} {detail}".strip())
+
+
+class InvalidRequest(InsightForgeError):
+    """The request itself is wrong (ours or the provider says so); retrying will not help."""
+
+
+class ProviderError(InsightForgeError):
+    """A provider call failed.
+
+    Attributes:
+        provider: the provider name (``openai``, ``ollama``...).
+        status: the HTTP status, when there was one.
+        retryable: whether trying the same request again may succeed.
+        retry_after: seconds the server asked us to wait, when it said.
+    """
+
+    default_retryable = False
+
+    def __init__(self, message: str, *, provider: str, status: int | None = None,
+                 retryable: bool | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.status = status
+        self.retryable = self.default_retryable if retryable is None else retryable
+        self.retry_after = retry_after
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}({self.message!r}, provider={self.provider!r}, "
+                f"status={self.status!r}, retryable={self.retryable!r})")
+
+
+class AuthenticationError(ProviderError):
+    """The provider refused the credential (401/403). Check the key."""
+
+
+class RateLimitError(ProviderError):
+    """The provider throttled us (429). Retryable; ``retry_after`` says how long to wait."""
+
+    default_retryable = True
+
+
+class ProviderUnavailable(ProviderError):
+    """The provider could not be reached or failed on its side (5xx, refused, reset)."""
+
+    default_retryable = True
+
+
+class Timeout(ProviderError):
+    """The provider did not answer within the timeout."""
+
+    default_retryable = True
+
+
+class ContextLengthExceeded(ProviderError):
+    """The prompt plus ``max_tokens`` is longer than the model's context window."""
+
+
+class ContentFiltered(ProviderError):
+    """The provider refused or filtered the content."""
+
+
+class MalformedResponse(ProviderError):
+    """The provider answered with something we could not parse. Retryable once or twice."""
+
+    default_retryable = True
+
+
+class Unsupported(ProviderError):
+    """The provider does not offer this operation (e.g. embeddings on Anthropic)."""
+
+
+class BudgetExceeded(InsightForgeError):
+    """The budget cannot cover this request; raised before any network call.
+
+    Attributes:
+        scope: the budget scope (``global`` or ``tenant=acme``).
+        limit: the limit in USD.
+        spent: settled plus reserved spend in the current period, in USD.
+    """
+
+    def __init__(self, *, scope: str, limit: Decimal, spent: Decimal, needed: Decimal | None = None,
+                 period: str = "total") -> None:
+        self.scope = scope
+        self.limit = limit
+        self.spent = spent
+        self.needed = needed
+        need = f" needs at least ${needed:.6f};" if needed is not None else ""
+        super().__init__(
+            f"Budget {scope} ({period}) exhausted: ${spent:.6f} of ${limit:.6f} used;{need} "
+            "raise limit_usd, wait for the next period, or lower max_tokens."
+        )
+
+
+class RateLimited(InsightForgeError):
+    """The local rate limiter would have to wait longer than ``max_wait``.
+
+    Attributes:
+        key: the limiter key (a route or a tag value).
+        wait: the wait that would have been needed, in seconds (when known).
+    """
+
+    def __init__(self, key: str, *, wait: float | None = None, max_wait: float = 0.0) -> None:
+        self.key = key
+        self.wait = wait
+        self.max_wait = max_wait
+        super().__init__(
+            f"Rate limit for {key} reached: waiting would exceed max_wait={max_wait}s; "
+            "raise the limit or max_wait, or slow down."
+        )
+
+
+class AllProvidersFailed(InsightForgeError):
+    """Every provider a ``Fallback`` tried failed.
+
+    Attributes:
+        errors: one error per provider tried, in the order tried.
+    """
+
+    def __init__(self, errors: Sequence[BaseException]) -> None:
+        self.errors = tuple(errors)
+        parts = "; ".join(f"{_name(e)}: {type(e).__name__}: {e}" for e in self.errors)
+        super().__init__(f"All {len(self.errors)} providers failed — {parts}")
+
+
+def _name(error: BaseException) -> Any:
+    return getattr(error, "provider", "?")

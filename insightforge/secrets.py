@@ -1,0 +1,92 @@
+"""Secrets as a masked type, and scrubbing of secrets out of text.
+
+Rules: a :class:`Secret` never shows its value in ``repr``/``str``/``format``, cannot be
+pickled or JSON-dumped by accident, and compares in constant time. Code that must send the
+value calls :meth:`Secret.reveal` at the last moment. :func:`scrub` removes known secret
+values (and their URL-encoded forms) from any text before it reaches an error or a log.
+"""
+
+from __future__ import annotations
+
+import hmac
+import threading
+import urllib.parse
+import weakref
+from collections.abc import Iterable
+
+__all__ = ["Secret", "known_secrets", "mask", "scrub"]
+
+_registry: weakref.WeakSet[Secret] = weakref.WeakSet()
+_lock = threading.Lock()
+
+
+def mask(value: str) -> str:
+    """A display form that shows at most a short prefix: ``sk-p…(51 chars)``."""
+    if len(value) < 12:
+        return "****"
+    return f"{value[:4]}…({len(value)} chars)"
+
+
+class Secret:
+    """A credential. ``str()``/``repr()`` show only a masked form; ``reveal()`` the value."""
+
+    __slots__ = ("__weakref__", "_value")
+
+    def __init__(self, value: str) -> None:
+        if isinstance(value, Secret):
+            value = value.reveal()
+        if not isinstance(value, str):
+            raise TypeError("a secret must be a string")
+        self._value = value
+        if value:
+            with _lock:
+                _registry.add(self)
+
+    def reveal(self) -> str:
+        """The plain value, for the one place that sends it."""
+        return self._value
+
+    @property
+    def masked(self) -> str:
+        return mask(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Secret):
+            return NotImplemented
+        return hmac.compare_digest(self._value.encode(), other._value.encode())
+
+    def __hash__(self) -> int:
+        return hash(("Secret", len(self._value)))
+
+    def __repr__(self) -> str:
+        return f"Secret({self.masked!r})"
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        return repr(self)
+
+    def __reduce__(self) -> str:
+        raise TypeError("secrets are not picklable: store a reference (env var, keyring), "
+                        "not the value")
+
+
+def known_secrets() -> list[str]:
+    """Values of every live :class:`Secret` (longest first), for scrubbing."""
+    with _lock:
+        values = {s.reveal() for s in _registry if len(s.reveal()) >= 6}
+    return sorted(values, key=len, reverse=True)
+
+
+def scrub(text: str, secrets: Iterable[str] | None = None) -> str:
+    """``text`` with every known secret (plain or URL-encoded) replaced by its masked form."""
+    for value in known_secrets() if secrets is None else secrets:
+        if value and value in text:
+            text = text.replace(value, mask(value))
+        quoted = urllib.parse.quote(value, safe="")
+        if quoted != value and quoted in text:
+            text = text.replace(quoted, mask(value))
+    return text
