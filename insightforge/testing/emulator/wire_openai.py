@@ -14,11 +14,22 @@ import struct
 from collections.abc import Mapping
 from typing import Any
 
-from .replies import ChatInput, Reply, ToolCall, Turn, count_tokens, embed_vector, stream_pieces
+from .replies import (
+    ChatInput,
+    Reply,
+    ToolCall,
+    Turn,
+    count_tokens,
+    embed_vector,
+    filtered,
+    make_reply,
+    stream_pieces,
+)
 from .wire_common import (
     CREATED,
     ApiError,
     Body,
+    Call,
     Stream,
     StreamFaults,
     dimensions_of,
@@ -33,10 +44,14 @@ from .wire_common import (
 
 __all__ = [
     "STREAM_FAULTS",
+    "chat",
     "chat_body",
     "chat_stream",
+    "embeddings",
     "embeddings_body",
     "error_body",
+    "include_usage",
+    "models",
     "models_body",
     "parse_chat",
 ]
@@ -249,3 +264,30 @@ def models_body() -> Body:
     data = [{"id": name, "object": "model", "created": CREATED, "owned_by": "emulator"}
             for name in MODELS]
     return json_body({"object": "list", "data": data})
+
+
+# -- endpoints --------------------------------------------------------------------------
+
+
+def chat(call: Call) -> Body | Stream:
+    """POST /v1/chat/completions (the deployment, for Azure, names the model)."""
+    body = call.json()
+    request = parse_chat(body, call.params.get("deployment"))
+    reply = make_reply(request)
+    if call.filtered:
+        reply = filtered(reply)
+    number = call.next_id()
+    if body.get("stream") is True:
+        usage = "chunk" if include_usage(body) else "none"
+        return chat_stream(reply, request.model, number, usage=usage, faults=STREAM_FAULTS)
+    return chat_body(reply, request.model, number)
+
+
+def embeddings(call: Call) -> Body:
+    """POST /v1/embeddings."""
+    return embeddings_body(call.json(), call.params.get("deployment"))
+
+
+def models(call: Call) -> Body:
+    """GET /v1/models."""
+    return models_body()

@@ -1,0 +1,163 @@
+"""What every built-in provider shares: options, credential, price, routes, client life.
+
+A provider subclasses :class:`BaseProvider`, sets the class attributes (``name``,
+``env_vars``, ``default_base_url``, ``key_required``) and implements ``_chat``/``_achat``
+and ``_embed``/``_aembed`` plus ``check``. This base validates the common keyword options
+(``model``, ``base_url``, ``timeout`` — always finite — and the credential), resolves the
+credential (argument, environment, keyring), prices usage, and keeps one pooled client per
+world (sync, async) for the provider's life, created on first use and closed by
+``close``/``aclose``. No secret is ever part of ``repr``.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, ClassVar, Generic, TypeVar
+
+from insightforge import credentials
+from insightforge.errors import ConfigError, InvalidRequest
+from insightforge.pricing import Price, price_for
+from insightforge.secrets import Secret
+from insightforge.stack import AsyncResponse, Request, Response
+from insightforge.types import ChatRequest, EmbedRequest, Route, Usage
+
+__all__ = ["BaseProvider", "LazyClient"]
+
+C = TypeVar("C")
+
+
+class LazyClient(Generic[C]):
+    """One client, built on first use under a lock, closed once."""
+
+    def __init__(self, factory: Callable[[], C]) -> None:
+        self._factory = factory
+        self._client: C | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> C:
+        client = self._client
+        if client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = self._factory()
+                client = self._client
+        return client
+
+    def take(self) -> C | None:
+        """Forget the client and hand it over for closing."""
+        with self._lock:
+            client, self._client = self._client, None
+        return client
+
+
+class BaseProvider:
+    """Shared skeleton of the built-in providers (see the module docstring)."""
+
+    name: ClassVar[str] = "provider"
+    env_vars: ClassVar[tuple[str, ...]] = ()
+    default_base_url: ClassVar[str] = ""
+    key_required: ClassVar[bool] = True
+    default_timeout: ClassVar[float] = 60.0
+
+    def __init__(self, *, model: str, base_url: str | None = None,
+                 timeout: float | None = None, api_key: str | Secret | None = None,
+                 keyring_entry: str | None = None, price: Price | dict[str, Any] | None = None,
+                 max_connections: int = 20) -> None:
+        if not isinstance(model, str) or not model:
+            raise ConfigError(f"{self.name}: model must be a non-empty string, got {model!r}",
+                              path="model")
+        timeout = self.default_timeout if timeout is None else timeout
+        if not isinstance(timeout, (int, float)) or not math.isfinite(timeout) or timeout <= 0:
+            raise ConfigError(f"{self.name}: timeout must be a finite number of seconds > 0, "
+                              f"got {timeout!r}", path="timeout")
+        if max_connections < 1:
+            raise ConfigError(f"{self.name}: max_connections must be >= 1", path="max_connections")
+        self.model = model
+        self.base_url = (base_url or self.default_base_url).rstrip("/")
+        if not self.base_url:
+            raise ConfigError(f"{self.name}: base_url is required", path="base_url")
+        self.timeout = float(timeout)
+        self.max_connections = max_connections
+        self.keyring_entry = keyring_entry or self.name
+        self._price_override = (price if isinstance(price, Price) or price is None
+                                else Price(**price))
+        self._api_key = credentials.resolve(api_key, provider=self.name, env=self.env_vars,
+                                            keyring_entry=self.keyring_entry,
+                                            required=self.key_required)
+
+    # -- money and routes ---------------------------------------------------------------
+    def price(self, model: str | None = None) -> Price | None:
+        """The price of ``model`` (default: this provider's model), ``None`` if unknown."""
+        if self._price_override is not None and (model is None or model == self.model):
+            return self._price_override
+        return price_for(self.name, model or self.model)
+
+    def cost(self, model: str, usage: Usage) -> Decimal | None:
+        price = self.price(model)
+        return None if price is None else price.cost(usage.input_tokens, usage.output_tokens)
+
+    def routes(self) -> tuple[Route, ...]:
+        return (Route(self.name, self.model, self.price(), self.base_url),)
+
+    # -- dispatch -----------------------------------------------------------------------
+    def __call__(self, request: Request, /) -> Response:
+        if isinstance(request, ChatRequest):
+            return self._chat(request)
+        if isinstance(request, EmbedRequest):
+            return self._embed(request)
+        raise InvalidRequest(f"{self.name} got {type(request).__name__}; "
+                             "pass a ChatRequest or an EmbedRequest")
+
+    async def acall(self, request: Request, /) -> AsyncResponse:
+        if isinstance(request, ChatRequest):
+            return await self._achat(request)
+        if isinstance(request, EmbedRequest):
+            return await self._aembed(request)
+        raise InvalidRequest(f"{self.name} got {type(request).__name__}; "
+                             "pass a ChatRequest or an EmbedRequest")
+
+    def _chat(self, request: ChatRequest) -> Response:
+        raise NotImplementedError
+
+    async def _achat(self, request: ChatRequest) -> AsyncResponse:
+        raise NotImplementedError
+
+    def _embed(self, request: EmbedRequest) -> Response:
+        raise NotImplementedError
+
+    async def _aembed(self, request: EmbedRequest) -> AsyncResponse:
+        raise NotImplementedError
+
+    def check(self) -> None:
+        """A cheap authenticated call; raises the mapped error on failure."""
+        raise NotImplementedError
+
+    async def acheck(self) -> None:
+        raise NotImplementedError
+
+    # -- life -----------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close the pooled clients (sync; an async client is closed best-effort)."""
+
+    async def aclose(self) -> None:
+        self.close()
+
+    def __enter__(self) -> BaseProvider:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> BaseProvider:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        default = self.base_url == self.default_base_url
+        where = "" if default else f", base_url={self.base_url!r}"
+        return f"{type(self).__name__}(model={self.model!r}{where})"
