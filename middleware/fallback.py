@@ -14,7 +14,7 @@ reserves for the dearest and a ``Cache`` keys on all of them.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Union
+from typing import Any
 
 import attrs
 
@@ -32,7 +32,7 @@ from insightforge.types import Route, TraceEvent
 
 __all__ = ["Fallback", "FallbackHandler", "FallbackPolicy", "branch_name"]
 
-On = Union[Callable[[BaseException], bool], tuple[type[BaseException], ...], None]
+On = Callable[[BaseException], bool] | tuple[type[BaseException], ...] | None
 
 
 def _default_on(error: BaseException) -> bool:

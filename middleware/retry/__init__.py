@@ -1,8 +1,7 @@
 """``Retry``: exponential backoff with jitter, server-directed waits, a deadline.
 
 >>> from middleware.retry import Retry, Backoff
->>> Retry(attempts=4, backoff=Backoff(base=0.5, cap=8))
-Retry(attempts=4, backoff=Backoff(base=0.5, factor=2.0, cap=8, jitter='full'), retry_on=None, max_retry_after=60.0, deadline=None)
+>>> retry = Retry(attempts=4, backoff=Backoff(base=0.5, cap=8), deadline=30)
 
 The decision lives in :mod:`middleware.retry.policy` (pure); the loops in
 :mod:`middleware.retry.layer`. See docs/middleware/retry.md.

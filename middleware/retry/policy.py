@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import random as _random
 from collections.abc import Callable
-from typing import Literal, Union
+from typing import Literal
 
 import attrs
 
@@ -21,7 +21,7 @@ from insightforge.errors import ConfigError, ProviderError
 __all__ = ["Backoff", "Jitter", "RetryOn", "RetryPolicy", "default_retry_on"]
 
 Jitter = Literal["full", "proportional", "none"]
-RetryOn = Union[Callable[[BaseException], bool], tuple[type[BaseException], ...], None]
+RetryOn = Callable[[BaseException], bool] | tuple[type[BaseException], ...] | None
 
 
 def default_retry_on(error: BaseException) -> bool:
