@@ -1,0 +1,296 @@
+"""The driver every OpenAI-wire provider shares: clients, sync/async calls, streams, errors.
+
+What lives here: :class:`OpenAIFamily`, a :class:`~providers._base.BaseProvider` that sends
+the bodies :mod:`providers._openai_wire` builds through the official openai SDK
+(``client.post(path, body=..., cast_to=object)`` — the SDK's transport, auth, SSE decoding
+and status errors, without its pydantic models) and parses the answers with the same module.
+Subclasses (OpenAI, AzureOpenAI, OpenAICompatible, HuggingFace) only say how to build the
+SDK client and which knobs differ (:attr:`stream_usage`, :attr:`estimate_usage`, paths).
+
+What must not live here: mapping logic (that is :mod:`providers._openai_wire`), or anything
+vendor-specific. ``openai`` is imported here, never from ``insightforge``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator, Generator
+from decimal import Decimal
+from typing import Any
+
+import attrs
+import openai
+
+from insightforge.errors import MalformedResponse, Unsupported
+from insightforge.pricing import Price
+from insightforge.streams import AsyncChatStream, ChatStream
+from insightforge.types import ChatRequest, ChatResponse, Chunk, EmbedRequest, EmbedResponse
+from providers import _openai_wire as wire
+from providers._base import BaseProvider, LazyClient
+
+__all__ = ["OpenAIFamily"]
+
+_STREAM: Any = openai.Stream[object]
+_ASTREAM: Any = openai.AsyncStream[object]
+
+
+class _Meta:
+    """What a stream learns on the way: the response id and the model that answered."""
+
+    __slots__ = ("finished", "id", "model")
+
+    def __init__(self) -> None:
+        self.id: str | None = None
+        self.model: str | None = None
+        self.finished = False
+
+    def see(self, data: Any) -> None:
+        if self.id is None and isinstance(data, dict):
+            got_id, got_model = data.get("id"), data.get("model")
+            self.id = got_id if isinstance(got_id, str) else ""
+            self.model = got_model if isinstance(got_model, str) and got_model else None
+
+
+class OpenAIFamily(BaseProvider):
+    """Shared skeleton of the OpenAI-wire providers (see the module docstring).
+
+    Attributes:
+        stream_usage: ask for usage in streams (``stream_options.include_usage``).
+        estimate_usage: when the server reports no usage, count whitespace words instead.
+        embeddings: whether the server offers ``/embeddings``.
+        embedding_model: the default model for :class:`EmbedRequest`.
+    """
+
+    chat_path = "/chat/completions"
+    embed_path = "/embeddings"
+    check_path = "/models"
+
+    def _setup(self, *, embedding_model: str, stream_usage: bool = True,
+               estimate_usage: bool = False, embeddings: bool = True) -> None:
+        self.embedding_model = embedding_model
+        self.stream_usage = stream_usage
+        self.estimate_usage = estimate_usage
+        self.embeddings = embeddings
+        self._prices: dict[str, Price | None] = {}
+        self._sync: LazyClient[Any] = LazyClient(self._new_client)
+        self._async: LazyClient[Any] = LazyClient(self._new_async_client)
+
+    # -- hooks for subclasses ---------------------------------------------------------------
+    def _new_client(self) -> Any:
+        raise NotImplementedError
+
+    def _new_async_client(self) -> Any:
+        raise NotImplementedError
+
+    def _http_limits(self) -> Any:
+        import httpx2
+
+        return httpx2.Limits(max_connections=self.max_connections,
+                             max_keepalive_connections=self.max_connections)
+
+    def _key(self) -> str:
+        """The credential for the SDK; servers without auth get a harmless placeholder."""
+        return self._api_key.reveal() if self._api_key else "no-key"
+
+    def _price_model(self, model: str) -> str:
+        """The model whose price applies when ``model`` answered (Azure: the deployed model)."""
+        return model
+
+    # -- money ------------------------------------------------------------------------------
+    def _price_of(self, model: str) -> Price | None:
+        try:
+            return self._prices[model]
+        except KeyError:
+            price = self._prices[model] = self.price(self._price_model(model))
+            return price
+
+    def _cost(self, model: str, response: ChatResponse | EmbedResponse) -> Decimal | None:
+        price = self._price_of(model)
+        usage = response.usage
+        return None if price is None else price.cost(usage.input_tokens, usage.output_tokens)
+
+    def _finish(self, request: ChatRequest, model: str, response: ChatResponse,
+                meta: _Meta | None = None) -> ChatResponse:
+        usage = response.usage
+        if self.estimate_usage and not usage.input_tokens and not usage.output_tokens:
+            usage = wire.estimate_usage(request, response.text)
+        changes: dict[str, Any] = {"usage": usage}
+        if meta is not None:
+            changes["id"] = meta.id or response.id
+            changes["model"] = meta.model or response.model
+        response = attrs.evolve(response, **changes)
+        return attrs.evolve(response, cost_usd=self._cost(model, response))
+
+    # -- chat -------------------------------------------------------------------------------
+    def _chat(self, request: ChatRequest) -> ChatResponse | ChatStream:
+        model = request.model or self.model
+        body = wire.chat_body(request, model, stream_usage=self.stream_usage)
+        try:
+            if request.stream:
+                source = self._sync.get().post(self.chat_path, body=body, cast_to=object,
+                                               stream=True, stream_cls=_STREAM)
+            else:
+                data = self._sync.get().post(self.chat_path, body=body, cast_to=object)
+        except Exception as exc:
+            raise wire.map_error(self.name, exc) from None
+        if request.stream:
+            return self._stream(source, request, model)
+        return self._answer(request, model, data)
+
+    async def _achat(self, request: ChatRequest) -> ChatResponse | AsyncChatStream:
+        model = request.model or self.model
+        body = wire.chat_body(request, model, stream_usage=self.stream_usage)
+        try:
+            if request.stream:
+                source = await self._async.get().post(self.chat_path, body=body, cast_to=object,
+                                                      stream=True, stream_cls=_ASTREAM)
+            else:
+                data = await self._async.get().post(self.chat_path, body=body, cast_to=object)
+        except Exception as exc:
+            raise wire.map_error(self.name, exc) from None
+        if request.stream:
+            return self._astream(source, request, model)
+        return self._answer(request, model, data)
+
+    def _answer(self, request: ChatRequest, model: str, data: Any) -> ChatResponse:
+        response = wire.parse_chat(data, provider=self.name, model=model)
+        if self.estimate_usage and response.usage.total_tokens == 0:
+            return self._finish(request, model, response)
+        return attrs.evolve(response, cost_usd=self._cost(model, response))
+
+    def _ended_early(self) -> MalformedResponse:
+        return wire.malformed(self.name, "a stream that ended before its finish chunk")
+
+    def _stream(self, source: Any, request: ChatRequest, model: str) -> ChatStream:
+        meta = _Meta()
+        name = self.name
+
+        def chunks() -> Generator[Chunk, None, None]:
+            try:
+                for data in source:
+                    meta.see(data)
+                    chunk = wire.parse_chunk(data, provider=name)
+                    if chunk is not None:
+                        meta.finished = meta.finished or chunk.finish_reason is not None
+                        yield chunk
+            except Exception as exc:
+                raise wire.map_error(name, exc) from None
+            finally:
+                source.close()
+            if not meta.finished:
+                raise self._ended_early()
+
+        gen = chunks()
+
+        def close() -> None:
+            gen.close()
+            source.close()
+
+        return ChatStream.from_chunks(
+            gen, model=model, provider=name, close=close,
+            on_end=lambda response: self._finish(request, model, response, meta))
+
+    def _astream(self, source: Any, request: ChatRequest, model: str) -> AsyncChatStream:
+        meta = _Meta()
+        name = self.name
+
+        async def chunks() -> AsyncGenerator[Chunk, None]:
+            try:
+                async for data in source:
+                    meta.see(data)
+                    chunk = wire.parse_chunk(data, provider=name)
+                    if chunk is not None:
+                        meta.finished = meta.finished or chunk.finish_reason is not None
+                        yield chunk
+            except Exception as exc:
+                raise wire.map_error(name, exc) from None
+            finally:
+                await source.close()
+            if not meta.finished:
+                raise self._ended_early()
+
+        gen = chunks()
+
+        async def close() -> None:
+            await gen.aclose()
+            await source.close()
+
+        return AsyncChatStream.from_chunks(
+            gen, model=model, provider=name, close=close,
+            on_end=lambda response: self._finish(request, model, response, meta))
+
+    # -- embeddings -------------------------------------------------------------------------
+    def _no_embeddings(self) -> Unsupported:
+        return Unsupported(f"{self.name} does not offer embeddings (embeddings=False); use "
+                           "another provider for EmbedRequest.", provider=self.name)
+
+    def _embed(self, request: EmbedRequest) -> EmbedResponse:
+        if not self.embeddings:
+            raise self._no_embeddings()
+        model = request.model or self.embedding_model
+        try:
+            data = self._sync.get().post(self.embed_path, body=wire.embed_body(request, model),
+                                         cast_to=object)
+        except Exception as exc:
+            raise wire.map_error(self.name, exc) from None
+        return self._embedded(request, model, data)
+
+    async def _aembed(self, request: EmbedRequest) -> EmbedResponse:
+        if not self.embeddings:
+            raise self._no_embeddings()
+        model = request.model or self.embedding_model
+        try:
+            data = await self._async.get().post(
+                self.embed_path, body=wire.embed_body(request, model), cast_to=object)
+        except Exception as exc:
+            raise wire.map_error(self.name, exc) from None
+        return self._embedded(request, model, data)
+
+    def _embedded(self, request: EmbedRequest, model: str, data: Any) -> EmbedResponse:
+        response = wire.parse_embeddings(data, provider=self.name, model=model,
+                                         count=len(request.inputs))
+        return attrs.evolve(response, cost_usd=self._cost(model, response))
+
+    # -- check and life ---------------------------------------------------------------------
+    def _checked(self, data: Any) -> None:
+        if not isinstance(data, dict):
+            raise wire.malformed(self.name, f"an answer to GET {self.check_path}")
+
+    def check(self) -> None:
+        """List the models (a cheap authenticated call); raises the mapped error."""
+        try:
+            data = self._sync.get().get(self.check_path, cast_to=object)
+        except Exception as exc:
+            raise wire.map_error(self.name, exc) from None
+        self._checked(data)
+
+    async def acheck(self) -> None:
+        try:
+            data = await self._async.get().get(self.check_path, cast_to=object)
+        except Exception as exc:
+            raise wire.map_error(self.name, exc) from None
+        self._checked(data)
+
+    def close(self) -> None:
+        """Close the pooled clients (an async one best-effort, outside its loop)."""
+        client = self._sync.take()
+        if client is not None:
+            client.close()
+        aclient = self._async.take()
+        if aclient is not None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                with contextlib.suppress(Exception):
+                    asyncio.run(aclient.close())
+            else:
+                self._closing = loop.create_task(aclient.close())
+
+    async def aclose(self) -> None:
+        client = self._sync.take()
+        if client is not None:
+            client.close()
+        aclient = self._async.take()
+        if aclient is not None:
+            await aclient.close()
