@@ -162,9 +162,10 @@ def _tool_call(chat: ChatInput) -> ToolCall | None:
         return None
     if chat.turns[-1].role != "user":
         return None
-    name = chat.forced_tool if chat.forced_tool in chat.tools else chat.tools[0]
-    arguments = json.dumps({"input": chat.turns[-1].text})
-    return ToolCall(name=name or chat.tools[0], arguments=arguments)
+    name = chat.tools[0]
+    if chat.forced_tool is not None and chat.forced_tool in chat.tools:
+        name = chat.forced_tool
+    return ToolCall(name, json.dumps({"input": chat.turns[-1].text}))
 
 
 def _base_text(chat: ChatInput) -> str:

@@ -40,6 +40,11 @@ _ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error",
                 429: "rate_limit_error", 529: "overloaded_error"}
 
 
+def stop_reason(reply: Reply) -> str:
+    """Anthropic's `stop_reason` for a reply."""
+    return "stop_sequence" if reply.stop_sequence is not None else _STOP[reply.finish]
+
+
 def error_type(status: int) -> str:
     """Anthropic's error type for an HTTP status."""
     default = "api_error" if status >= 500 else "invalid_request_error"
@@ -139,7 +144,7 @@ def _message(reply: Reply, model: str, number: int, content: list[Any]) -> dict[
 def message_body(reply: Reply, model: str, number: int) -> Body:
     """A `message` object."""
     message = _message(reply, model, number, _content(reply, number))
-    message["stop_reason"] = _STOP[reply.finish]
+    message["stop_reason"] = stop_reason(reply)
     message["stop_sequence"] = reply.stop_sequence
     message["usage"]["output_tokens"] = reply.output_tokens
     return json_body(message)
@@ -166,7 +171,7 @@ def message_stream(reply: Reply, model: str, number: int) -> Stream:
             "content_block_start"),
         sse({"type": "ping"}, "ping"),
     )
-    stop = {"stop_reason": _STOP[reply.finish], "stop_sequence": reply.stop_sequence}
+    stop = {"stop_reason": stop_reason(reply), "stop_sequence": reply.stop_sequence}
     tail = (
         sse({"type": "content_block_stop", "index": 0}, "content_block_stop"),
         sse({"type": "message_delta", "delta": stop,

@@ -12,8 +12,16 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from .replies import ChatInput, Reply, Turn, count_tokens, embed_vector, filtered, make_reply
-from .replies import stream_pieces
+from .replies import (
+    ChatInput,
+    Reply,
+    Turn,
+    count_tokens,
+    embed_vector,
+    filtered,
+    make_reply,
+    stream_pieces,
+)
 from .wire_common import (
     CREATED_AT,
     ApiError,
