@@ -1,0 +1,62 @@
+"""``providers.OpenAICompatible``: any server that speaks the OpenAI wire format.
+
+vLLM, LM Studio, llama.cpp's server, OpenRouter, Groq, Together... What lives here: the
+options (a required ``base_url``, an optional key whose environment variable is
+configurable, an instance ``name``) and the quirk switches:
+
+* ``stream_usage=False`` — the server sends no usage in streams (or rejects
+  ``stream_options``): we do not ask for it, and usage is *estimated* as whitespace words;
+* ``embeddings=False`` — the server has no ``/embeddings``: ``EmbedRequest`` raises
+  :class:`~insightforge.errors.Unsupported`.
+
+Whenever such a server reports no usage at all, usage is estimated the same way. Prices are
+unknown (cost ``None``) unless ``price=`` is given. Docs: docs/providers/compatible.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from insightforge.errors import ConfigError
+from insightforge.pricing import Price
+from insightforge.secrets import Secret
+from providers.openai import OpenAI
+
+__all__ = ["OpenAICompatible"]
+
+
+class OpenAICompatible(OpenAI):
+    """An OpenAI-wire server at ``base_url``; see the module docstring for the quirks.
+
+    >>> local = OpenAICompatible("llama-3.1-8b", base_url="http://localhost:8000/v1")
+    >>> groq = OpenAICompatible("llama-3.1-8b-instant", name="groq",
+    ...                         base_url="https://api.groq.com/openai/v1",
+    ...                         api_key_env="GROQ_API_KEY")
+    """
+
+    key_required = False
+
+    def __init__(self, model: str, *, base_url: str, api_key: str | Secret | None = None,
+                 api_key_env: str | None = None, name: str = "compatible",
+                 stream_usage: bool = True, embeddings: bool = True,
+                 embedding_model: str | None = None, timeout: float = 60,
+                 max_connections: int = 20, price: Price | dict[str, Any] | None = None,
+                 keyring_entry: str | None = None) -> None:
+        if not base_url:
+            raise ConfigError("compatible: base_url is required (the server's OpenAI-style "
+                              "root, e.g. http://localhost:8000/v1)", path="base_url")
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ConfigError(f"compatible: name must be a short identifier, got {name!r}",
+                              path="name")
+        # Instance-level name and env var: one class serves many differently named servers.
+        setattr(self, "name", name)  # noqa: B010
+        setattr(self, "env_vars", (api_key_env,) if api_key_env else ())  # noqa: B010
+        super().__init__(model, base_url=base_url, timeout=timeout, api_key=api_key,
+                         embedding_model=embedding_model or model,
+                         max_connections=max_connections, price=price,
+                         keyring_entry=keyring_entry)
+        self._setup(embedding_model=embedding_model or model, stream_usage=stream_usage,
+                    estimate_usage=True, embeddings=embeddings)
+
+    def __repr__(self) -> str:
+        return f"OpenAICompatible({self.model!r}, base_url={self.base_url!r}, name={self.name!r})"
