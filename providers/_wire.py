@@ -73,7 +73,7 @@ def arguments_text(provider: str, value: Any) -> str:
     if not isinstance(value, dict):
         raise MalformedResponse(f"{provider}: tool call arguments are not an object.",
                                 provider=provider)
-    return json.dumps(value, ensure_ascii=False)
+    return json.dumps(value)
 
 
 def json_schema(response_format: str | Mapping[str, Any] | None) -> tuple[bool, Any]:

@@ -1,0 +1,128 @@
+"""``providers.Anthropic``: Claude through the Messages API, over httpx, SSE streaming.
+
+What lives here: the thin sync and async drivers around :mod:`providers._anthropic_wire`
+(pure mapping) and :class:`~providers._httpx.HttpxProvider` (pooled clients, finite
+timeouts, every failure mapped: 401/403, 429 and 529 with ``retry-after``, 5xx, cut or
+truncated streams, ``error`` events mid-stream). Prices come from
+:mod:`insightforge.pricing`. Anthropic has no embeddings API: embedding requests raise
+:class:`~insightforge.errors.Unsupported` before any network call.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from insightforge.errors import ConfigError, Unsupported
+from insightforge.secrets import Secret
+from insightforge.stack import AsyncResponse, Response
+from insightforge.streams import AsyncChatStream, ChatStream
+from insightforge.types import ChatRequest, ChatResponse, EmbedRequest
+from providers import _anthropic_wire as wire
+from providers._httpx import HttpxProvider, adrive, drive
+
+__all__ = ["Anthropic"]
+
+_PATH = "/v1/messages"
+
+
+class Anthropic(HttpxProvider):
+    """Chat with Claude models.
+
+    Args:
+        model: the default model (``claude-sonnet-4-5``, ``claude-haiku-4-5``...).
+        base_url: the API (default ``https://api.anthropic.com``).
+        timeout: seconds for connect, each read and write (finite).
+        api_key: the key; else ``ANTHROPIC_API_KEY``; else the keyring entry ``anthropic``.
+        max_tokens_default: ``max_tokens`` when the request sets none (the API requires it).
+        anthropic_version: the ``anthropic-version`` header.
+        max_connections: the pool size of each client.
+    """
+
+    name = "anthropic"
+    env_vars = ("ANTHROPIC_API_KEY",)
+    default_base_url = "https://api.anthropic.com"
+    key_required = True
+    default_timeout = 60.0
+
+    def __init__(self, model: str = "claude-sonnet-4-5", *, base_url: str | None = None,
+                 timeout: float | None = None, api_key: str | Secret | None = None,
+                 max_tokens_default: int = 1024, anthropic_version: str = "2023-06-01",
+                 max_connections: int = 20, **kwargs: Any) -> None:
+        if isinstance(max_tokens_default, bool) or not isinstance(max_tokens_default, int) \
+                or max_tokens_default < 1:
+            raise ConfigError("anthropic: max_tokens_default must be a positive integer, "
+                              f"got {max_tokens_default!r}", path="max_tokens_default")
+        super().__init__(model=model, base_url=base_url, timeout=timeout, api_key=api_key,
+                         max_connections=max_connections, **kwargs)
+        self.max_tokens_default = max_tokens_default
+        self.anthropic_version = anthropic_version
+
+    def _headers(self) -> dict[str, str]:
+        headers = super()._headers()
+        headers["anthropic-version"] = self.anthropic_version
+        if self._api_key:
+            headers["x-api-key"] = self._api_key.reveal()
+        return headers
+
+    # -- chat ---------------------------------------------------------------------------
+    def _body(self, request: ChatRequest) -> tuple[str, dict[str, Any]]:
+        model = request.model or self.model
+        return model, wire.chat_body(request, model=model, max_tokens=self.max_tokens_default,
+                                     stream=request.stream)
+
+    def _response(self, data: dict[str, Any], model: str) -> ChatResponse:
+        message, finish, usage, answered, id = wire.parse_message(data)
+        answered = answered or model
+        return ChatResponse(message, answered, self.name, usage, finish, id,
+                            cost_usd=self.cost(answered, usage))
+
+    def _finish(self, decoder: wire.AnthropicStreamDecoder, model: str) -> Any:
+        def on_end(response: ChatResponse) -> ChatResponse:
+            answered = decoder.model or model
+            return attrs.evolve(response, model=answered, id=decoder.id or response.id,
+                                cost_usd=self.cost(answered, response.usage))
+        return on_end
+
+    def _chat(self, request: ChatRequest) -> Response:
+        model, body = self._body(request)
+        if not request.stream:
+            return self._response(self._send_json("POST", _PATH, body), model)
+        opened = self._open_lines(_PATH, body)
+        decoder = wire.AnthropicStreamDecoder()
+        return ChatStream.from_chunks(drive(self.name, opened.lines, decoder), model=model,
+                                      provider=self.name, close=opened.close,
+                                      on_end=self._finish(decoder, model))
+
+    async def _achat(self, request: ChatRequest) -> AsyncResponse:
+        model, body = self._body(request)
+        if not request.stream:
+            return self._response(await self._asend_json("POST", _PATH, body), model)
+        opened = await self._aopen_lines(_PATH, body)
+        decoder = wire.AnthropicStreamDecoder()
+        return AsyncChatStream.from_chunks(adrive(self.name, opened.lines, decoder),
+                                           model=model, provider=self.name,
+                                           close=opened.close,
+                                           on_end=self._finish(decoder, model))
+
+    # -- embeddings -----------------------------------------------------------------------
+    def _unsupported(self) -> Unsupported:
+        return Unsupported("anthropic has no embeddings API. Embed with another provider "
+                           "(providers.OpenAI, providers.Ollama, providers.HuggingFace, or "
+                           "Voyage AI, which Anthropic recommends) in a separate stack.",
+                           provider=self.name)
+
+    def _embed(self, request: EmbedRequest) -> Response:
+        raise self._unsupported()
+
+    async def _aembed(self, request: EmbedRequest) -> AsyncResponse:
+        raise self._unsupported()
+
+    # -- check ----------------------------------------------------------------------------
+    def check(self) -> None:
+        """An authenticated ``GET /v1/models``; raises the mapped error on failure."""
+        self._send_json("GET", "/v1/models")
+
+    async def acheck(self) -> None:
+        await self._asend_json("GET", "/v1/models")
