@@ -1,0 +1,210 @@
+"""The configuration's shape: attrs classes, structured by the one cattrs converter.
+
+What lives here: the classes a config document becomes (:class:`Config`,
+:class:`ProviderConfig`, :class:`LayerConfig`, :class:`StackConfig`, the built-in layers'
+option classes) and the field metadata their checks and the JSON Schema read
+(``min``/``exclusive_min``/``choices``/``secret``). What must not: parsing of raw documents
+(:mod:`insightforge.config.parse`), I/O, building providers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+from insightforge.pricing import Price
+from insightforge.secrets import Secret
+
+__all__ = [
+    "LAYER_OPTIONS",
+    "AuditOptions",
+    "BudgetOptions",
+    "CacheOptions",
+    "Config",
+    "FallbackOptions",
+    "LayerConfig",
+    "ProviderConfig",
+    "RateLimitOptions",
+    "RequestDefaults",
+    "RetryOptions",
+    "StackConfig",
+]
+
+PERIODS = ("total", "minute", "hour", "day", "week", "month")
+
+
+def _meta(doc: str, **checks: Any) -> dict[str, Any]:
+    return {"doc": doc, **checks}
+
+
+def _opt(doc: str, default: Any = None, **checks: Any) -> Any:
+    return attrs.field(default=default, metadata=_meta(doc, **checks))
+
+
+@attrs.frozen
+class RequestDefaults:
+    """Request parameters applied when a request leaves them unset.
+
+    Attributes:
+        temperature: sampling temperature (0-2). top_p: nucleus sampling (0-1].
+        max_tokens: the answer's length cap.
+    """
+
+    temperature: float | None = _opt("Sampling temperature.", min=0, max=2)
+    top_p: float | None = _opt("Nucleus sampling mass.", min=0, max=1, exclusive_min=True)
+    max_tokens: int | None = _opt("Longest answer, in tokens.", min=1)
+
+
+@attrs.frozen
+class ProviderConfig:
+    """One named provider instance.
+
+    Attributes:
+        type: the registered provider (``openai``, ``ollama``, ``azure``... or a plugin).
+        model: the default model. base_url: the endpoint (default: the vendor's).
+        timeout: seconds, finite. max_connections: the connection pool size.
+        api_key: the credential (write ``${VAR}``, never the value). api_key_ref: where the
+        credential lives instead: ``keyring:NAME`` or ``env:VAR``.
+        api_version / deployment: Azure OpenAI. price: the default model's price (USD per
+        million tokens). defaults: request defaults. options: any other provider keyword.
+    """
+
+    type: str = attrs.field(metadata=_meta("Registered provider type."))
+    model: str = attrs.field(metadata=_meta("Default model."))
+    base_url: str | None = _opt("Endpoint URL (default: the vendor's).")
+    timeout: float | None = _opt("Request timeout in seconds.", min=0, exclusive_min=True)
+    max_connections: int | None = _opt("Connection pool size.", min=1)
+    api_key: Secret | None = _opt(  # noqa: RUF009 - an attrs field, not a dataclass default
+        "Credential; write ${ENV_VAR}, never the value.", secret=True)
+    api_key_ref: str | None = _opt("Where the credential lives: keyring:NAME or env:VAR.",
+                                   pattern="^(keyring|env):.+$")
+    api_version: str | None = _opt("Azure OpenAI API version (required for azure).")
+    deployment: str | None = _opt("Azure OpenAI deployment name.")
+    price: Price | None = _opt(  # noqa: RUF009
+        "Price of the default model, USD per million tokens.")
+    defaults: RequestDefaults | None = _opt(  # noqa: RUF009
+        "Request defaults (temperature, top_p, ...).")
+    options: Mapping[str, Any] = attrs.field(
+        factory=dict, metadata=_meta("Other provider-specific keyword options."))
+
+
+@attrs.frozen
+class AuditOptions:
+    """Options of the ``audit`` layer. Attributes: sink, log_content, redact."""
+
+    sink: str | None = _opt("JSON-lines file (or '-' for stderr).")
+    log_content: bool | None = _opt("Also log prompts and answers (redacted).")
+    redact: bool | None = _opt("Run content through the redactor.")
+
+
+@attrs.frozen
+class CacheOptions:
+    """Options of the ``cache`` layer. Attributes: ttl, maxsize, store."""
+
+    ttl: float | None = _opt("Seconds an entry lives.", min=0)
+    maxsize: int | None = _opt("Most entries kept in memory.", min=1)
+    store: str | None = _opt("memory, sqlite:PATH or redis://...")
+
+
+@attrs.frozen
+class BudgetOptions:
+    """Options of the ``budget`` layer. Attributes: limit_usd, period, scope, ledger."""
+
+    limit_usd: Decimal = attrs.field(
+        metadata=_meta("Spend limit in USD.", min=0, exclusive_min=True))
+    period: str | None = _opt("Budget period.", choices=PERIODS)
+    scope: str | None = _opt("global, or a tag name to budget per value.")
+    ledger: str | None = _opt("memory, sqlite:PATH or redis://...")
+
+
+@attrs.frozen
+class RateLimitOptions:
+    """Options of the ``ratelimit`` layer. Attributes: rpm, tpm, key, store, max_wait."""
+
+    rpm: int | None = _opt("Requests per minute.", min=1)
+    tpm: int | None = _opt("Tokens per minute.", min=1)
+    key: str | None = _opt("route, or a tag name to limit per value.")
+    store: str | None = _opt("memory, sqlite:PATH or redis://...")
+    max_wait: float | None = _opt("Longest wait for a slot, seconds.", min=0)
+
+
+@attrs.frozen
+class RetryOptions:
+    """Options of the ``retry`` layer. Attributes: attempts, backoff, max_delay, deadline."""
+
+    attempts: int | None = _opt("Tries in all, the first included.", min=1)
+    backoff: float | None = _opt("Base delay in seconds.", min=0)
+    max_delay: float | None = _opt("Longest single delay, seconds.", min=0)
+    deadline: float | None = _opt("Give up after this many seconds overall.", min=0,
+                                  exclusive_min=True)
+
+
+@attrs.frozen
+class FallbackOptions:
+    """Options of the ``fallback`` layer besides its alternates. Attributes: on."""
+
+    on: tuple[str, ...] | None = _opt("Error types that trigger a fallback.")
+
+
+LAYER_OPTIONS: dict[str, type] = {
+    "audit": AuditOptions,
+    "cache": CacheOptions,
+    "budget": BudgetOptions,
+    "ratelimit": RateLimitOptions,
+    "retry": RetryOptions,
+    "fallback": FallbackOptions,
+}
+
+
+@attrs.frozen
+class StackConfig:
+    """A nested stack (a fallback alternate): layers around a named provider.
+
+    Attributes:
+        layers: outermost first. provider: the provider instance's name.
+    """
+
+    layers: tuple[LayerConfig, ...]
+    provider: str
+
+
+@attrs.frozen
+class LayerConfig:
+    """One entry of ``stack``.
+
+    Attributes:
+        name: the registered layer name. options: keyword options for its factory (typed
+        values for the built-in options). alternates: for ``fallback``, provider names or
+        nested stacks, in order. index: the entry's position in its list (for error paths;
+        not part of equality).
+    """
+
+    name: str
+    options: Mapping[str, Any] = attrs.field(factory=dict)
+    alternates: tuple[str | StackConfig, ...] = ()
+    index: int = attrs.field(default=-1, eq=False, repr=False)
+
+
+@attrs.frozen
+class Config:
+    """A whole configuration.
+
+    Attributes:
+        providers: named provider instances. stack: layers, outermost first.
+        provider: the instance the stack wraps (default: the only one).
+        prices: extra prices, ``{provider type: {model: {input, output}}}``.
+    """
+
+    providers: Mapping[str, ProviderConfig]
+    stack: tuple[LayerConfig, ...] = ()
+    provider: str | None = None
+    prices: Mapping[str, Mapping[str, Price]] = attrs.field(factory=dict)
+
+    def primary(self) -> str:
+        """The name of the provider instance the stack wraps."""
+        if self.provider is not None:
+            return self.provider
+        return next(iter(self.providers))
