@@ -9,21 +9,53 @@ The order is fixed and documented (docs/credentials.md):
 A miss raises :class:`~insightforge.errors.CredentialError` naming the variable and the
 ``insightforge keys set`` command. Values travel as :class:`~insightforge.secrets.Secret`.
 ``keyring`` is imported only when step 3 is reached, so most calls never pay for it.
+
+Keyring management for ``insightforge keys``: :func:`keyring_set`, :func:`keyring_delete`,
+:func:`keyring_names` (keyrings cannot be listed portably, so the names InsightForge stored
+are kept in one extra entry, ``__names__``, holding names only) and :func:`describe` (where
+a credential comes from, masked). ``INSIGHTFORGE_KEYRING_SERVICE`` overrides the service
+name (tests use it so they never touch a developer's real entries).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Literal
 
-from insightforge.errors import CredentialError
-from insightforge.secrets import Secret
+import attrs
 
-__all__ = ["KEYRING_SERVICE", "Source", "keyring_get", "resolve", "resolve_with_source"]
+from insightforge.errors import CredentialError, InsightForgeError
+from insightforge.secrets import Secret, scrub
+
+__all__ = [
+    "KEYRING_SERVICE",
+    "CredentialInfo",
+    "KeyringUnavailable",
+    "Source",
+    "describe",
+    "keyring_delete",
+    "keyring_get",
+    "keyring_names",
+    "keyring_service",
+    "keyring_set",
+    "resolve",
+    "resolve_with_source",
+]
 
 KEYRING_SERVICE = "insightforge"
 Source = Literal["argument", "environment", "keyring"]
+_INDEX = "__names__"
+
+
+class KeyringUnavailable(InsightForgeError):
+    """No working keyring backend (or it refused): says how to fix it."""
+
+
+def keyring_service() -> str:
+    """The keyring service name: ``insightforge`` unless overridden by the environment."""
+    return os.environ.get("INSIGHTFORGE_KEYRING_SERVICE") or KEYRING_SERVICE
 
 
 def keyring_get(entry: str) -> str | None:
@@ -34,9 +66,92 @@ def keyring_get(entry: str) -> str | None:
         import keyring
         import keyring.errors
 
-        return keyring.get_password(KEYRING_SERVICE, entry)
+        return keyring.get_password(keyring_service(), entry)
     except Exception:  # no backend, locked collection, dbus gone: treat as "not there"
         return None
+
+
+def _keyring_call(action: str, fn: Callable[[], object]) -> object:
+    try:
+        return fn()
+    except Exception as exc:
+        raise KeyringUnavailable(
+            f"could not {action} in the OS keyring ({type(exc).__name__}: {scrub(str(exc))}); "
+            "unlock or install a keyring backend (e.g. gnome-keyring, or `pip install "
+            "keyrings.alt`), or use an environment variable instead") from None
+
+
+def _write_index(names: Iterable[str]) -> None:
+    import keyring
+
+    text = "\n".join(sorted(set(names)))
+    _keyring_call("update the key index",
+                  lambda: keyring.set_password(keyring_service(), _INDEX, text))
+
+
+def keyring_names() -> list[str]:
+    """Names InsightForge stored in the keyring (via :func:`keyring_set`), sorted."""
+    text = keyring_get(_INDEX) or ""
+    return sorted({line for line in text.splitlines() if line and keyring_get(line)})
+
+
+def keyring_set(entry: str, value: str | Secret) -> None:
+    """Store a credential under ``entry`` (service ``insightforge``)."""
+    import keyring
+
+    if not entry or entry == _INDEX or "\n" in entry:
+        raise ValueError(f"invalid key name {entry!r}")
+    plain = value.reveal() if isinstance(value, Secret) else value
+    if not plain:
+        raise ValueError("refusing to store an empty key")
+    _keyring_call("store the key", lambda: keyring.set_password(keyring_service(), entry, plain))
+    _write_index([*keyring_names(), entry])
+
+
+def keyring_delete(entry: str) -> bool:
+    """Remove ``entry``; ``False`` when there was nothing to remove."""
+    import keyring
+    import keyring.errors
+
+    existed = keyring_get(entry) is not None
+    if existed:
+        def delete() -> None:
+            with contextlib.suppress(keyring.errors.PasswordDeleteError):
+                keyring.delete_password(keyring_service(), entry)
+
+        _keyring_call("delete the key", delete)
+    _write_index([name for name in keyring_names() if name != entry])
+    return existed
+
+
+@attrs.frozen
+class CredentialInfo:
+    """Where one credential comes from, for ``insightforge keys list``.
+
+    Attributes:
+        name: the provider (instance) name; source: ``environment``, ``keyring`` or ``None``
+        (missing); where: the env var or keyring entry; masked: the masked value.
+    """
+
+    name: str
+    source: Source | None
+    where: str
+    masked: str
+
+
+def describe(name: str, env: Sequence[str] = (), keyring_entry: str | None = None,
+             ) -> CredentialInfo:
+    """Where the credential for ``name`` would come from, masked (never the value)."""
+    found = resolve_with_source(None, provider=name, env=env, keyring_entry=keyring_entry)
+    entry = keyring_entry or name
+    if found is None:
+        hint = f"{env[0]} or keyring:{entry}" if env else f"keyring:{entry}"
+        return CredentialInfo(name, None, hint, "")
+    secret, source = found
+    where = f"keyring:{entry}"
+    if source == "environment":
+        where = next(var for var in env if os.environ.get(var))
+    return CredentialInfo(name, source, where, secret.masked)
 
 
 def resolve_with_source(explicit: str | Secret | None, *, provider: str,
