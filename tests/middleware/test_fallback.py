@@ -76,7 +76,7 @@ def test_sync_and_async_decide_identically(plan: list[str]) -> None:
 
 
 def test_all_providers_failed_lists_every_error_in_order() -> None:
-    (kind, names, trace), calls = run(["503", "timeout", "429"])
+    (kind, names, trace), _ = run(["503", "timeout", "429"])
     assert kind == "all" and names == ["ProviderUnavailable", "Timeout", "RateLimitError"]
     assert [e[2] for e in trace] == ["fallback to p1 after ProviderUnavailable",
                                      "fallback to p2 after Timeout"]

@@ -140,7 +140,7 @@ def test_sync_and_async_decide_identically(script: list[Any], attempts: int,
 @settings(max_examples=80, deadline=None)
 @given(scripts, st.integers(1, 6))
 def test_attempts_never_exceed_the_limit(script: list[Any], attempts: int) -> None:
-    (outcome, _, trace), calls, sleeps = _run_sync(script, attempts, 0)
+    (_, _, trace), calls, sleeps = _run_sync(script, attempts, 0)
     assert 1 <= calls <= attempts
     assert len(sleeps) == calls - 1
     # the first non-retryable error or success stops the loop; otherwise the limit does
