@@ -10,6 +10,7 @@ built, so an unused provider's missing key does not stop the others.
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
@@ -35,9 +36,19 @@ def load_config(source: Source, env: Mapping[str, str] | None = None) -> Config:
     return parse_config(doc, problems)
 
 
+def _key_option(ptype: str) -> str:
+    """``api_key``, or ``token`` for providers that call it that (Hugging Face)."""
+    try:
+        params = inspect.signature(registry.provider_factory(ptype)).parameters
+    except (ConfigError, TypeError, ValueError):
+        return "api_key"
+    return "token" if "token" in params and "api_key" not in params else "api_key"
+
+
 def _credential(name: str, spec: ProviderConfig) -> dict[str, Any]:
+    key = _key_option(spec.type)
     if spec.api_key is not None:
-        return {"api_key": spec.api_key}
+        return {key: spec.api_key}
     ref = spec.api_key_ref
     if ref is not None:
         kind, _, target = ref.partition(":")
@@ -47,7 +58,7 @@ def _credential(name: str, spec: ProviderConfig) -> dict[str, Any]:
         if not value:
             raise CredentialError(name, env_var=target, keyring_entry=None,
                                   detail=f"(from $.providers.{name}.api_key_ref)")
-        return {"api_key": value}
+        return {key: value}
     if name != spec.type and credentials.keyring_get(name):
         return {"keyring_entry": name}  # one keyring entry per provider instance
     return {}
@@ -55,8 +66,8 @@ def _credential(name: str, spec: ProviderConfig) -> dict[str, Any]:
 
 def provider_kwargs(name: str, spec: ProviderConfig) -> dict[str, Any]:
     """The keyword options ``create_provider(spec.type, ...)`` gets for instance ``name``."""
-    kwargs: dict[str, Any] = {"model": spec.model}
-    for key in ("base_url", "timeout", "max_connections", "api_version", "deployment",
+    kwargs: dict[str, Any] = {}
+    for key in ("model", "base_url", "timeout", "max_connections", "api_version", "deployment",
                 "price"):
         value = getattr(spec, key)
         if value is not None:

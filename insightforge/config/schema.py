@@ -64,7 +64,8 @@ class ProviderConfig:
 
     Attributes:
         type: the registered provider (``openai``, ``ollama``, ``azure``... or a plugin).
-        model: the default model. base_url: the endpoint (default: the vendor's).
+        model: the default model (required, except for azure with a ``deployment``).
+        base_url: the endpoint (default: the vendor's).
         timeout: seconds, finite. max_connections: the connection pool size.
         api_key: the credential (write ``${VAR}``, never the value). api_key_ref: where the
         credential lives instead: ``keyring:NAME`` or ``env:VAR``.
@@ -73,7 +74,7 @@ class ProviderConfig:
     """
 
     type: str = attrs.field(metadata=_meta("Registered provider type."))
-    model: str = attrs.field(metadata=_meta("Default model."))
+    model: str | None = _opt("Default model (azure: defaults to the deployment).")
     base_url: str | None = _opt("Endpoint URL (default: the vendor's).")
     timeout: float | None = _opt("Request timeout in seconds.", min=0, exclusive_min=True)
     max_connections: int | None = _opt("Connection pool size.", min=1)
@@ -133,11 +134,10 @@ class RateLimitOptions:
 
 @attrs.frozen
 class RetryOptions:
-    """Options of the ``retry`` layer. Attributes: attempts, backoff, max_delay, deadline."""
+    """Options of the ``retry`` layer. Attributes: attempts, max_retry_after, deadline."""
 
     attempts: int | None = _opt("Tries in all, the first included.", min=1)
-    backoff: float | None = _opt("Base delay in seconds.", min=0)
-    max_delay: float | None = _opt("Longest single delay, seconds.", min=0)
+    max_retry_after: float | None = _opt("Longest Retry-After honoured, seconds.", min=0)
     deadline: float | None = _opt("Give up after this many seconds overall.", min=0,
                                   exclusive_min=True)
 

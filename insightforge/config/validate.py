@@ -90,13 +90,18 @@ def _references(cfg: Config) -> Iterator[tuple[str, str]]:
 def _priced(cfg: Config, spec: ProviderConfig) -> bool:
     if spec.price is not None:
         return True
-    if spec.model in cfg.prices.get(spec.type, {}):
+    model = spec.model or spec.deployment or ""
+    if model in cfg.prices.get(spec.type, {}):
         return True
-    return price_for(spec.type, spec.model) is not None
+    return price_for(spec.type, model) is not None
 
 
 def _check_provider(name: str, spec: ProviderConfig, problems: Problems) -> None:
     where = key_path("$.providers", name)
+    if spec.model is None and not (spec.type == "azure" and spec.deployment):
+        problems.add(key_path(where, "model"), "required field missing"
+                     + (" (azure: give deployment, model optional)" if spec.type == "azure"
+                        else ""))
     if spec.type == "azure" and not spec.api_version:
         problems.add(key_path(where, "api_version"),
                      "required for type azure (e.g. api_version: 2024-10-21)")
