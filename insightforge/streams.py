@@ -252,7 +252,7 @@ class AsyncChatStream(_StreamState):
     Hooks may be plain functions or coroutine functions.
     """
 
-    __slots__ = ("_acc", "_close_source", "_inner", "_meta", "_source")
+    __slots__ = ("__weakref__", "_acc", "_close_source", "_inner", "_meta", "_source")
 
     def __init__(self, source: AsyncIterator[Chunk], *, model: str, provider: str, id: str = "",
                  close: Callable[[], Awaitable[None]] | None = None,

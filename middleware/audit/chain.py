@@ -1,0 +1,166 @@
+"""The hash chain of an audit file: canonical JSON, sealing, and verification. Pure.
+
+Each line is one record in canonical JSON (sorted keys, no spaces, ASCII only). A record
+carries ``prev_hash`` (the ``hash`` of the line before it) and ``hash`` = SHA-256 of its own
+canonical JSON without the ``hash`` key. The first line of every file is a *header* record
+(``"type": "header"``) whose ``prev_hash`` is the last hash of the previous file after a
+rotation (or :data:`GENESIS` for the first file), so the chain continues across files.
+
+:func:`verify` walks the lines and reports the first one that is not where the chain says it
+should be, and why: ``edited``, ``inserted``, ``deleted`` or ``reordered``. What must not live
+here: file handles, locks, clocks — the sink does I/O, this module only computes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+
+__all__ = ["GENESIS", "Problem", "Report", "canonical", "digest", "header", "seal", "verify"]
+
+GENESIS = "0" * 64
+VERSION = 1
+
+
+def canonical(record: Mapping[str, Any]) -> str:
+    """The one byte-exact JSON form of a record (what is hashed and what is written)."""
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
+                      allow_nan=False, default=str)
+
+
+def digest(record: Mapping[str, Any]) -> str:
+    """SHA-256 (hex) of the record's canonical JSON, without its ``hash`` key."""
+    body = {k: v for k, v in record.items() if k != "hash"}
+    return hashlib.sha256(canonical(body).encode("ascii")).hexdigest()
+
+
+def seal(record: Mapping[str, Any], prev_hash: str) -> dict[str, Any]:
+    """``record`` with ``prev_hash`` and ``hash`` set: the next link of the chain."""
+    sealed = {k: v for k, v in record.items() if k not in ("hash", "prev_hash")}
+    sealed["prev_hash"] = prev_hash
+    sealed["hash"] = digest(sealed)
+    return sealed
+
+
+def header(prev_hash: str = GENESIS, *, prev_file: str | None = None,
+           ts: str | None = None) -> dict[str, Any]:
+    """The sealed first line of a file (after rotation: points at the previous file)."""
+    record: dict[str, Any] = {"type": "header", "chain_version": VERSION, "prev_file": prev_file}
+    if ts is not None:
+        record["ts"] = ts
+    return seal(record, prev_hash)
+
+
+@attrs.frozen
+class Problem:
+    """The first place the chain breaks.
+
+    Attributes:
+        line: 1-based line number in the file.
+        reason: ``edited``, ``inserted``, ``deleted`` or ``reordered``.
+        detail: a human sentence.
+    """
+
+    line: int
+    reason: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.reason} — {self.detail}"
+
+
+@attrs.frozen
+class Report:
+    """What :func:`verify` found.
+
+    Attributes:
+        records: request records that verified (headers not counted).
+        last_hash: the hash of the last good line (anchor it elsewhere to detect truncation).
+        first_prev: the header's ``prev_hash`` (the previous file's last hash, or genesis).
+        problem: the first break, or ``None`` when the whole file verifies.
+    """
+
+    records: int
+    last_hash: str
+    first_prev: str
+    problem: Problem | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+def _parse(line: str) -> dict[str, Any] | str:
+    """The record on ``line`` if it is intact, else why not."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return "the line is not valid JSON"
+    if not isinstance(record, dict) or not isinstance(record.get("hash"), str):
+        return "the line is not an audit record (no hash)"
+    if canonical(record) != line:
+        return "the line's bytes differ from its canonical form"
+    if digest(record) != record["hash"]:
+        return "the record's content does not match its hash"
+    if not isinstance(record.get("prev_hash"), str):
+        return "the record has no prev_hash"
+    return record
+
+
+def verify(lines: Iterable[str], *, expect_prev: str | None = None) -> Report:
+    """Check a file's lines (without their newlines); see the module docstring.
+
+    ``expect_prev``: the previous file's last hash, when checking a rotated file against it.
+    """
+    items = list(lines)
+    parsed = [_parse(line) for line in items]
+    hashes = {p["hash"]: i for i, p in enumerate(parsed) if isinstance(p, dict)}
+    count, prev, first_prev = 0, "", GENESIS
+    for i, rec in enumerate(parsed):
+        n = i + 1
+        if isinstance(rec, str):
+            return Report(count, prev, first_prev, Problem(n, "edited", rec))
+        if i == 0:
+            if rec.get("type") != "header":
+                return Report(0, prev, first_prev, Problem(
+                    1, "deleted", "the file's header line is missing (first line deleted?)"))
+            first_prev = rec["prev_hash"]
+            if expect_prev is not None and first_prev != expect_prev:
+                return Report(0, prev, first_prev, Problem(
+                    1, "deleted", "the header does not point at the previous file's last "
+                    "record: records are missing at the end of the previous file"))
+            prev = rec["hash"]
+            continue
+        if rec["prev_hash"] != prev:
+            return Report(count, prev, first_prev, _break(n, rec, parsed, hashes, prev))
+        if rec.get("type") == "header":
+            return Report(count, prev, first_prev, Problem(
+                n, "inserted", "a header line in the middle of a file"))
+        prev = rec["hash"]
+        count += 1
+    if not items:
+        return Report(0, GENESIS, GENESIS, Problem(1, "deleted", "the file is empty"))
+    return Report(count, prev, first_prev)
+
+
+def _break(n: int, rec: dict[str, Any], parsed: list[dict[str, Any] | str],
+           hashes: dict[str, int], expected: str) -> Problem:
+    """Classify a link whose ``prev_hash`` is not the previous line's hash."""
+    i = n - 1
+    nxt = parsed[i + 1] if i + 1 < len(parsed) else None
+    next_follows_prev = isinstance(nxt, dict) and nxt.get("prev_hash") == expected
+    at = hashes.get(rec["prev_hash"])
+    if at is not None and at > i - 1:
+        return Problem(n, "reordered",
+                       f"this record belongs after line {at + 1}; the order was changed")
+    if next_follows_prev:
+        return Problem(n, "inserted", "this line is not part of the chain: the next line "
+                       "follows the line before it")
+    if at is not None:
+        return Problem(at + 2, "inserted", f"lines {at + 2}-{n - 1} were inserted: line {n} "
+                       f"follows line {at + 1} in the chain")
+    return Problem(n, "deleted", f"one or more records are missing before line {n}")
