@@ -198,13 +198,18 @@ class RateLimitHandler(Middleware):
                     ticket.key + ":tokens", self._token_rate, extra, self._now_ms())).allowed:
                 self._owe(ticket, extra)
 
-        if isinstance(result, AsyncChatStream) or self._token_rate is None:
+        if isinstance(result, AsyncChatStream):
             return self._finish(ticket, result, settle)  # type: ignore[no-any-return]
-        await settle(result)
-        return self._finish(ticket, result, lambda _: None)  # type: ignore[no-any-return]
+        if self._token_rate is not None:
+            await settle(result)
+        return self._finish(ticket, result, _ignore)  # type: ignore[no-any-return]
 
     def _now_ms(self) -> int:
         return int(self.layer.clock() * 1000)
+
+
+def _ignore(_: Any) -> None:
+    return None
 
 
 def _waited(ticket: _Ticket) -> TraceEvent:

@@ -235,8 +235,9 @@ def make_store(value: str | LimitStore) -> LimitStore:
     if isinstance(value, str):
         if value == "memory":
             return MemoryStore()
-        if value.startswith("sqlite:"):
-            return SQLiteStore(value.removeprefix("sqlite:").removeprefix("//"))
+        if value.startswith("sqlite:"):  # sqlite:path, sqlite:///relative, sqlite:////abs
+            rest = value.removeprefix("sqlite:")
+            return SQLiteStore(rest[3:] if rest.startswith("///") else rest)
         if value.startswith(("redis://", "rediss://", "unix://")):
             return RedisStore(value)
     elif isinstance(value, LimitStore):
