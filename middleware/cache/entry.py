@@ -1,0 +1,102 @@
+"""What a cache stores: :class:`CacheEntry`, and its JSON form for shared stores.
+
+An entry is the final response (trace removed, ``cached`` false) and, for a stream that
+ended normally, the chunks it yielded, so a hit replays the same stream. Entries go through
+the one converter (:mod:`insightforge.serialize`); they hold no request, header or
+credential — only the answer. What must not live here: keys, stores, I/O.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+from insightforge.serialize import from_dict, to_dict
+from insightforge.streams import AsyncChatStream, ChatStream
+from insightforge.types import ChatResponse, Chunk, EmbedResponse, TraceEvent
+
+__all__ = ["ENTRY_VERSION", "CacheEntry", "decode", "encode", "make_entry"]
+
+ENTRY_VERSION = 1
+
+
+@attrs.frozen(slots=True)
+class CacheEntry:
+    """One cached answer.
+
+    Attributes:
+        response: the final response as the inner handler gave it (trace removed).
+        chunks: the chunks of a stream, in order; ``None`` for a plain response.
+        created: when it was stored (``time.time()``).
+    """
+
+    response: ChatResponse | EmbedResponse
+    chunks: tuple[Chunk, ...] | None = None
+    created: float = attrs.field(factory=time.time)
+
+    def hit(self, event: TraceEvent) -> ChatResponse | EmbedResponse:
+        """The response a hit returns: ``cached=True``, cost zero, the hit in its trace."""
+        return attrs.evolve(self.response, cached=True, cost_usd=Decimal(0), trace=(event,))
+
+    def _replay_chunks(self) -> tuple[Chunk, ...]:
+        if self.chunks is not None:
+            return self.chunks
+        r = self.response
+        assert isinstance(r, ChatResponse)
+        return (Chunk(r.text, finish_reason=r.finish_reason, usage=r.usage),)
+
+    def stream(self, event: TraceEvent) -> ChatStream:
+        """Replay as a sync stream; its ``.response`` is the cached final response."""
+        final = self.hit(event)
+        r = self.response
+        return ChatStream.from_chunks(iter(self._replay_chunks()), model=r.model,
+                                      provider=r.provider, id=getattr(r, "id", ""),
+                                      on_end=lambda _: final)
+
+    def astream(self, event: TraceEvent) -> AsyncChatStream:
+        """Replay as an async stream."""
+        final = self.hit(event)
+        chunks = self._replay_chunks()
+
+        async def source() -> Any:
+            for chunk in chunks:
+                yield chunk
+
+        r = self.response
+        return AsyncChatStream.from_chunks(source(), model=r.model, provider=r.provider,
+                                           id=getattr(r, "id", ""), on_end=lambda _: final)
+
+
+def make_entry(response: ChatResponse | EmbedResponse,
+               chunks: tuple[Chunk, ...] | None = None) -> CacheEntry:
+    """An entry for ``response``: trace dropped, marked not cached (the hit marks it)."""
+    return CacheEntry(attrs.evolve(response, trace=(), cached=False), chunks)
+
+
+def encode(entry: CacheEntry) -> str:
+    """JSON text for a shared store."""
+    kind = "embed" if isinstance(entry.response, EmbedResponse) else "chat"
+    data = {"v": ENTRY_VERSION, "kind": kind, "created": entry.created,
+            "response": to_dict(entry.response),
+            "chunks": None if entry.chunks is None else [to_dict(c) for c in entry.chunks]}
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+def decode(text: str | bytes) -> CacheEntry | None:
+    """The entry in ``text``; ``None`` for another version or a damaged entry (a miss)."""
+    try:
+        data = json.loads(text)
+        if data.get("v") != ENTRY_VERSION:
+            return None
+        response: ChatResponse | EmbedResponse = (
+            from_dict(EmbedResponse, data["response"]) if data["kind"] == "embed"
+            else from_dict(ChatResponse, data["response"]))
+        chunks = (None if data["chunks"] is None
+                  else tuple(from_dict(Chunk, c) for c in data["chunks"]))
+        return CacheEntry(response, chunks, float(data["created"]))
+    except Exception:  # a damaged entry is a miss, never a crash
+        return None
