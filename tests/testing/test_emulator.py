@@ -407,3 +407,39 @@ def test_cli_prints_urls_and_stops_on_ctrl_c(emu: Emulator) -> None:
         assert process.wait(timeout=5) == 0
     finally:
         process.kill()
+
+
+def test_bad_request_heads_get_a_400_and_a_close(emu: Emulator) -> None:
+    with socket.create_connection(("127.0.0.1", emu.port), timeout=5) as raw:
+        raw.sendall(b"NONSENSE\r\n\r\n")
+        answer = raw.makefile("rb").read()
+    assert answer.startswith(b"HTTP/1.1 400 ") and b"Connection: close" in answer
+
+
+def test_http_1_0_closes_after_the_response(emu: Emulator) -> None:
+    with socket.create_connection(("127.0.0.1", emu.port), timeout=5) as raw:
+        raw.sendall(b"GET /api/tags HTTP/1.0\r\n\r\n")
+        answer = raw.makefile("rb").read()  # returns because the server closes
+    assert answer.startswith(b"HTTP/1.1 200 OK") and answer.endswith(b"]}")
+
+
+def test_concurrent_requests_consume_each_fault_once(emu: Emulator) -> None:
+    emu.script(Fault.status(500), times=20)
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        with httpx.Client(timeout=5) as plain:
+            for _ in range(10):
+                code = plain.post(emu.openai_url + "/chat/completions",
+                                  json={"model": "m", "messages": MESSAGES}).status_code
+                with lock:
+                    statuses.append(code)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert sorted(statuses) == [200] * 60 + [500] * 20
+    assert emu.count() == 80 and emu.pending_faults() == 0

@@ -51,7 +51,7 @@ class Emulator:
         self._state.stopping.clear()
         server = EmulatorServer(self._address, self._state)
         thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05},
+            target=server.serve_forever, kwargs={"poll_interval": 0.01},
             name=f"insightforge-emulator:{server.server_address[1]}", daemon=True,
         )
         self._server, self._thread = server, thread

@@ -27,8 +27,9 @@ from urllib.parse import parse_qsl
 
 from . import injection, routes
 from .faults import Fault, FaultQueue
+from .http_head import HeadError, read_head
 from .records import RecordedRequest, RequestLog
-from .wire_common import ApiError, Body, Call, Stream
+from .wire_common import ApiError, Body, Call, Stream, dumps
 
 __all__ = ["STALL_LIMIT", "EmulatorServer", "ServerState"]
 
@@ -119,6 +120,8 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
     server: EmulatorServer
+    fields: dict[str, str]
+    raw_requestline: bytes
 
     def setup(self) -> None:
         super().setup()
@@ -127,6 +130,22 @@ class _Handler(BaseHTTPRequestHandler):
     def finish(self) -> None:
         self.server.state.track(self.connection, False)
         super().finish()
+
+    def parse_request(self) -> bool:
+        """Parse the head with `http_head.read_head` (lean) instead of the email parser."""
+        self.command, self.request_version, self.close_connection = "", "HTTP/1.0", True
+        self.requestline = self.raw_requestline.decode("iso-8859-1").rstrip("\r\n")
+        try:
+            head = read_head(self.raw_requestline, self.rfile)
+        except HeadError as exc:
+            self._send_body(Body(exc.status, dumps({"error": exc.message})))
+            return False
+        self.command, self.path, self.request_version = head.method, head.target, head.version
+        self.fields = head.headers
+        self.close_connection = not head.keep_alive
+        if head.headers.get("expect", "").lower() == "100-continue":
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        return True
 
     def log_message(self, format: str, *args: Any) -> None:
         """Requests are not logged (the per-call overhead must stay minimal)."""
@@ -166,7 +185,7 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.server.state
         target, _, query_text = self.path.partition("?")
         path = target.rstrip("/") or "/"
-        headers = {name.lower(): value for name, value in self.headers.items()}
+        headers = self.fields
         try:
             raw = self._read_body(headers)
         except ValueError:

@@ -15,18 +15,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "CREATED",
+    "CREATED_AT",
     "ApiError",
     "Body",
     "Call",
     "Stream",
     "StreamFaults",
+    "dimensions_of",
     "dumps",
+    "embed_inputs",
     "json_body",
     "ndjson",
     "opt_int",
-    "opt_str",
     "req_str",
     "sse",
+    "stops_of",
     "text_of",
 ]
 
@@ -189,16 +193,6 @@ def req_str(body: Mapping[str, Any], name: str) -> str:
     value = body.get(name)
     if not isinstance(value, str) or not value:
         raise ApiError(400, f"'{name}' is a required string field")
-    return value
-
-
-def opt_str(body: Mapping[str, Any], name: str, default: str = "") -> str:
-    """An optional string field."""
-    value = body.get(name, default)
-    if value is None:
-        return default
-    if not isinstance(value, str):
-        raise ApiError(400, f"'{name}' must be a string")
     return value
 
 
