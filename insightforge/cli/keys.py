@@ -1,0 +1,173 @@
+"""``insightforge keys set|list|delete|test``: API keys in the OS keyring.
+
+Keys live under service ``insightforge``, one entry per provider (instance) name. Values
+are read with hidden input (or from stdin when it is not a terminal) and are never printed:
+``list`` shows where each key comes from and a masked form.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from insightforge.errors import (
+    AuthenticationError,
+    ConfigError,
+    CredentialError,
+    InsightForgeError,
+    ProviderError,
+    ProviderUnavailable,
+    Timeout,
+)
+
+__all__ = ["keys", "test_provider"]
+
+
+def _env_vars(ptype: str) -> tuple[str, ...]:
+    from insightforge.registry import provider_factory
+
+    try:
+        return tuple(getattr(provider_factory(ptype), "env_vars", ()))
+    except ConfigError:
+        return ()
+
+
+def _configured(ctx: click.Context) -> dict[str, Any]:
+    """Provider instances from the config file, if there is one (name -> ProviderConfig)."""
+    from insightforge.cli._setup import config_file
+    from insightforge.config import load_config
+
+    try:
+        path = config_file(ctx)
+        return dict(load_config(path).providers) if path is not None else {}
+    except ConfigError:
+        return {}
+
+
+@click.group()
+def keys() -> None:
+    """Store, list, delete and test API keys (kept in the OS keyring)."""
+
+
+@keys.command("set")
+@click.argument("name")
+@click.option("--value", hidden=True, help="The key (prefer the prompt or stdin).")
+def set_(name: str, value: str | None) -> None:
+    """Store the key for provider NAME (prompted with hidden input, or read from stdin).
+
+    \b
+    Examples:
+      insightforge keys set openai
+      printf %s "$KEY" | insightforge keys set anthropic
+    """
+    from insightforge.credentials import keyring_set
+
+    if value is None:
+        if sys.stdin.isatty():
+            value = click.prompt(f"API key for {name}", hide_input=True)
+        else:
+            value = sys.stdin.read().strip()
+    if not value or not value.strip():
+        raise click.UsageError("the key is empty; nothing stored")
+    keyring_set(name, value.strip())
+    click.echo(f"Stored the key for {name} in the keyring.")
+
+
+@keys.command("list")
+@click.pass_context
+def list_(ctx: click.Context) -> None:
+    """Known keys: name, where each comes from (environment or keyring), masked value."""
+    from insightforge.credentials import describe, keyring_names
+    from insightforge.registry import list_providers
+
+    configured = _configured(ctx)
+    names = {r.name: r.name for r in list_providers()}
+    names.update({name: spec.type for name, spec in configured.items()})
+    names.update({name: names.get(name, name) for name in keyring_names()})
+    width = max((len(n) for n in names), default=4)
+    for name, ptype in sorted(names.items()):
+        spec = configured.get(name)
+        entry = name
+        if spec is not None and (spec.api_key_ref or "").startswith("keyring:"):
+            entry = spec.api_key_ref.partition(":")[2]
+        info = describe(name, env=_env_vars(ptype), keyring_entry=entry)
+        if info.source is None:
+            click.echo(f"{name:<{width}}  -            (not set: {info.where})")
+        else:
+            click.echo(f"{name:<{width}}  {info.source:<11}  {info.masked:<18} {info.where}")
+
+
+@keys.command()
+@click.argument("name")
+def delete(name: str) -> None:
+    """Delete the keyring entry for NAME."""
+    from insightforge.credentials import keyring_delete
+
+    if keyring_delete(name):
+        click.echo(f"Deleted the key for {name}.")
+    else:
+        click.echo(f"No key stored for {name}.")
+
+
+def test_provider(name: str, spec: Any) -> tuple[bool, str]:
+    """Build instance ``name`` from ``spec`` and run its cheap authenticated check."""
+    from insightforge.config.build import provider_kwargs
+    from insightforge.registry import create_provider
+
+    try:
+        provider = create_provider(spec.type, **provider_kwargs(name, spec))
+    except CredentialError:
+        return False, "no key (run `insightforge keys set " + name + "`)"
+    except InsightForgeError as exc:
+        return False, f"config error: {exc}"
+    try:
+        provider.check()
+        return True, "OK"
+    except AuthenticationError:
+        return False, "bad key (the server refused it)"
+    except (ProviderUnavailable, Timeout):
+        return False, f"unreachable ({getattr(provider, 'base_url', '?')})"
+    except ProviderError as exc:
+        return False, f"error: {type(exc).__name__}: {exc}"
+    except InsightForgeError as exc:
+        return False, f"error: {exc}"
+    finally:
+        provider.close()
+
+
+@keys.command()
+@click.argument("name", required=False)
+@click.option("--base-url", help="Test against this endpoint instead of the configured one.")
+@click.option("--model", help="Model to name in the check (default: configured, or typical).")
+@click.pass_context
+def test(ctx: click.Context, name: str | None, base_url: str | None, model: str | None) -> None:
+    """Check keys with a cheap authenticated call: OK, bad key, or unreachable.
+
+    NAME is a provider instance from the config or a provider type; without NAME every
+    configured provider is tested. Exit code 1 when any check fails.
+    """
+    import attrs
+
+    from insightforge.cli._setup import DEFAULT_MODELS
+    from insightforge.config.schema import ProviderConfig
+
+    configured = _configured(ctx)
+    if name is not None:
+        spec = configured.get(name) or ProviderConfig(type=name,
+                                                      model=DEFAULT_MODELS.get(name, "default"))
+        targets = {name: spec}
+    else:
+        targets = configured or {"openai": ProviderConfig("openai", DEFAULT_MODELS["openai"])}
+    failed = False
+    for target, spec in targets.items():
+        if base_url:
+            spec = attrs.evolve(spec, base_url=base_url)
+        if model:
+            spec = attrs.evolve(spec, model=model)
+        ok, message = test_provider(target, spec)
+        failed |= not ok
+        click.echo(f"{target}: {message}")
+    if failed:
+        ctx.exit(1)
