@@ -22,13 +22,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import openai  # noqa: E402
-from openai.types.chat import ChatCompletion  # noqa: E402
+import openai
+from openai.types.chat import ChatCompletion
 
-from insightforge import ChatRequest  # noqa: E402
-from insightforge.testing.emulator import Emulator  # noqa: E402
-from providers import _openai_wire as wire  # noqa: E402
-from providers.openai import OpenAI  # noqa: E402
+from insightforge import ChatRequest
+from insightforge.testing.emulator import Emulator
+from providers import _openai_wire as wire
+from providers.openai import OpenAI
 
 MESSAGES = [{"role": "system", "content": "Be brief."},
             {"role": "user", "content": "Say hello to the benchmark please"}]
@@ -53,13 +53,18 @@ def main(n: int = 2000) -> None:
         client = openai.OpenAI(base_url=emu.openai_url, api_key="sk-bench-0000000000",
                                max_retries=0, timeout=10)
         body = wire.chat_body(request, "gpt-4o-mini")
-        data = client.post("/chat/completions", body=body, cast_to=object)
-        print(f"mapping only (us/call, n={n * 10}):")
+        data: Any = client.post("/chat/completions", body=body, cast_to=object)
         m = n * 10
-        print(f"  chat_body(ChatRequest)            {per_call(lambda: wire.chat_body(request, 'gpt-4o-mini'), m):8.2f}")
-        print(f"  parse_chat(dict)  [ours]          {per_call(lambda: wire.parse_chat(data, provider='openai', model='gpt-4o-mini'), m):8.2f}")
-        print(f"  ChatCompletion.construct(dict)    {per_call(lambda: ChatCompletion.construct(**data), m):8.2f}")
-        print(f"  ChatCompletion.model_validate     {per_call(lambda: ChatCompletion.model_validate(data), m):8.2f}")
+        mapping: dict[str, Callable[[], Any]] = {
+            "chat_body(ChatRequest)": lambda: wire.chat_body(request, "gpt-4o-mini"),
+            "parse_chat(dict)  [ours]": lambda: wire.parse_chat(data, provider="openai",
+                                                                model="gpt-4o-mini"),
+            "ChatCompletion.construct(dict)": lambda: ChatCompletion.construct(**data),
+            "ChatCompletion.model_validate": lambda: ChatCompletion.model_validate(data),
+        }
+        print(f"mapping only (us/call, n={m}):")
+        for label, fn in mapping.items():
+            print(f"  {label:34s}{per_call(fn, m):8.2f}")
         provider = OpenAI(base_url=emu.openai_url, api_key="sk-bench-0000000000", timeout=10)
         calls: dict[str, Callable[[], Any]] = {
             "raw SDK chat.completions.create": lambda: client.chat.completions.create(
@@ -70,7 +75,7 @@ def main(n: int = 2000) -> None:
             "providers.OpenAI (ours)": lambda: provider(request),
         }
         print(f"end to end on the emulator (us/call, n={n}):")
-        results = {}
+        results: dict[str, list[float]] = {}
         for _ in range(2):  # interleave to share drift
             for label, fn in calls.items():
                 results.setdefault(label, []).append(per_call(fn, n // 2, rounds=3))
