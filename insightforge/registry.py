@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from importlib.metadata import EntryPoint, entry_points
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from insightforge.errors import ConfigError
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 __all__ = [
     "PROVIDER_GROUP",
@@ -65,6 +67,8 @@ class _Registry:
         self._errors: dict[str, str] = {}
 
     def _entry_points(self) -> dict[str, EntryPoint]:
+        from importlib.metadata import entry_points  # lazy: costs ~15 ms at import time
+
         return {ep.name: ep for ep in entry_points(group=self.group)}
 
     def register(self, name: str, factory: Factory) -> None:
