@@ -110,11 +110,19 @@ def _valid(name: str, text: str, before: str) -> bool:
     if name == "card":
         d = _digits(text)
         return 13 <= len(d) <= 19 and luhn_ok(d)
-    if name == "iban":
-        return not before.isalnum() and iban_ok(text)
     if name == "phone":
         return 7 <= len(_digits(text)) <= 15
     return True
+
+
+def _iban(found: str, before: str) -> str:
+    """Redact the longest valid IBAN at the start of ``found`` (the regex may overreach)."""
+    if before.isalnum():
+        return found
+    for end in range(len(found), 14, -1):
+        if (end == len(found) or found[end] == " ") and iban_ok(found[:end]):
+            return "[REDACTED:iban]" + found[end:]
+    return found
 
 
 def _compile(detectors: Iterable[str]) -> re.Pattern[str]:
@@ -216,6 +224,8 @@ class Redactor:
         name = match.lastgroup or ""
         found = match.group(name)
         begin = match.start()
+        if name == "iban":
+            return _iban(found, match.string[begin - 1] if begin else "")
         if not _valid(name, found, match.string[begin - 1] if begin else ""):
             return found
         inner = f"v_{name}"

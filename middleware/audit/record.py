@@ -37,8 +37,8 @@ ALL_FIELDS: tuple[str, ...] = (
 )
 REQUIRED_FIELDS = frozenset({"ts", "request_id", "outcome"})
 _REFUSALS = (BudgetExceeded, RateLimited)
-_RETRY_EVENTS = frozenset({"retry", "retrying", "backoff", "sleep", "wait"})
-_FALLBACK_EVENTS = frozenset({"fallback", "switch", "next", "alternate", "try"})
+_RETRY_EVENTS = frozenset({"attempt", "retry"})
+_FALLBACK_EVENTS = frozenset({"fallback"})
 
 
 def check_fields(fields: Iterable[str] | None) -> frozenset[str]:
@@ -74,16 +74,13 @@ def outcome_of(error: BaseException | None, *, abandoned: bool = False) -> Outco
 def count_attempts(trace: Sequence[TraceEvent]) -> tuple[int, int]:
     """``(attempts, fallbacks)`` from the events of the ``retry`` and ``fallback`` layers.
 
-    Attempts: the highest ``data["attempt"]`` a retry event names, else one more than the
-    number of retry events that announce another try. Fallbacks: fallback events that moved
-    on to another route.
+    Every ``retry`` event that announces another try (``attempt``/``retry``) and every
+    ``fallback`` event that moves to another route is one more upstream call, so
+    ``attempts`` counts upstream tries over all routes; ``fallbacks`` counts route changes.
     """
-    numbered = [int(e.data["attempt"]) for e in trace
-                if e.layer == "retry" and isinstance(e.data.get("attempt"), int)]
     retries = sum(1 for e in trace if e.layer == "retry" and e.event in _RETRY_EVENTS)
-    attempts = max(max(numbered, default=1), 1 + retries)
     fallbacks = sum(1 for e in trace if e.layer == "fallback" and e.event in _FALLBACK_EVENTS)
-    return attempts, fallbacks
+    return 1 + retries + fallbacks, fallbacks
 
 
 @attrs.frozen
