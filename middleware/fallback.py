@@ -124,7 +124,8 @@ class Fallback:
 
 
 class _Run:
-    """One call's fallback state: errors so far and trace events."""
+    """One call's fallback state: errors so far and trace events (a failed branch's own
+    trace — its retries — is kept, followed by the fallback event)."""
 
     __slots__ = ("branches", "errors", "events", "policy")
 
@@ -139,6 +140,7 @@ class _Run:
         self.errors.append(error)
         nxt = self.policy.next_branch(index, error, len(self.branches))
         if nxt is not None:
+            self.events.extend(getattr(error, "trace", ()))  # e.g. the branch's retries
             frm, to = branch_name(self.branches[index]), branch_name(self.branches[nxt])
             self.events.append(TraceEvent(
                 "fallback", "fallback", f"fallback to {to} after {type(error).__name__}",
@@ -153,7 +155,7 @@ class _Run:
                 error.add_trace(*self.events)
             return error
         final = AllProvidersFailed(self.errors)
-        final.add_trace(*self.events)
+        final.add_trace(*self.events, *getattr(error, "trace", ()))
         return final
 
     def finish(self, result: Any) -> Any:

@@ -72,10 +72,6 @@ def _period(_: object, __: attrs.Attribute[str], value: str) -> None:
         raise ValueError(f"period must be one of {list(policy.PERIODS)}, got {value!r}")
 
 
-def _scope(_: object, __: attrs.Attribute[str], value: str) -> None:
-    policy.check_scope(value)
-
-
 def _positive(_: object, attribute: attrs.Attribute[int], value: int) -> None:
     if not isinstance(value, int) or value < 1:
         raise ValueError(f"{attribute.name} must be a positive integer, got {value!r}")
@@ -127,7 +123,8 @@ class Budget:
     Attributes:
         limit_usd: the limit per period and scope, in dollars.
         period: ``total``, ``day`` or ``month`` (calendar, UTC).
-        scope: ``global``, or ``tag:<name>`` for one budget per tag value (per tenant...).
+        scope: ``global``, or ``tag:<name>`` (or just ``<name>``) for one budget per value
+            of that tag (per tenant, per user); untagged requests share one bucket.
         ledger: ``"memory"``, a SQLite path (``"sqlite:///budget.db"``), a Redis URL, or a
             :class:`~middleware.budget.ledger.Ledger` (``SQLiteLedger``, ``RedisLedger``).
         on_unknown_price: ``"refuse"`` (a ``ConfigError`` before any call) or a ``Price``
@@ -142,7 +139,7 @@ class Budget:
 
     limit_usd: Decimal = attrs.field(converter=_usd)
     period: str = attrs.field(default="total", validator=_period)
-    scope: str = attrs.field(default="global", validator=_scope)
+    scope: str = attrs.field(default="global", converter=policy.normalize_scope)
     ledger: Ledger = attrs.field(factory=MemoryLedger, converter=ledger_from)
     on_unknown_price: Price | None = attrs.field(default=None, converter=_unknown)
     estimate: Callable[[ChatRequest | EmbedRequest], int] = policy.estimate_input_tokens

@@ -58,6 +58,14 @@ class Entry:
         return self.key.partition("|")[2]
 
 
+def sqlite_path(spec: str) -> str | None:
+    """The file of ``sqlite:///rel.db``, ``sqlite:////abs.db``, ``sqlite:PATH`` or ``*.db``."""
+    for prefix in ("sqlite:///", "sqlite://", "sqlite:"):
+        if spec.startswith(prefix):
+            return spec[len(prefix):] or None
+    return spec if spec.endswith((".db", ".sqlite", ".sqlite3")) else None
+
+
 def decide(limit: int, spent: int, reserved: int, want: int, least: int) -> int:
     """The grant rule, pure (the Lua script and the SQL transaction implement the same)."""
     available = limit - spent - reserved
@@ -131,9 +139,10 @@ def ledger_from(spec: object) -> Ledger:
             from middleware.budget.redis_ledger import RedisLedger
 
             return RedisLedger(spec)
-        if spec.startswith("sqlite:///") or spec.endswith((".db", ".sqlite", ".sqlite3")):
+        path = sqlite_path(spec)
+        if path is not None:
             from middleware.budget.sqlite_ledger import SQLiteLedger
 
-            return SQLiteLedger(spec.removeprefix("sqlite:///"))
-    raise ValueError(f"ledger must be 'memory', a SQLite path ('sqlite:///budget.db'), a Redis "
+            return SQLiteLedger(path)
+    raise ValueError(f"ledger must be 'memory', a SQLite path ('sqlite:budget.db'), a Redis "
                      f"URL ('redis://host:6379/0') or a Ledger object, got {spec!r}")

@@ -175,10 +175,17 @@ def scope_key(scope: str, tags: Mapping[str, str]) -> str:
     return f"{name}={value}"
 
 
-def check_scope(scope: str) -> None:
-    if scope != "global" and not (scope.startswith("tag:") and len(scope) > 4):
+def normalize_scope(scope: str) -> str:
+    """``global`` or ``tag:<name>``; a bare tag name (as config writes it) means ``tag:<name>``."""
+    if not isinstance(scope, str) or not scope.strip():
         raise ValueError(f"scope must be 'global' or 'tag:<name>' (e.g. 'tag:tenant'), "
                          f"got {scope!r}")
+    if scope == "global" or (scope.startswith("tag:") and len(scope) > 4):
+        return scope
+    if scope.startswith("tag:") or not scope.replace("_", "").replace("-", "").isalnum():
+        raise ValueError(f"scope must be 'global' or 'tag:<name>' (e.g. 'tag:tenant'), "
+                         f"got {scope!r}")
+    return f"tag:{scope}"
 
 
 def ledger_key(scope: str, period: str) -> str:

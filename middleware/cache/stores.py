@@ -116,6 +116,14 @@ class MemoryCache:
         return f"MemoryCache(ttl={self.ttl}, maxsize={self.maxsize})"
 
 
+def sqlite_path(spec: str) -> str | None:
+    """The file of ``sqlite:///rel.db``, ``sqlite:////abs.db``, ``sqlite:PATH`` or ``*.db``."""
+    for prefix in ("sqlite:///", "sqlite://", "sqlite:"):
+        if spec.startswith(prefix):
+            return spec[len(prefix):] or None
+    return spec if spec.endswith((".db", ".sqlite", ".sqlite3")) else None
+
+
 def store_from(spec: object, ttl: float | None, maxsize: int) -> CacheStore:
     """A store from ``"memory"``, ``"sqlite:///path"``, a ``*.db`` path, a Redis URL or a store."""
     if isinstance(spec, CacheStore):
@@ -127,9 +135,10 @@ def store_from(spec: object, ttl: float | None, maxsize: int) -> CacheStore:
             from middleware.cache.redis import RedisCache
 
             return RedisCache(spec)
-        if spec.startswith("sqlite:///") or spec.endswith((".db", ".sqlite", ".sqlite3")):
+        path = sqlite_path(spec)
+        if path is not None:
             from middleware.cache.sqlite import SQLiteCache
 
-            return SQLiteCache(spec.removeprefix("sqlite:///"), maxsize=maxsize)
-    raise ValueError(f"store must be 'memory', a SQLite path ('sqlite:///cache.db'), a Redis "
+            return SQLiteCache(path, maxsize=maxsize)
+    raise ValueError(f"store must be 'memory', a SQLite path ('sqlite:cache.db'), a Redis "
                      f"URL ('redis://host:6379/0') or a CacheStore, got {spec!r}")

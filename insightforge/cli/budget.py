@@ -1,0 +1,98 @@
+"""``insightforge budget status``: every scope of a shared budget ledger.
+
+Reads the ledger named by ``--ledger`` (a SQLite path or ``sqlite:PATH``, or a Redis URL),
+else ``$INSIGHTFORGE_BUDGET_LEDGER``, else the ``ledger`` option of the ``budget`` layer in
+the config file. A memory ledger lives inside one process, so there is nothing to read.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import click
+
+from insightforge.errors import ConfigError
+
+__all__ = ["budget"]
+
+
+def _from_config(path: str | None) -> str | None:
+    """The ``ledger`` of the first ``budget`` layer in the config, if any."""
+    from insightforge.config import load_config
+    from insightforge.config.load import find_config
+
+    found = find_config(path)
+    if found is None:
+        return None
+    config = load_config(found)
+
+    def walk(layers: Any) -> str | None:
+        for layer in layers:
+            if layer.name == "budget" and layer.options.get("ledger"):
+                return str(layer.options["ledger"])
+            for alt in layer.alternates:
+                hit = walk(getattr(alt, "layers", ()))
+                if hit:
+                    return hit
+        return None
+
+    return walk(config.stack)
+
+
+def open_ledger(spec: str | None, config_path: str | None) -> Any:
+    """The ledger to read, or a ConfigError that says how to name one."""
+    spec = spec or _from_config(config_path)
+    if not spec or spec == "memory":
+        raise ConfigError(
+            "No shared budget ledger to read: pass --ledger budget.db (SQLite) or --ledger "
+            "redis://host:6379/0, set INSIGHTFORGE_BUDGET_LEDGER, or give the budget layer a "
+            "`ledger:` in the config (a memory ledger lives only inside its process).",
+            path="$.stack.budget.ledger")
+    from middleware.budget import ledger_from
+
+    try:
+        return ledger_from(spec)
+    except ValueError as exc:
+        raise ConfigError(str(exc), path="--ledger") from None
+
+
+def _usd(units: int) -> Decimal:
+    from middleware.budget.policy import from_units
+
+    return from_units(units)
+
+
+@click.group()
+def budget() -> None:
+    """Inspect spend budgets."""
+
+
+@budget.command()
+@click.option("--ledger", "ledger_spec", envvar="INSIGHTFORGE_BUDGET_LEDGER", default=None,
+              help="SQLite file (budget.db, sqlite:PATH) or Redis URL of the ledger.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def status(ctx: click.Context, ledger_spec: str | None, as_json: bool) -> None:
+    """Show spent, reserved, limit and period of every scope."""
+    config_path = (ctx.find_root().obj or {}).get("config")
+    ledger = open_ledger(ledger_spec, config_path)
+    try:
+        entries = ledger.entries()
+    finally:
+        ledger.close()
+    rows = [{"scope": e.scope, "period": e.period, "spent_usd": str(_usd(e.spent)),
+             "reserved_usd": str(_usd(e.reserved)), "limit_usd": str(_usd(e.limit)),
+             "left_usd": str(_usd(max(0, e.limit - e.spent - e.reserved)))} for e in entries]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo(f"No spend recorded yet in {ledger!r}.")
+        return
+    header = ("scope", "period", "spent_usd", "reserved_usd", "limit_usd", "left_usd")
+    widths = [max(len(h), *(len(r[h]) for r in rows)) for h in header]
+    click.echo("  ".join(h.upper().ljust(w) for h, w in zip(header, widths, strict=True)))
+    for r in rows:
+        click.echo("  ".join(r[h].ljust(w) for h, w in zip(header, widths, strict=True)))
