@@ -15,6 +15,8 @@ import os
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
+import attrs
+
 from insightforge import credentials, registry
 from insightforge.config.defaults import ApplyDefaults
 from insightforge.config.load import prepare
@@ -22,7 +24,6 @@ from insightforge.config.parse import parse_config
 from insightforge.config.problems import key_path, nearest
 from insightforge.config.schema import Config, LayerConfig, ProviderConfig, StackConfig
 from insightforge.errors import ConfigError, CredentialError
-from insightforge.pricing import set_price
 from insightforge.stack import Handler, Stack, stack
 
 __all__ = ["build", "from_config", "load_config", "provider_kwargs"]
@@ -84,8 +85,11 @@ def _with_path(exc: ConfigError, where: str) -> ConfigError:
     return ConfigError(exc.message, path=f"{where}{sub}")
 
 
-def _create(name: str, spec: ProviderConfig) -> Handler:
+def _create(name: str, spec: ProviderConfig, config: Config) -> Handler:
     where = key_path("$.providers", name)
+    table = config.prices.get(spec.type, {})
+    if spec.price is None and (spec.model or spec.deployment or "") in table:
+        spec = attrs.evolve(spec, price=table[spec.model or spec.deployment or ""])
     try:
         provider = registry.create_provider(spec.type, **provider_kwargs(name, spec))
     except ConfigError as exc:
@@ -133,14 +137,11 @@ def build(config: Config, *, provider: str | None = None,
           without: Collection[str] = ()) -> Stack:
     """The stack ``config`` describes; ``provider`` overrides the primary instance and
     ``without`` leaves layers out (``insightforge chat --no-cache``)."""
-    for ptype, models in config.prices.items():
-        for model, price in models.items():
-            set_price(ptype, model, price)
     instances: dict[str, Handler] = {}
 
     def get(name: str) -> Handler:
         if name not in instances:
-            instances[name] = _create(name, config.providers[name])
+            instances[name] = _create(name, config.providers[name], config)
         return instances[name]
 
     primary = provider or config.primary()
