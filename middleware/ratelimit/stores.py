@@ -241,9 +241,9 @@ def _redis_put_script() -> str:
 
     Each process stamps its item with its own clock before the script runs, so an entry
     another process added a millisecond later may carry a score above this caller's
-    ``now``; the stock script (``ZCOUNT window_start now``) would not count it and two
-    processes racing at a window's start could together pass the limit (our two-process
-    test caught 12 in a window of 10). Counting up to ``+inf`` closes that gap.
+    ``now``; the stock script (``ZCOUNT window_start now``) would not count it, so two
+    processes racing at a window's start could together pass the limit. Counting up to
+    ``+inf`` closes that gap (an entry stamped ahead only makes the count stricter).
     """
     from pyrate_limiter.buckets.redis_bucket import LuaScript
 
