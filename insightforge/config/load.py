@@ -77,8 +77,8 @@ def read_document(text: str, origin: str = "<string>") -> Any:
 
 
 def _raw(source: str | os.PathLike[str] | Mapping[str, Any]) -> Any:
-    if isinstance(source, Mapping):
-        return source
+    if not isinstance(source, (str, os.PathLike)):
+        return source  # already a document (a dict, or a wrong shape parse will report)
     path = Path(source)
     text_like = isinstance(source, str) and ("\n" in source or (":" in source
                                              and not path.suffix))
