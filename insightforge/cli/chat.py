@@ -38,6 +38,7 @@ def _print_stream(stream: Any, out: TextIO) -> Any:
             out.write(chunk.text)
             out.flush()
         out.write("\n")
+        out.flush()
         return stream.response
 
 
