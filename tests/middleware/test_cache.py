@@ -1,0 +1,323 @@
+"""The Cache layer: key, entries, stores (memory, SQLite, real Redis), single flight, CLI.
+
+Invariant held with hypothesis: a stack with ``Cache`` answers exactly as the same stack
+without it. Compared: message, model, provider, usage, finish_reason (and for streams the
+chunks); ignored, as documented: ``cached``, ``cost_usd``, ``trace`` and ``id`` (a hit
+returns the stored id).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from insightforge import ChatRequest, ChatResponse, EmbedRequest, stack
+from insightforge.errors import ProviderUnavailable
+from insightforge.testing import strategies as ist
+from insightforge.testing.scripted import ScriptedProvider, StreamStep
+from insightforge.types import Route
+from middleware.cache import Cache, MemoryCache, cache_key, canonical
+from middleware.cache.entry import decode, encode, make_entry
+from middleware.cache.key import route_fingerprint
+from middleware.cache.redis import RedisCache
+from middleware.cache.sqlite import SQLiteCache
+from tests.conftest import TEST_OPENAI_KEY
+
+
+def same(a: Any, b: Any) -> bool:
+    fields = ("message", "model", "provider", "usage", "finish_reason")
+    return all(getattr(a, f) == getattr(b, f) for f in fields)
+
+
+# -- the key -----------------------------------------------------------------------------
+@given(ist.chat_requests(), ist.tags)
+def test_key_ignores_tags_and_metadata(request: ChatRequest, tags: dict[str, str]) -> None:
+    import attrs
+
+    other = attrs.evolve(request, tags=tags,
+                         options={**request.options, "metadata": {"x": 1}, "user": "u1"})
+    assert cache_key(request, "r") == cache_key(other, "r")
+    assert "tags" not in canonical(request)
+
+
+@given(ist.chat_requests())
+def test_key_includes_routes_and_content(request: ChatRequest) -> None:
+    import attrs
+
+    assert cache_key(request, "a") != cache_key(request, "b")
+    changed = attrs.evolve(request, seed=(request.seed or 0) + 1)
+    assert cache_key(request, "a") != cache_key(changed, "a")
+    assert cache_key(request, "a").startswith("if1:")
+
+
+def test_route_fingerprint_has_endpoint_and_is_order_free() -> None:
+    a, b = Route("openai", "gpt-4o", base_url="http://x"), Route("ollama", "llama3")
+    assert route_fingerprint([a, b]) == route_fingerprint([b, a])
+    assert route_fingerprint([a]) != route_fingerprint([Route("openai", "gpt-4o",
+                                                              base_url="http://y")])
+
+
+# -- entries -------------------------------------------------------------------------------
+@given(ist.chat_responses())
+def test_entry_json_round_trip(response: ChatResponse) -> None:
+    entry = make_entry(response)
+    back = decode(encode(entry))
+    assert back is not None and back.response == entry.response and back.chunks is None
+    assert back.response.trace == ()
+
+
+def test_damaged_entries_are_misses() -> None:
+    assert decode("{not json") is None
+    assert decode('{"v": 999}') is None
+
+
+# -- equivalence ---------------------------------------------------------------------------
+@settings(max_examples=40, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(st.lists(ist.conformance_chat_requests(), min_size=1, max_size=4), st.booleans())
+def test_cache_answers_as_the_stack_without_it(requests: list[ChatRequest],
+                                               stream: bool) -> None:
+    import attrs
+
+    plain = stack(provider=ScriptedProvider())
+    cached = stack(Cache(), provider=ScriptedProvider())
+    for request in requests:
+        request = attrs.evolve(request, stream=stream)
+        for _ in range(2):  # a miss, then a hit
+            if stream:
+                want_s, got_s = plain(request), cached(request)
+                want_chunks, got_chunks = list(want_s), list(got_s)  # type: ignore[arg-type]
+                assert want_chunks == got_chunks
+                want, got = want_s.response, got_s.response  # type: ignore[union-attr]
+            else:
+                want, got = plain(request), cached(request)
+            assert same(want, got)
+    # and async, from the same cache
+    async def main() -> None:
+        for request in requests:
+            request = attrs.evolve(request, stream=False)
+            want = await plain.acall(request)
+            await cached.acall(request)
+            got = await cached.acall(request)
+            assert same(want, got) and got.cached  # type: ignore[union-attr]
+
+    asyncio.run(main())
+
+
+def test_hit_is_marked_free_and_traced() -> None:
+    p = ScriptedProvider()
+    llm = stack(Cache(), provider=p)
+    first = llm(ChatRequest("hello"))
+    hit = llm(ChatRequest("hello", tags={"user": "someone else"}))
+    assert len(p.calls) == 1
+    assert not first.cached and first.cost_usd and first.cost_usd > 0
+    assert hit.cached and hit.cost_usd == Decimal(0)
+    assert [(e.layer, e.event) for e in hit.trace] == [("cache", "hit")]
+    assert first.trace[0].event == "miss"
+
+
+def test_embeddings_are_cached() -> None:
+    p = ScriptedProvider()
+    llm = stack(Cache(), provider=p)
+    a, b = llm(EmbedRequest(["one two"])), llm(EmbedRequest(["one two"]))
+    assert a.vectors == b.vectors and b.cached and len(p.calls) == 1
+
+
+def test_errors_and_partial_streams_are_never_cached() -> None:
+    p = ScriptedProvider([ProviderUnavailable("down", provider="scripted"),
+                          StreamStep("a b c", ProviderUnavailable("cut", provider="s"), 1),
+                          "one two three"])
+    llm = stack(Cache(), provider=p)
+    with pytest.raises(ProviderUnavailable):
+        llm(ChatRequest("q"))
+    with pytest.raises(ProviderUnavailable):
+        llm(ChatRequest("q", stream=True)).collect()  # type: ignore[union-attr]
+    abandoned = llm(ChatRequest("q", stream=True))
+    next(iter(abandoned))  # type: ignore[call-overload]
+    abandoned.close()  # type: ignore[union-attr]
+    ended = llm(ChatRequest("q", stream=True))
+    assert ended.collect().text == "Echo: q"  # type: ignore[union-attr]
+    replay = llm(ChatRequest("q", stream=True))
+    assert [c.text for c in replay] == ["Echo: ", "q", ""]  # type: ignore[union-attr]
+    assert replay.response.cached and len(p.calls) == 4  # type: ignore[union-attr]
+    assert llm(ChatRequest("q")).text == "Echo: q" and len(p.calls) == 5  # different key
+
+
+def test_memory_ttl_expires() -> None:
+    now = [0.0]
+    store = MemoryCache(ttl=10, maxsize=4, timer=lambda: now[0])
+    p = ScriptedProvider()
+    llm = stack(Cache(store=store), provider=p)
+    llm(ChatRequest("a"))
+    llm(ChatRequest("a"))
+    now[0] = 11
+    llm(ChatRequest("a"))
+    assert len(p.calls) == 2
+    assert store.stats().hits == 1
+
+
+# -- single flight -------------------------------------------------------------------------
+def test_single_flight_threads() -> None:
+    p = ScriptedProvider(delay=0.2)
+    llm = stack(Cache(), provider=p)
+    out: list[Any] = []
+    barrier = threading.Barrier(50)
+
+    def call() -> None:
+        barrier.wait()
+        out.append(llm(ChatRequest("same")))
+
+    threads = [threading.Thread(target=call) for _ in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert len(p.calls) == 1 and len(out) == 50
+    assert sum(r.cached for r in out) == 49
+
+
+def test_single_flight_tasks_and_shared_error() -> None:
+    p = ScriptedProvider([ProviderUnavailable("down", provider="s")], delay=0.05)
+    llm = stack(Cache(), provider=p)
+
+    async def main() -> None:
+        results = await asyncio.gather(*(llm.acall(ChatRequest("x")) for _ in range(20)),
+                                       return_exceptions=True)
+        assert all(isinstance(r, ProviderUnavailable) for r in results)
+        assert len(p.calls) == 1  # one failing upstream call, not twenty
+        results = await asyncio.gather(*(llm.acall(ChatRequest("x")) for _ in range(50)))
+        assert len(p.calls) == 2 and sum(r.cached for r in results) == 49  # type: ignore
+
+    asyncio.run(main())
+
+
+def test_single_flight_streams_replay_for_followers() -> None:
+    p = ScriptedProvider(delay=0.1)
+    llm = stack(Cache(), provider=p)
+    texts: list[list[str]] = []
+    lock = threading.Lock()
+
+    def call() -> None:
+        s = llm(ChatRequest("stream me", stream=True))
+        chunks = [c.text for c in s]  # type: ignore[union-attr]
+        with lock:
+            texts.append(chunks)
+
+    threads = [threading.Thread(target=call) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert len(p.calls) == 1 and len(texts) == 10
+    assert all(t == ["Echo: ", "stream ", "me", ""] for t in texts)
+
+
+def test_two_identical_streams_in_one_thread_do_not_deadlock() -> None:
+    p = ScriptedProvider()
+    llm = stack(Cache(), provider=p)
+    first = llm(ChatRequest("s", stream=True))
+    second = llm(ChatRequest("s", stream=True))  # the leader is this thread: no waiting
+    assert second.collect().text == first.collect().text  # type: ignore[union-attr]
+
+    async def main() -> None:
+        a = await llm.acall(ChatRequest("t", stream=True))
+        b = await llm.acall(ChatRequest("t", stream=True))
+        assert (await b.collect()).text == (await a.collect()).text  # type: ignore[union-attr]
+
+    asyncio.run(asyncio.wait_for(main(), 5))
+
+
+# -- shared stores -------------------------------------------------------------------------
+def check_store(store: Any) -> None:
+    p = ScriptedProvider()
+    llm = stack(Cache(store=store, ttl=60), provider=p)
+    llm(ChatRequest("one"))
+    s = llm(ChatRequest("two", stream=True))
+    s.collect()  # type: ignore[union-attr]
+    assert llm(ChatRequest("one")).cached
+    replay = llm(ChatRequest("two", stream=True))
+    assert [c.text for c in replay] == ["Echo: ", "two", ""]  # type: ignore[union-attr]
+    stats = store.stats()
+    assert stats.entries == 2 and stats.hits >= 2 and stats.size_bytes
+    assert store.clear() == 2 and store.stats().entries == 0
+    assert len(p.calls) == 2
+
+
+def test_sqlite_store(tmp_path: Path) -> None:
+    check_store(SQLiteCache(tmp_path / "c.db"))
+    store = SQLiteCache(tmp_path / "ttl.db")
+    p = ScriptedProvider()
+    llm = stack(Cache(store=store, ttl=0.05), provider=p)
+    llm(ChatRequest("x"))
+    time.sleep(0.1)
+    llm(ChatRequest("x"))
+    assert len(p.calls) == 2
+
+
+@pytest.mark.redis
+def test_redis_store(redis_url: str, redis_client: Any) -> None:
+    check_store(RedisCache(redis_url))
+
+
+@pytest.mark.redis
+def test_stacks_sharing_redis_never_answer_for_each_other(redis_url: str,
+                                                          redis_client: Any) -> None:
+    a = ScriptedProvider(name="alpha", model="m")
+    b = ScriptedProvider(name="beta", model="m")
+    llm_a = stack(Cache(store=redis_url), provider=a)
+    llm_b = stack(Cache(store=redis_url), provider=b)
+    assert llm_a(ChatRequest("q")).provider == "alpha"
+    assert llm_b(ChatRequest("q")).provider == "beta"
+    assert llm_a(ChatRequest("q")).cached and len(a.calls) == len(b.calls) == 1
+
+
+def test_a_dead_store_is_a_miss_not_a_failure() -> None:
+    store = RedisCache("redis://:pw-hunter2@127.0.0.1:1/0", timeout=0.2)
+    p = ScriptedProvider()
+    llm = stack(Cache(store=store), provider=p)
+    assert llm(ChatRequest("q")).text == "Echo: q"
+    assert "pw-hunter2" not in repr(store) and "pw-hunter2" not in repr(llm)
+
+
+def test_entries_hold_no_request_secret(tmp_path: Path) -> None:
+    store = SQLiteCache(tmp_path / "s.db")
+    llm = stack(Cache(store=store), provider=ScriptedProvider())
+    llm(ChatRequest("hi", options={"api_key": TEST_OPENAI_KEY},
+                    tags={"auth": TEST_OPENAI_KEY}))
+    assert TEST_OPENAI_KEY not in (tmp_path / "s.db").read_bytes().decode("latin-1")
+
+
+def test_store_specs() -> None:
+    assert isinstance(Cache(store="sqlite::memory:").backend, SQLiteCache)
+    with pytest.raises(ValueError, match="store must be"):
+        Cache(store="ftp://nope")
+    with pytest.raises(ValueError, match="ttl"):
+        Cache(ttl=0)
+
+
+# -- CLI -----------------------------------------------------------------------------------
+def test_cli_cache_stats_and_clear(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from insightforge.cli import cli
+    from insightforge.cli._errors import run
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("INSIGHTFORGE_CACHE_STORE", raising=False)
+    db = tmp_path / "c.db"
+    llm = stack(Cache(store=SQLiteCache(db)), provider=ScriptedProvider())
+    llm(ChatRequest("a"))
+    llm(ChatRequest("b"))
+    assert run(cli, ["cache", "stats", "--store", str(db)]) == 0
+    assert "entries     2" in capsys.readouterr().out
+    assert run(cli, ["cache", "clear", "--store", f"sqlite:{db}", "--yes"]) == 0
+    assert "Deleted 2" in capsys.readouterr().out
+    assert run(cli, ["cache", "stats"]) == 2
+    assert "--store" in capsys.readouterr().err
