@@ -70,7 +70,8 @@ def test_no_cache_leaves_the_cache_out(clean_env: Path, emulator: Any,
     except ConfigError as exc:
         pytest.skip(f"the cache layer is not available yet: {exc}")
     monkeypatch.setenv("TEST_OPENAI_KEY", TEST_OPENAI_KEY)
-    write_config(clean_env, emulator, "[{cache: {ttl: 60}}]")
+    db = clean_env / "cache.db"
+    write_config(clean_env, emulator, f"[{{cache: {{ttl: 60, store: 'sqlite:///{db}'}}}}]")
     for _ in range(2):
         assert invoke(["chat", "--no-stream", "same"])[0] == 0
     assert emulator.count(api="openai") == 1  # the second answer came from the cache
