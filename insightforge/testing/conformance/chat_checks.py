@@ -16,7 +16,7 @@ import math
 from decimal import Decimal
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from insightforge.errors import Unsupported
@@ -37,8 +37,10 @@ __all__ = ["check_chat_shape", "check_embeddings", "check_stream_assembly",
 
 
 def _settings(kit: Kit) -> settings:
+    # No shrinking: every example is a real HTTP call, and the requests are small already.
     return settings(max_examples=kit.spec.examples, deadline=None, database=None,
-                    derandomize=True, suppress_health_check=list(HealthCheck))
+                    derandomize=True, suppress_health_check=list(HealthCheck),
+                    phases=(Phase.explicit, Phase.reuse, Phase.generate))
 
 
 def expected_reply(request: ChatRequest) -> tuple[str, str, int]:
