@@ -1,0 +1,319 @@
+"""The OpenAI wire format, server side: request JSON in, our request types out (and back).
+
+What lives here: pure functions that read the JSON body of ``POST /v1/chat/completions`` and
+``POST /v1/embeddings`` (plus the ``X-InsightForge-Tag-*`` headers) into a
+:class:`~insightforge.ChatRequest` / :class:`~insightforge.EmbedRequest`, and the small
+inverse (:func:`chat_request_json`) that writes a ChatRequest as the body a client would
+send. Anything we cannot read raises :class:`~insightforge.errors.InvalidRequest` naming the
+field (``messages[2].role``) and the fix — never a ``KeyError``/``TypeError``.
+
+What must not live here: sockets, the stack, response rendering (:mod:`.replies`). The core
+must not import ``providers``, so this mapping is written here, not borrowed from
+``providers._openai_wire``.
+
+Tags (who and why; never sent upstream) come from ``metadata`` (string values), ``user``
+(tag ``user``) and headers ``X-InsightForge-Tag-<name>: value`` — headers win.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from typing import Any
+
+from insightforge.errors import InvalidRequest
+from insightforge.types import ChatRequest, EmbedRequest, Message, Tool, ToolCall
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "TAG_HEADER",
+    "chat_request_json",
+    "embed_encoding",
+    "parse_chat",
+    "parse_embed",
+    "resolve_model",
+    "tags_from",
+    "wants_usage",
+]
+
+DEFAULT_MODEL = "default"
+TAG_HEADER = "x-insightforge-tag-"
+_ROLES = {"system": "system", "developer": "system", "user": "user",
+          "assistant": "assistant", "tool": "tool"}
+_CHOICES = frozenset({"auto", "none", "required"})
+_CHAT_FIELDS = frozenset({
+    "messages", "model", "temperature", "top_p", "max_tokens", "max_completion_tokens",
+    "stop", "seed", "tools", "tool_choice", "response_format", "stream", "stream_options",
+    "metadata", "user", "n"})
+_EMBED_FIELDS = frozenset({"input", "model", "dimensions", "encoding_format", "user",
+                           "metadata"})
+
+
+def _bad(path: str, problem: str) -> InvalidRequest:
+    return InvalidRequest(f"{path}: {problem}")
+
+
+def _obj(value: Any, path: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise _bad(path, f"expected a JSON object, got {_kind(value)}")
+    return value
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean",
+            type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def _str(value: Any, path: str) -> str:
+    if not isinstance(value, str):
+        raise _bad(path, f"expected a string, got {_kind(value)}")
+    return value
+
+
+def _opt_str(value: Any, path: str) -> str | None:
+    return None if value is None else _str(value, path)
+
+
+def _number(value: Any, path: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _bad(path, f"expected a number, got {_kind(value)}")
+    return float(value)
+
+
+def _int(value: Any, path: str, *, minimum: int | None = None) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _bad(path, f"expected an integer, got {_kind(value)}")
+    if minimum is not None and value < minimum:
+        raise _bad(path, f"must be at least {minimum}, got {value}")
+    return value
+
+
+def _list(value: Any, path: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise _bad(path, f"expected an array, got {_kind(value)}")
+    return value
+
+
+# -- tags and model ---------------------------------------------------------------------
+
+
+def tags_from(body: Mapping[str, Any], headers: Iterable[tuple[str, str]] = ()) -> dict[str, str]:
+    """Tags from ``metadata``, ``user`` and ``X-InsightForge-Tag-<name>`` headers (last wins)."""
+    tags: dict[str, str] = {}
+    metadata = body.get("metadata")
+    if metadata is not None:
+        for key, value in _obj(metadata, "metadata").items():
+            tags[key] = _str(value, f"metadata.{key}")
+    if body.get("user") is not None:
+        tags["user"] = _str(body["user"], "user")
+    for name, value in headers:
+        if name.lower().startswith(TAG_HEADER) and len(name) > len(TAG_HEADER):
+            tags[name[len(TAG_HEADER):].lower()] = value.strip()
+    return tags
+
+
+def resolve_model(name: Any, stack_models: Collection[str] = (), path: str = "model",
+                  ) -> str | None:
+    """``None`` (the stack's defaults) for a missing model, ``"default"`` or one the stack
+    lists in ``/v1/models``; any other name is passed on to the providers as it is."""
+    if name is None or name == "" or name == DEFAULT_MODEL:
+        return None
+    model = _str(name, path)
+    return None if model in stack_models else model
+
+
+def _options(body: Mapping[str, Any], known: frozenset[str]) -> dict[str, Any]:
+    return {k: v for k, v in body.items() if k not in known}
+
+
+# -- chat -------------------------------------------------------------------------------
+
+
+def _content(value: Any, path: str) -> str:
+    if value is None or isinstance(value, str):
+        return value or ""
+    parts = []
+    for i, part in enumerate(_list(value, path)):
+        part = _obj(part, f"{path}[{i}]")
+        if part.get("type") != "text":
+            raise _bad(f"{path}[{i}].type", f"only text parts are supported, got "
+                       f"{part.get('type')!r}; send images to the provider directly")
+        parts.append(_str(part.get("text"), f"{path}[{i}].text"))
+    return "".join(parts)
+
+
+def _tool_call(value: Any, path: str) -> ToolCall:
+    call = _obj(value, path)
+    fn = _obj(call.get("function"), f"{path}.function")
+    return ToolCall(_str(call.get("id", ""), f"{path}.id"),
+                    _str(fn.get("name"), f"{path}.function.name"),
+                    _str(fn.get("arguments", "{}"), f"{path}.function.arguments"))
+
+
+def _message(value: Any, path: str) -> Message:
+    data = _obj(value, path)
+    role = data.get("role")
+    if role not in _ROLES:
+        raise _bad(f"{path}.role", f"must be one of {sorted(_ROLES)}, got {role!r}")
+    calls = tuple(_tool_call(c, f"{path}.tool_calls[{i}]")
+                  for i, c in enumerate(_list(data.get("tool_calls") or [], f"{path}.tool_calls")))
+    return Message(_ROLES[role], _content(data.get("content"), f"{path}.content"),
+                   name=_opt_str(data.get("name"), f"{path}.name"), tool_calls=calls,
+                   tool_call_id=_opt_str(data.get("tool_call_id"), f"{path}.tool_call_id"))
+
+
+def _tool(value: Any, path: str) -> Tool:
+    data = _obj(value, path)
+    if data.get("type", "function") != "function":
+        raise _bad(f"{path}.type", f"only function tools are supported, got {data.get('type')!r}")
+    fn = _obj(data.get("function"), f"{path}.function")
+    params = fn.get("parameters")
+    return Tool(_str(fn.get("name"), f"{path}.function.name"),
+                _str(fn.get("description", ""), f"{path}.function.description"),
+                _obj(params, f"{path}.function.parameters") if params is not None
+                else {"type": "object", "properties": {}})
+
+
+def _tool_choice(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    fn = _obj(_obj(value, "tool_choice").get("function"), "tool_choice.function")
+    return _str(fn.get("name"), "tool_choice.function.name")
+
+
+def _response_format(value: Any) -> str | Mapping[str, Any] | None:
+    if value is None:
+        return None
+    data = _obj(value, "response_format")
+    kind = data.get("type")
+    if kind == "json_object":
+        return "json"
+    if kind == "text":
+        return "text"
+    if kind == "json_schema":
+        return data
+    raise _bad("response_format.type", "must be 'text', 'json_object' or 'json_schema', "
+               f"got {kind!r}")
+
+
+def _stop(value: Any) -> tuple[str, ...]:
+    if value is None or isinstance(value, str):
+        return () if value is None else (value,)
+    return tuple(_str(s, f"stop[{i}]") for i, s in enumerate(_list(value, "stop")))
+
+
+def parse_chat(body: Any, headers: Iterable[tuple[str, str]] = (), *,
+               stack_models: Collection[str] = ()) -> ChatRequest:
+    """The :class:`ChatRequest` a ``/v1/chat/completions`` body (and its headers) ask for.
+
+    Fields we do not model (``frequency_penalty``, ``logit_bias``...) go to ``options``,
+    which providers pass upstream. ``n`` above 1 is refused (one answer per request).
+    """
+    data = _obj(body, "body")
+    messages = _list(data.get("messages"), "messages")
+    if not messages:
+        raise _bad("messages", "must not be empty: send at least one message")
+    if _int(data.get("n"), "n", minimum=1) not in (None, 1):
+        raise _bad("n", "only n=1 is supported; send several requests for several answers")
+    limit = data.get("max_completion_tokens", data.get("max_tokens"))
+    stream = data.get("stream", False)
+    if not isinstance(stream, bool):
+        raise _bad("stream", f"expected a boolean, got {_kind(stream)}")
+    return ChatRequest(
+        tuple(_message(m, f"messages[{i}]") for i, m in enumerate(messages)),
+        model=resolve_model(data.get("model"), stack_models),
+        temperature=_number(data.get("temperature"), "temperature"),
+        top_p=_number(data.get("top_p"), "top_p"),
+        max_tokens=_int(limit, "max_tokens", minimum=1),
+        stop=_stop(data.get("stop")),
+        seed=_int(data.get("seed"), "seed"),
+        tools=tuple(_tool(t, f"tools[{i}]")
+                    for i, t in enumerate(_list(data.get("tools") or [], "tools"))),
+        tool_choice=_tool_choice(data.get("tool_choice")),
+        response_format=_response_format(data.get("response_format")),
+        stream=stream, options=_options(data, _CHAT_FIELDS), tags=tags_from(data, headers))
+
+
+def wants_usage(body: Mapping[str, Any]) -> bool:
+    """True when a streaming client asked for the final usage chunk."""
+    options = body.get("stream_options")
+    return isinstance(options, Mapping) and options.get("include_usage") is True
+
+
+# -- embeddings -------------------------------------------------------------------------
+
+
+def parse_embed(body: Any, headers: Iterable[tuple[str, str]] = (), *,
+                stack_models: Collection[str] = ()) -> EmbedRequest:
+    """The :class:`EmbedRequest` a ``/v1/embeddings`` body asks for (text inputs only)."""
+    data = _obj(body, "body")
+    raw = data.get("input")
+    inputs = [raw] if isinstance(raw, str) else _list(raw, "input")
+    if not inputs:
+        raise _bad("input", "must not be empty: send a string or an array of strings")
+    for i, item in enumerate(inputs):
+        if not isinstance(item, str):
+            raise _bad(f"input[{i}]", "expected a string; token arrays are not supported, "
+                       "send the text")
+    embed_encoding(data)
+    return EmbedRequest(tuple(inputs), model=resolve_model(data.get("model"), stack_models),
+                        dimensions=_int(data.get("dimensions"), "dimensions", minimum=1),
+                        options=_options(data, _EMBED_FIELDS), tags=tags_from(data, headers))
+
+
+def embed_encoding(body: Mapping[str, Any]) -> str:
+    """``float`` or ``base64`` (the openai SDK asks for base64 unless told otherwise)."""
+    encoding = body.get("encoding_format") or "float"
+    if encoding not in ("float", "base64"):
+        raise _bad("encoding_format", f"must be 'float' or 'base64', got {encoding!r}")
+    return str(encoding)
+
+
+# -- the inverse: ChatRequest -> the body a client sends ---------------------------------
+
+
+def _message_json(message: Message) -> dict[str, Any]:
+    out: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.name is not None:
+        out["name"] = message.name
+    if message.tool_calls:
+        out["tool_calls"] = [{"id": c.id, "type": "function",
+                              "function": {"name": c.name, "arguments": c.arguments}}
+                             for c in message.tool_calls]
+    if message.tool_call_id is not None:
+        out["tool_call_id"] = message.tool_call_id
+    return out
+
+
+def _format_json(value: str | Mapping[str, Any]) -> dict[str, Any]:
+    if isinstance(value, str):
+        return {"type": "json_object" if value == "json" else value}
+    return dict(value)
+
+
+def chat_request_json(request: ChatRequest) -> dict[str, Any]:
+    """The ``/v1/chat/completions`` body for ``request`` (tags go in ``metadata``)."""
+    body: dict[str, Any] = {**request.options, "model": request.model or DEFAULT_MODEL,
+                            "messages": [_message_json(m) for m in request.messages]}
+    fields = {"temperature": request.temperature, "top_p": request.top_p,
+              "max_tokens": request.max_tokens, "seed": request.seed,
+              "tool_choice": request.tool_choice if request.tool_choice in _CHOICES
+              or request.tool_choice is None
+              else {"type": "function", "function": {"name": request.tool_choice}}}
+    body.update({k: v for k, v in fields.items() if v is not None})
+    if request.stop:
+        body["stop"] = list(request.stop)
+    if request.tools:
+        body["tools"] = [{"type": "function", "function": {
+            "name": t.name, "description": t.description, "parameters": dict(t.parameters)}}
+            for t in request.tools]
+    if request.response_format is not None:
+        body["response_format"] = _format_json(request.response_format)
+    if request.stream:
+        body["stream"] = True
+    if request.tags:
+        body["metadata"] = dict(request.tags)
+    return body
