@@ -30,7 +30,8 @@ def exit_code(exc: BaseException) -> int:
 def run(group: click.Group, argv: list[str] | None = None) -> int:
     verbose = "-v" in (argv or sys.argv[1:]) or "--verbose" in (argv or sys.argv[1:])
     try:
-        group.main(args=argv, standalone_mode=False)
+        # with standalone_mode=False, click returns ctx.exit(n)'s code instead of raising
+        result = group.main(args=argv, standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         return EXIT_INTERRUPTED
@@ -52,4 +53,4 @@ def run(group: click.Group, argv: list[str] | None = None) -> int:
         click.echo(f"Error: {type(exc).__name__}: {scrub(str(exc))} (run with -v for details)",
                    err=True)
         return EXIT_FAILURE
-    return EXIT_OK
+    return result if isinstance(result, int) else EXIT_OK
