@@ -29,6 +29,7 @@ from insightforge.testing.conformance import (
     load_target,
     run_check,
     run_conformance,
+    spec_of,
 )
 from insightforge.types import ChatResponse, Chunk
 from tests import kit_factories
@@ -66,7 +67,7 @@ PROVIDERS = [pytest.param(label, factory, id=label,
 @pytest.mark.parametrize(("label", "factory"), PROVIDERS)
 def test_builtin_provider_conforms(label: str, factory: Any, check: str,
                                    emulator: Any) -> None:
-    run_check(check, factory, factory.conformance, emulator=emulator)
+    run_check(check, factory, spec_of(factory), emulator=emulator)
 
 
 @pytest.mark.parametrize("check", list(CHECKS))
@@ -171,7 +172,7 @@ MUTANTS = [
 @pytest.mark.skipif(not _available("providers.openai"), reason="providers.openai missing")
 @pytest.mark.parametrize(("how", "check", "says"), MUTANTS, ids=[m[0] for m in MUTANTS])
 def test_kit_catches_a_broken_provider(how: str, check: str, says: str, emulator: Any) -> None:
-    spec = kit_factories.openai.conformance
+    spec = spec_of(kit_factories.openai)
     with pytest.raises(CheckFailed) as caught:
         run_check(check, _mutant(how), spec, emulator=emulator)
     assert says in str(caught.value)
@@ -179,7 +180,7 @@ def test_kit_catches_a_broken_provider(how: str, check: str, says: str, emulator
 
 @pytest.mark.skipif(not _available("providers.openai"), reason="providers.openai missing")
 def test_run_conformance_reports_every_failed_check(emulator: Any) -> None:
-    spec = attrs.evolve(kit_factories.openai.conformance, label="mutant")
+    spec = attrs.evolve(spec_of(kit_factories.openai), label="mutant")
     with pytest.raises(ConformanceError) as caught:
         run_conformance(_mutant("bad_finish"), spec, emulator=emulator,
                         checks=["interface", "chat_shape", "stream_assembly"])
@@ -216,7 +217,7 @@ def test_a_factory_that_ignores_overrides_is_reported(emulator: Any) -> None:
         return kit_factories.openai(emu)
 
     with pytest.raises(CheckFailed, match="must accept and pass on"):
-        run_check("error_mapping", rigid, kit_factories.openai.conformance, emulator=emulator)
+        run_check("error_mapping", rigid, spec_of(kit_factories.openai), emulator=emulator)
 
 
 # -- the pytest plugin, run as a plugin author runs it --------------------------------------

@@ -27,6 +27,7 @@ from insightforge.testing.conformance.spec import (
     ProviderSpec,
     conformance_factory,
     load_target,
+    spec_of,
 )
 
 __all__ = [
@@ -42,4 +43,5 @@ __all__ = [
     "load_target",
     "run_check",
     "run_conformance",
+    "spec_of",
 ]

@@ -15,7 +15,13 @@ from typing import Any
 import attrs
 
 from insightforge.testing.conformance import chat_checks, error_checks, life_checks
-from insightforge.testing.conformance.spec import CheckFailed, Factory, Kit, ProviderSpec
+from insightforge.testing.conformance.spec import (
+    CheckFailed,
+    Factory,
+    Kit,
+    ProviderSpec,
+    spec_of,
+)
 
 __all__ = ["CHECKS", "CheckResult", "ConformanceError", "Report", "run_check",
            "run_conformance"]
@@ -104,7 +110,7 @@ def run_check(name: str, factory: Factory, spec: ProviderSpec | None = None, *,
     """Run one check by name; raises :class:`CheckFailed` (or the unexpected error)."""
     if name not in CHECKS:
         raise ValueError(f"unknown conformance check {name!r}; known: {', '.join(CHECKS)}")
-    with _emulator(emulator) as emu, Kit(factory, spec or ProviderSpec(), emu) as kit:
+    with _emulator(emulator) as emu, Kit(factory, spec or spec_of(factory), emu) as kit:
         CHECKS[name](kit)
 
 
@@ -118,7 +124,7 @@ def run_conformance(factory: Factory, spec: ProviderSpec | None = None, *,
     :class:`ConformanceError` listing every failed check and why, unless
     ``raise_on_failure=False``; returns the :class:`Report`.
     """
-    spec = spec or getattr(factory, "conformance", None) or ProviderSpec()
+    spec = spec or spec_of(factory)
     names = list(CHECKS) if checks is None else list(checks)
     unknown = [n for n in names if n not in CHECKS]
     if unknown:

@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 import attrs
 
 __all__ = ["API_NAMES", "CheckFailed", "Factory", "Kit", "ProviderSpec", "conformance_factory",
-           "load_target"]
+           "load_target", "spec_of"]
 
 T = TypeVar("T")
 Factory = Callable[..., Any]
@@ -93,6 +93,12 @@ def conformance_factory(**spec: Any) -> Callable[[Factory], Factory]:
     return attach
 
 
+def spec_of(factory: Factory) -> ProviderSpec:
+    """The spec attached to ``factory`` by :func:`conformance_factory` (else the defaults)."""
+    spec = getattr(factory, "conformance", None)
+    return spec if isinstance(spec, ProviderSpec) else ProviderSpec()
+
+
 def load_target(target: str) -> tuple[Factory, ProviderSpec]:
     """The factory and spec named by ``"module:factory"`` (``--insightforge-provider``).
 
@@ -116,8 +122,7 @@ def load_target(target: str) -> tuple[Factory, ProviderSpec]:
         return obj[0], obj[1]
     if not callable(obj):
         raise ValueError(f"{target} is not a factory: expected factory(emulator, **overrides)")
-    spec = getattr(obj, "conformance", None)
-    return obj, spec if isinstance(spec, ProviderSpec) else ProviderSpec()
+    return obj, spec_of(obj)
 
 
 class Kit:
