@@ -77,8 +77,8 @@ def error_message(body: str | bytes | None, limit: int = 300) -> str:
             text = err
         elif "message" in data:
             text = str(data["message"])
-    text = " ".join(text.split())
-    return scrub(text[:limit])
+    text = " ".join(text.split())[:limit].rstrip(" .")
+    return scrub(text)
 
 
 def error_from_status(provider: str, status: int, body: str | bytes | None = None,

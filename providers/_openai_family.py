@@ -22,7 +22,7 @@ from typing import Any
 import attrs
 import openai
 
-from insightforge.errors import MalformedResponse, Unsupported
+from insightforge.errors import ProviderUnavailable, Unsupported
 from insightforge.pricing import Price
 from insightforge.streams import AsyncChatStream, ChatStream
 from insightforge.types import ChatRequest, ChatResponse, Chunk, EmbedRequest, EmbedResponse
@@ -159,8 +159,11 @@ class OpenAIFamily(BaseProvider):
             return self._finish(request, model, response)
         return attrs.evolve(response, cost_usd=self._cost(model, response))
 
-    def _ended_early(self) -> MalformedResponse:
-        return wire.malformed(self.name, "a stream that ended before its finish chunk")
+    def _ended_early(self) -> ProviderUnavailable:
+        """A stream cut before its finish chunk: the same rule as every provider (retryable)."""
+        return ProviderUnavailable(f"{self.name} closed the stream before its finish chunk "
+                                   "(connection cut or truncated); retry the request.",
+                                   provider=self.name)
 
     def _stream(self, source: Any, request: ChatRequest, model: str) -> ChatStream:
         meta = _Meta()
