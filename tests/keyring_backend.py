@@ -37,12 +37,31 @@ def _secret_service_ready() -> bool:
         return False
 
 
+def _secrets_running() -> bool:
+    """Whether a Secret Service owns its bus name (asked without activating one)."""
+    try:
+        from jeepney import DBusAddress, new_method_call
+        from jeepney.io.blocking import open_dbus_connection
+
+        bus = DBusAddress("/org/freedesktop/DBus", bus_name="org.freedesktop.DBus",
+                          interface="org.freedesktop.DBus")
+        with open_dbus_connection(bus="SESSION") as conn:
+            reply = conn.send_and_get_reply(
+                new_method_call(bus, "NameHasOwner", "s", ("org.freedesktop.secrets",)),
+                timeout=5)
+        return bool(reply.body[0])
+    except Exception:
+        return False
+
+
 def _start_gnome_keyring() -> dict[str, str]:
-    """Start (or unlock) gnome-keyring's secrets component in this D-Bus session."""
+    """Start gnome-keyring's secrets component, unlocked (the login keyring is created with
+    the test password when missing), as ``scripts/test`` does."""
     binary = shutil.which("gnome-keyring-daemon")
     if binary is None:
         return {}
-    out = subprocess.run([binary, "--unlock", "--components=secrets"], input=b"pw",
+    out = subprocess.run([binary, "--unlock", "--components=secrets"],
+                         input=b"insightforge-test\n",
                          capture_output=True, timeout=20, check=False).stdout.decode()
     found = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
     os.environ.update(found)
@@ -53,10 +72,10 @@ def secret_service_backend() -> Any | None:
     """The Secret Service keyring, ready to use, or ``None`` when there is no D-Bus session."""
     if not os.environ.get("DBUS_SESSION_BUS_ADDRESS"):
         return None
+    if not _secrets_running():
+        _start_gnome_keyring()  # before anything auto-activates a locked, prompting daemon
     if not _secret_service_ready():
-        _start_gnome_keyring()
-        if not _secret_service_ready():
-            return None
+        return None
     from keyring.backends import SecretService
 
     return SecretService.Keyring()
