@@ -100,13 +100,14 @@ class _Ticket:
 class RateLimitHandler(Middleware):
     """Acquires before the call, corrects tokens after; see :class:`RateLimit`."""
 
-    __slots__ = ("_debt", "_lock", "_request_rate", "_route_key", "_token_rate")
+    __slots__ = ("_debt", "_lock", "_request_rate", "_route_key", "_token_rate", "_unit")
     layer: RateLimit
 
     def __init__(self, layer: RateLimit, inner: Handler) -> None:
         super().__init__(layer, inner)
         self._request_rate: Rate | None = layer.limits.request_rate()
         self._token_rate: Rate | None = layer.limits.token_rate()
+        self._unit = layer.limits.token_unit
         self._route_key: str | None = None
         self._debt: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -121,11 +122,13 @@ class RateLimitHandler(Middleware):
         else:
             key = limiter_key(spec, request, ())
         units = 0
-        if self._token_rate is not None:
-            units = token_units(self.layer.estimate_tokens(request), self.layer.limits)
-            with self._lock:
-                owed = self._debt.pop(key, 0)
-            units = min(self._token_rate.limit, units + owed)
+        rate = self._token_rate
+        if rate is not None:
+            units = token_units(self.layer.estimate_tokens(request), self._unit, rate.limit)
+            if self._debt:
+                with self._lock:
+                    owed = self._debt.pop(key, 0)
+                units = min(rate.limit, units + owed)
         return _Ticket(key, units)
 
     def _logs(self, ticket: _Ticket) -> list[tuple[str, Rate, int]]:
@@ -146,9 +149,10 @@ class RateLimitHandler(Middleware):
 
     def _correction(self, ticket: _Ticket, result: Any) -> int:
         usage = getattr(result, "usage", None)
-        if self._token_rate is None or usage is None:
+        rate = self._token_rate
+        if rate is None or usage is None:
             return 0
-        actual = token_units(usage.input_tokens + usage.output_tokens, self.layer.limits)
+        actual = token_units(usage.input_tokens + usage.output_tokens, self._unit, rate.limit)
         return max(0, actual - ticket.units)
 
     def _owe(self, ticket: _Ticket, units: int) -> None:

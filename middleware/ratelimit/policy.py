@@ -26,7 +26,7 @@ __all__ = ["DEFAULT_OUTPUT_TOKENS", "KeySpec", "Limits", "estimate_tokens", "lim
 DEFAULT_OUTPUT_TOKENS = 512
 #: At most this many log entries per token window: tokens are counted in units of
 #: ``ceil(tpm / TOKEN_RESOLUTION)`` (rounded up, so the limit is never exceeded).
-TOKEN_RESOLUTION = 10_000
+TOKEN_RESOLUTION = 100_000
 
 KeySpec = str | Callable[[Request], str]
 
@@ -83,13 +83,13 @@ class Limits:
         return Rate(max(1, self.tpm // self.token_unit), self.interval_ms)
 
 
-def token_units(tokens: int, limits: Limits) -> int:
-    """Bucket weight for ``tokens``: rounded up to whole units, at most the whole window
-    (a request larger than ``tpm`` waits for an empty window instead of never passing)."""
-    rate = limits.token_rate()
-    if rate is None or tokens <= 0:
+def token_units(tokens: int, unit: int, limit: int) -> int:
+    """Bucket weight for ``tokens`` (``unit`` tokens per entry, ``limit`` entries per
+    window): rounded up to whole units, at most the whole window (a request larger than
+    ``tpm`` waits for an empty window instead of never passing)."""
+    if tokens <= 0:
         return 0
-    return min(rate.limit, math.ceil(tokens / limits.token_unit))
+    return min(limit, -(-tokens // unit))
 
 
 def text_tokens(text: str) -> int:

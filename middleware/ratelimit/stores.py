@@ -66,7 +66,9 @@ class _BucketStore:
         return slot
 
     def put(self, name: str, rate: Rate, weight: int, now_ms: int) -> Decision:
-        slot = self._bucket(name, rate)
+        return self._put(self._bucket(name, rate), name, weight, now_ms)
+
+    def _put(self, slot: list[Any], name: str, weight: int, now_ms: int) -> Decision:
         bucket: AbstractBucket = slot[0]
         slot[1] += 1
         if slot[1] % LEAK_EVERY == 0:
@@ -102,7 +104,7 @@ class MemoryStore(_BucketStore):
         with bucket._lock:  # re-entrant; the bucket takes it again inside
             if bucket.items and bucket.items[-1].timestamp > now_ms:
                 now_ms = bucket.items[-1].timestamp
-            return super().put(name, rate, weight, now_ms)
+            return self._put(slot, name, weight, now_ms)
 
     async def aput(self, name: str, rate: Rate, weight: int, now_ms: int) -> Decision:
         return self.put(name, rate, weight, now_ms)  # no I/O: safe on the loop

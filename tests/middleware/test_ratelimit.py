@@ -125,7 +125,7 @@ def test_token_units_round_up_and_never_exceed_the_window(tpm: int, tokens: int)
     limits = Limits(tpm=tpm)
     rate = limits.token_rate()
     assert rate is not None and rate.limit * limits.token_unit <= tpm
-    units = token_units(tokens, limits)
+    units = token_units(tokens, limits.token_unit, rate.limit)
     assert 0 <= units <= rate.limit
     if units < rate.limit:
         assert units * limits.token_unit >= tokens
