@@ -37,6 +37,9 @@ _PATTERNS: dict[str, str] = {
     "bearer": r"(?i:\bbearer)\s+(?P<v_bearer>[A-Za-z0-9\-._~+/]{8,}=*)",
     "azure_key": (r"(?i:key|token|secret)[\w\-]{0,20}[\"']?\s*[:=]\s*[\"']?"
                   r"(?P<v_azure_key>[0-9a-fA-F]{32})\b"),
+    "credential": (r"(?i:\b(?:x-)?api[-_]?key|\bauthorization|\bpassw(?:or)?d|\bclient[-_]secret"
+                   r"|\b(?:access|refresh)[-_]token|\bsecret[-_]key)[\"']?\s*[:=]\s*[\"']?"
+                   r"(?:(?i:bearer|basic|token)\s+)?(?!\[REDACTED)(?P<v_credential>[^\s\"',;]{8,})"),
     "email": r"\b[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63})*"
              r"\.[A-Za-z]{2,24}\b",
     "iban": r"[A-Z][A-Z]\d\d(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])",
@@ -52,6 +55,8 @@ def _has(*needles: str) -> Callable[[str], bool]:
     return lambda text: any(n in text for n in needles)
 
 
+_CREDENTIAL_WORDS = _has("apikey", "api-key", "api_key", "authoriz", "passw", "client_secret",
+                         "client-secret", "_token", "-token", "secret_key", "secret-key")
 _HEX32 = re.compile(r"[0-9a-fA-F]{32}(?![0-9A-Za-z])")
 _NUMBERS = re.compile(r"\d[\d \-.()]{5,}\d")  # digit runs long enough for a card or phone
 
@@ -65,6 +70,7 @@ _STAGES: tuple[tuple[tuple[str, ...], Callable[[str], bool]], ...] = (
     (("jwt",), _has("eyJ")),
     (("bearer",), lambda t: "earer" in t or "EARER" in t),
     (("azure_key",), lambda t: _HEX32.search(t) is not None),
+    (("credential",), lambda t: _CREDENTIAL_WORDS(t.lower())),
     (("email",), _has("@")),
     (("iban",), lambda t: True),
 )
