@@ -29,6 +29,8 @@ EXCLUDED_OPTIONS = frozenset({
 })
 """Options that describe the call, not the answer: never part of a key."""
 
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                            default=str)
 KeyFunction = Callable[[ChatRequest | EmbedRequest], str]
 
 
@@ -58,6 +60,5 @@ def cache_key(request: ChatRequest | EmbedRequest, routes: str,
     if custom is not None:
         body = f"custom\n{custom(request)}"
     else:
-        body = json.dumps(canonical(request), sort_keys=True, separators=(",", ":"),
-                          ensure_ascii=False, default=str)
+        body = _ENCODER.encode(canonical(request))
     return f"if{KEY_VERSION}:{_digest(routes + chr(0) + body)}"
