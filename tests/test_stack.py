@@ -22,7 +22,6 @@ from insightforge import (
     Message,
     Middleware,
     Route,
-    Stack,
     stack,
 )
 from insightforge.stack import AsyncResponse, FunctionProvider, Request, Response, as_handler
