@@ -20,7 +20,7 @@ from insightforge.stack import AsyncResponse, Handler, Middleware, Request, Resp
 from insightforge.streams import AsyncChatStream, ChatStream
 from insightforge.types import TraceEvent
 from middleware._clock import AsyncSleep, Clock, Sleep, real_asleep, real_clock, real_sleep
-from middleware.retry.policy import Backoff, RetryOn, RetryPolicy
+from middleware.retry.policy import Backoff, RetryOn, RetryPolicy, to_backoff, to_retry_on
 
 __all__ = ["Retry", "RetryHandler"]
 
@@ -40,8 +40,8 @@ class Retry:
     """
 
     attempts: int = 3
-    backoff: Backoff = attrs.field(factory=Backoff)
-    retry_on: RetryOn = None
+    backoff: Backoff = attrs.field(factory=Backoff, converter=to_backoff)
+    retry_on: RetryOn = attrs.field(default=None, converter=to_retry_on)
     max_retry_after: float = 60.0
     deadline: float | None = None
     clock: Clock = attrs.field(default=real_clock, eq=False, repr=False)

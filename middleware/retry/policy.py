@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import math
 import random as _random
-from collections.abc import Callable
-from typing import Literal
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
 
 import attrs
 
 from insightforge.errors import ConfigError, ProviderError
 
-__all__ = ["Backoff", "Jitter", "RetryOn", "RetryPolicy", "default_retry_on"]
+__all__ = ["Backoff", "Jitter", "RetryOn", "RetryPolicy", "default_retry_on", "to_backoff"]
 
 Jitter = Literal["full", "proportional", "none"]
 RetryOn = Callable[[BaseException], bool] | tuple[type[BaseException], ...] | None
@@ -84,6 +84,28 @@ class Backoff:
         return ceiling
 
 
+def to_backoff(value: Backoff | Mapping[str, Any] | None) -> Backoff:
+    """A :class:`Backoff` from itself, ``None`` (the default) or a config mapping."""
+    if value is None:
+        return Backoff()
+    if isinstance(value, Backoff):
+        return value
+    if isinstance(value, Mapping):
+        try:
+            return Backoff(**value)
+        except TypeError:
+            known = "base, factor, cap, jitter"
+            raise ConfigError(f"backoff accepts {known}; got {sorted(value)}",
+                              path="backoff") from None
+    raise ConfigError(f"backoff must be Backoff(...) or a mapping, got {value!r}",
+                      path="backoff")
+
+
+def to_retry_on(value: Any) -> Any:
+    """Lists (from config) become tuples; anything else is validated as it is."""
+    return tuple(value) if isinstance(value, list) else value
+
+
 def _check_attempts(_: object, __: object, value: int) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ConfigError(f"attempts must be an integer >= 1 (1 = no retries), got {value!r}",
@@ -122,8 +144,9 @@ class RetryPolicy:
     """
 
     attempts: int = attrs.field(default=3, validator=_check_attempts)
-    backoff: Backoff = attrs.field(factory=Backoff)
-    retry_on: RetryOn = attrs.field(default=None, validator=_check_retry_on)
+    backoff: Backoff = attrs.field(factory=Backoff, converter=to_backoff)
+    retry_on: RetryOn = attrs.field(default=None, converter=to_retry_on,
+                                    validator=_check_retry_on)
     max_retry_after: float = attrs.field(default=60.0,
                                          validator=_non_negative("max_retry_after"))
     deadline: float | None = attrs.field(default=None, validator=_check_deadline)

@@ -247,6 +247,15 @@ def test_async_driver_sleeps_with_the_async_sleep_only() -> None:
     assert reply.text == "ok" and len(clock.sleeps) == 1
 
 
+def test_options_from_a_config_mapping() -> None:
+    layer = Retry(attempts=2, backoff={"base": 1, "cap": 4, "jitter": "none"},
+                  retry_on=[AuthenticationError])
+    assert layer.backoff == Backoff(base=1, cap=4, jitter="none")
+    assert layer.policy.retries(make_error("401"))
+    with pytest.raises(ConfigError, match="backoff accepts base, factor, cap, jitter"):
+        Retry(backoff={"initial": 1})
+
+
 def test_repr_shows_the_configuration() -> None:
     text = repr(stack(Retry(attempts=4), provider=ScriptedProvider()))
     assert "Retry(attempts=4" in text and "ScriptedProvider" in text
