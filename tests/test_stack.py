@@ -31,6 +31,11 @@ from insightforge.testing.scripted import ScriptedProvider
 ASK = ChatRequest("hello there")
 
 
+def text(answer: object) -> str:
+    assert isinstance(answer, ChatResponse), answer
+    return answer.text
+
+
 @attrs.frozen
 class Record:
     """A pass-through layer that writes what it sees into a shared log."""
@@ -79,7 +84,7 @@ def recorded(log: list[str]) -> ScriptedProvider:
 def test_the_first_layer_listed_sees_the_request_first_and_the_response_last() -> None:
     log: list[str] = []
     llm = stack(Record("A", log), Record("B", log), Record("C", log), provider=recorded(log))
-    assert llm(ASK).text == "Echo: hello there"
+    assert text(llm(ASK)) == "Echo: hello there"
     expected = ["A:in", "B:in", "C:in", "provider", "C:out", "B:out", "A:out"]
     assert log == expected
     log.clear()
@@ -106,7 +111,7 @@ def test_stack_with_no_layers_is_the_provider() -> None:
     provider = ScriptedProvider()
     llm = stack(provider=provider)
     assert llm.handler is provider and llm.layers == () and llm.provider is provider
-    assert llm(ASK).text == "Echo: hello there"
+    assert text(llm(ASK)) == "Echo: hello there"
 
 
 def test_repr_draws_the_onion() -> None:
@@ -141,7 +146,7 @@ def test_a_stack_is_a_handler_and_can_be_a_provider() -> None:
     inner = stack(Record("inner", log), provider=ScriptedProvider())
     outer = stack(Record("outer", log), provider=inner)
     assert isinstance(inner, Handler)
-    assert outer(ASK).text == "Echo: hello there"
+    assert text(outer(ASK)) == "Echo: hello there"
     assert log == ["outer:in", "inner:in", "inner:out", "outer:out"]
     assert outer.routes() == ScriptedProvider().routes()
 
