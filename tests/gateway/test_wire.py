@@ -1,0 +1,180 @@
+"""Properties of the gateway's pure OpenAI mapping (insightforge.gateway.wire / .replies)."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import re
+import struct
+from decimal import Decimal
+from typing import Any
+
+import attrs
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from insightforge import errors
+from insightforge.gateway import replies, wire
+from insightforge.secrets import Secret
+from insightforge.testing import strategies as s
+from insightforge.types import ChatRequest, Chunk, EmbedResponse, Usage
+
+_KNOWN = {"messages", "model", "temperature", "top_p", "max_tokens", "max_completion_tokens",
+          "stop", "seed", "tools", "tool_choice", "response_format", "stream",
+          "stream_options", "metadata", "user", "n"}
+
+
+def _wire_form(request: ChatRequest) -> ChatRequest:
+    """The generated request in the form the wire keeps: a bare JSON schema travels wrapped."""
+    fmt = request.response_format
+    if fmt is not None and not isinstance(fmt, str):
+        fmt = {"type": "json_schema", "json_schema": {"name": "response", "schema": dict(fmt)}}
+    # options named like an OpenAI field are that field on the wire: not options any more
+    options = {k: v for k, v in request.options.items() if k not in _KNOWN}
+    return attrs.evolve(request, response_format=fmt, options=options)
+
+
+@st.composite
+def requests(draw: st.DrawFn) -> ChatRequest:
+    request = _wire_form(draw(s.chat_requests()))
+    assume(request.model != wire.DEFAULT_MODEL)
+    named = draw(st.booleans())
+    if request.tools and named:  # a named tool choice
+        request = attrs.evolve(request, tool_choice=request.tools[0].name)
+        assume(request.tool_choice not in ("auto", "none", "required"))
+    return request
+
+
+@given(requests())
+def test_chat_request_round_trips_through_openai_json(request: ChatRequest) -> None:
+    body = json.loads(json.dumps(wire.chat_request_json(request)))
+    assert wire.parse_chat(body) == request
+
+
+@given(requests(), s.tags)
+def test_tag_headers_win_over_metadata_and_never_reach_options(request: ChatRequest,
+                                                               headers: dict[str, str]) -> None:
+    body = wire.chat_request_json(request)
+    sent = [(f"X-InsightForge-Tag-{k.title()}", v) for k, v in headers.items()]
+    parsed = wire.parse_chat(body, sent)
+    assert parsed.tags == {**request.tags, **{k: v.strip() for k, v in headers.items()}}
+    assert "metadata" not in parsed.options and "user" not in parsed.options
+
+
+def test_user_field_is_a_tag_and_listed_models_mean_the_stack_default() -> None:
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "developer", "content": "be brief"},
+            {"role": "user", "content": [{"type": "text", "text": "a"},
+                                         {"type": "text", "text": "b"}]}],
+            "user": "u-1", "max_completion_tokens": 5, "frequency_penalty": 0.5}
+    request = wire.parse_chat(body, stack_models={"gpt-4o-mini"})
+    assert request.model is None and request.tags == {"user": "u-1"}
+    assert [(m.role, m.content) for m in request.messages] == [("system", "be brief"),
+                                                                ("user", "ab")]
+    assert request.max_tokens == 5 and request.options == {"frequency_penalty": 0.5}
+    assert wire.parse_chat({**body, "model": "other"}).model == "other"
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({}, "messages"),
+    ({"messages": []}, "messages"),
+    ({"messages": [{"role": "wizard", "content": "x"}]}, "messages[0].role"),
+    ({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]},
+     "messages[0].content[0].type"),
+    ({"messages": [{"role": "user", "content": "x"}], "max_tokens": 0}, "max_tokens"),
+    ({"messages": [{"role": "user", "content": "x"}], "n": 2}, "n"),
+    ({"messages": [{"role": "user", "content": "x"}], "metadata": {"a": 1}}, "metadata.a"),
+    ({"messages": [{"role": "user", "content": "x"}], "stream": "yes"}, "stream"),
+])
+def test_bad_chat_bodies_name_the_field(body: dict[str, Any], field: str) -> None:
+    with pytest.raises(errors.InvalidRequest, match="^" + re.escape(field)):
+        wire.parse_chat(body)
+
+
+@given(s.json_values(12))
+def test_any_json_is_a_request_or_an_invalid_request(body: Any) -> None:
+    values = (body, {"messages": body}, {"messages": [body]}, {"input": body},
+              {"input": [body]}, {"messages": [{"role": "user", "content": body}]},
+              {"messages": [{"role": "user"}], "tools": [body]},
+              {"messages": [{"role": "user"}], "tool_choice": body, "response_format": body,
+               "stop": body, "metadata": body, "max_tokens": body, "temperature": body})
+    for value in values:
+        for parse in (wire.parse_chat, wire.parse_embed):
+            with contextlib.suppress(errors.InvalidRequest):
+                parse(value)
+
+
+def test_embed_requests_text_only() -> None:
+    request = wire.parse_embed({"input": "one", "model": "default", "dimensions": 8,
+                                "user": "u"})
+    assert request.inputs == ("one",) and request.model is None and request.dimensions == 8
+    assert request.tags == {"user": "u"} and request.options == {}
+    with pytest.raises(errors.InvalidRequest, match="token arrays"):
+        wire.parse_embed({"input": [[1, 2, 3]]})
+    with pytest.raises(errors.InvalidRequest, match="encoding_format"):
+        wire.parse_embed({"input": "x", "encoding_format": "int8"})
+
+
+@given(st.lists(st.lists(st.floats(width=32, allow_nan=False, allow_infinity=False),
+                         min_size=1, max_size=8), min_size=1, max_size=3))
+def test_base64_embeddings_decode_to_the_same_float32_vectors(vectors: list[list[float]]) -> None:
+    response = EmbedResponse(tuple(tuple(v) for v in vectors), "m", "p", Usage(3, 0))
+    out = replies.embed_json(response, encoding="base64")
+    decoded = [list(struct.unpack(f"<{len(v)}f", base64.b64decode(d["embedding"])))
+               for v, d in zip(vectors, out["data"], strict=True)]
+    assert decoded == vectors
+    assert replies.embed_json(response)["data"][0]["embedding"] == vectors[0]
+
+
+@given(st.lists(s.chunks, max_size=8))
+def test_chunk_json_deltas_reassemble_the_text(chunks: list[Chunk]) -> None:
+    text, first = [], True
+    for chunk in chunks:
+        data = replies.chunk_json(chunk, id="c", model="m", created=0, first=first)
+        if data is None:
+            assert not chunk.text and not chunk.tool_calls and chunk.finish_reason is None
+            continue
+        first = False
+        text.append(data["choices"][0]["delta"].get("content") or "")
+    assert "".join(text) == "".join(c.text for c in chunks)
+
+
+_ERRORS: list[tuple[BaseException, int]] = [
+    (errors.BudgetExceeded(scope="global", limit=Decimal(1), spent=Decimal(1)), 429),
+    (errors.RateLimited("openai:gpt", wait=2.5, max_wait=1), 429),
+    (errors.AuthenticationError("bad key", provider="openai", status=401), 502),
+    (errors.RateLimitError("slow down", provider="openai", status=429, retry_after=3), 429),
+    (errors.ProviderUnavailable("down", provider="openai", status=503), 502),
+    (errors.MalformedResponse("junk", provider="openai"), 502),
+    (errors.AllProvidersFailed([errors.ProviderUnavailable("x", provider="a")]), 503),
+    (errors.Timeout("slow", provider="openai"), 504),
+    (errors.InvalidRequest("bad"), 400),
+    (errors.ContextLengthExceeded("long", provider="openai", status=400), 400),
+    (errors.ConfigError("bad config"), 500),
+    (RuntimeError("a bug"), 500),
+]
+
+
+@pytest.mark.parametrize(("exc", "status"), _ERRORS, ids=lambda v: type(v).__name__)
+def test_error_statuses(exc: BaseException, status: int) -> None:
+    reply = replies.error_reply(exc)
+    assert reply.status == status
+    assert set(reply.body["error"]) == {"message", "type", "param", "code"}
+    headers = dict(reply.headers)
+    if isinstance(exc, errors.BudgetExceeded):
+        assert reply.body["error"]["type"] == "insufficient_quota"
+        assert headers["x-should-retry"] == "false"
+    if isinstance(exc, errors.RateLimited | errors.RateLimitError):
+        assert headers["Retry-After"] == "3"
+
+
+@given(s.secrets, st.sampled_from([e for e, _ in _ERRORS]))
+def test_error_bodies_never_carry_a_secret(value: str, template: BaseException) -> None:
+    secret = Secret(value)
+    exc = (type(template)(f"upstream said: key {value} is wrong", provider="openai")
+           if isinstance(template, errors.ProviderError)
+           else errors.InvalidRequest(f"bad key {value}"))
+    body = json.dumps(replies.error_reply(exc).body)
+    assert value not in body
+    assert secret  # keep it alive (scrub knows live secrets)
