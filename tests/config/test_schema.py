@@ -185,3 +185,12 @@ def test_json_schema_covers_the_classes() -> None:
     stack_items = json.dumps(schema["$defs"]["stack"])
     for name in LAYER_OPTIONS:
         assert f'"{name}"' in stack_items
+
+
+def test_docs_mention_every_field() -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
+    for cls in (ProviderConfig, *LAYER_OPTIONS.values()):
+        for field in attrs.fields(cls):
+            assert f"`{field.name}`" in text, f"docs/configuration.md misses {field.name}"
