@@ -74,8 +74,6 @@ _STAGES: tuple[tuple[tuple[str, ...], Callable[[str], bool]], ...] = (
     (("email",), _has("@")),
     (("iban",), lambda t: True),
 )
-_NUMERIC = ("card", "phone")
-
 _SENSITIVE_KEYS = frozenset({
     "authorization", "proxy-authorization", "api-key", "api_key", "apikey", "x-api-key",
     "password", "passwd", "secret", "client_secret", "access_token", "refresh_token",
@@ -121,6 +119,37 @@ def _valid(name: str, text: str, before: str) -> bool:
     return True
 
 
+_DIGIT_RUN = re.compile(r"\d+")
+
+
+def _cards(window: str) -> str:
+    """Replace Luhn-valid 13-19 digit card numbers (groups joined by one space or dash).
+
+    Tries every contiguous run of digit groups (at most 19 digits) in a chain of groups, so
+    a card next to other numbers (``2014 4111 1111 1111 1111``) is still found. Linear in
+    the number of groups.
+    """
+    runs = [m.span() for m in _DIGIT_RUN.finditer(window)]
+    out: list[str] = []
+    done, a = 0, 0
+    while a < len(runs):
+        digits, hit = "", None
+        for b in range(a, len(runs)):
+            if b > a and not (runs[b][0] - runs[b - 1][1] == 1 and window[runs[b - 1][1]] in " -"):
+                break
+            digits += window[runs[b][0]:runs[b][1]]
+            if len(digits) > 19:
+                break
+            if len(digits) >= 13 and luhn_ok(digits):
+                hit = b  # keep the longest valid run starting at a
+        if hit is None:
+            a += 1
+            continue
+        out += [window[done:runs[a][0]], "[REDACTED:card]"]
+        done, a = runs[hit][1], hit + 1
+    return "".join(out) + window[done:] if out else window
+
+
 def _iban(found: str, before: str) -> str:
     """Redact the longest valid IBAN at the start of ``found`` (the regex may overreach)."""
     if before.isalnum():
@@ -148,7 +177,7 @@ class Redactor:
         secrets: also redact every live :class:`~insightforge.secrets.Secret` (default on).
     """
 
-    __slots__ = ("_custom", "_literals", "_numeric", "_sensitive", "_stages", "detectors",
+    __slots__ = ("_cards", "_custom", "_literals", "_numeric", "_sensitive", "_stages", "detectors",
                  "literals", "patterns", "secrets")
 
     def __init__(self, *, detectors: Iterable[str] | None = None,
@@ -177,8 +206,8 @@ class Redactor:
         self.secrets = secrets
         self._stages = [(gate, _compile(n for n in names if n in self.detectors))
                         for names, gate in _STAGES if set(names) & set(self.detectors)]
-        numeric = [n for n in _NUMERIC if n in self.detectors]
-        self._numeric = _compile(numeric) if numeric else None
+        self._cards = "card" in self.detectors
+        self._numeric = _compile(["phone"]) if "phone" in self.detectors else None
 
     # -- text -------------------------------------------------------------------------
     def text(self, text: str, *, _secrets: Iterable[str] | None = None) -> str:
@@ -192,8 +221,8 @@ class Redactor:
         for gate, regex in self._stages:
             if gate(text):
                 text = regex.sub(self._replace, text)
-        if self._numeric is not None:
-            text = self._numbers(text, self._numeric)
+        if self._numeric is not None or self._cards:
+            text = self._numbers(text)
         for label, rx in self._custom:
             text = rx.sub(f"[REDACTED:{label}]", text)
         return text
@@ -204,8 +233,8 @@ class Redactor:
         live = known_secrets() if self.secrets else []
         return (*live, *self._literals) if self._literals else live
 
-    def _numbers(self, text: str, precise: re.Pattern[str]) -> str:
-        """Run the card/phone regex only on windows around long digit runs."""
+    def _numbers(self, text: str) -> str:
+        """Look for cards and phones only in windows around long digit runs."""
         out: list[str] = []
         done = 0
         for cand in _NUMBERS.finditer(text):
@@ -215,7 +244,9 @@ class Redactor:
             if start < done:
                 continue
             window = text[start:end]
-            fixed = precise.sub(self._replace, window)
+            fixed = _cards(window) if self._cards else window
+            if self._numeric is not None:
+                fixed = self._numeric.sub(self._replace, fixed)
             if fixed != window:
                 out.append(text[done:start])
                 out.append(fixed)

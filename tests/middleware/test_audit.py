@@ -215,7 +215,8 @@ def test_async_streams_and_dropped_async_stream(log: Path) -> None:
 async def _async_streams_and_dropped_async_stream(log: Path) -> None:
     llm = stack(AuditLog(log), provider=ScriptedProvider(["a b", "c d"]))
     s = await llm.acall(ChatRequest("q", stream=True))
-    assert next(c.text async for c in s) == "a "
+    chunks = [c.text async for c in s]
+    assert chunks[0] == "a "
     s2 = await llm.acall(ChatRequest("q", stream=True))
     await s2.__anext__()
     del s2
