@@ -21,9 +21,9 @@ RETRYABLE = {E.RateLimitError, E.ProviderUnavailable, E.Timeout, E.MalformedResp
 def test_hierarchy_matches_the_design() -> None:
     for cls in PROVIDER_ERRORS:
         assert issubclass(cls, E.ProviderError)
-    for cls in (E.ConfigError, E.CredentialError, E.InvalidRequest, E.ProviderError,
-                E.BudgetExceeded, E.RateLimited, E.AllProvidersFailed):
-        assert issubclass(cls, E.InsightForgeError) and issubclass(cls, Exception)
+    for ours in (E.ConfigError, E.CredentialError, E.InvalidRequest, E.ProviderError,
+                 E.BudgetExceeded, E.RateLimited, E.AllProvidersFailed):
+        assert issubclass(ours, E.InsightForgeError) and issubclass(ours, Exception)
     assert not issubclass(E.RateLimited, E.ProviderError)  # ours, not the provider's
 
 

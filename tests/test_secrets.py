@@ -20,8 +20,9 @@ KEY = "sk-proj-abcdefghijklmnopqrstuvwxyz0123456789"
 
 def test_display_forms_are_masked() -> None:
     key = Secret(KEY)
-    for text in (repr(key), str(key), f"{key}", f"{key!r}", f"{key:>60}", "%s" % key,
-                 "{}".format(key), repr([key]), repr({"k": key})):
+    old_styles = ("%s" % key, "{}".format(key))  # noqa: UP031, UP032 - the forms under test
+    for text in (repr(key), str(key), f"{key}", f"{key!r}", f"{key:>60}", *old_styles,
+                 repr([key]), repr({"k": key})):
         assert KEY not in text
     assert repr(key) == "Secret('sk-p…(44 chars)')" and key.masked == "sk-p…(44 chars)"
     assert repr(Secret("short")) == "Secret('****')"
@@ -44,7 +45,7 @@ def test_equality_hash_bool_and_construction() -> None:
     assert Secret(KEY) != KEY  # never equal to the plain value
     assert hash(Secret(KEY)) == hash(Secret(KEY))
     assert not Secret("") and Secret("x")
-    assert Secret(Secret(KEY)) == Secret(KEY)
+    assert Secret(Secret(KEY)) == Secret(KEY)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="must be a string"):
         Secret(123)  # type: ignore[arg-type]
 
