@@ -8,12 +8,19 @@ or be abandoned.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
+import os
+import re
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -301,3 +308,49 @@ def test_client_disconnect_mid_stream_closes_the_upstream_stream() -> None:
         assert probe.closed.wait(5), "the stack never saw the stream abandoned"
         assert upstream_closed.wait(5), "the provider's stream was not closed"
     assert not probe.ended.is_set() and len(produced) < 500
+
+
+# -- the command ---------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _cli(*args: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """Run `insightforge serve ... --port 0`; yield its URL; stop it with Ctrl-C (SIGINT)."""
+    proc = subprocess.Popen([sys.executable, "-c", "from insightforge.cli import main; main()",
+                             "serve", "--port", "0", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **(env or {})})
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()  # the first line names the URL
+        match = re.search(r"http://\S+/v1", line)
+        assert match, f"no URL in {line!r}; stderr: {proc.stderr.read() if proc.stderr else ''}"
+        yield match.group(0)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+def test_serve_emulator_command_answers_openai_clients() -> None:
+    with _cli("--emulator", "--quiet", env={"INSIGHTFORGE_GATEWAY_KEYS": "k-one k-two"}) as url:
+        client = openai.OpenAI(base_url=url, api_key="k-two", max_retries=0, timeout=10)
+        assert client.chat.completions.create(**_ask()).choices[0].message.content == (
+            "Echo: hello gateway")
+        assert [m.id for m in client.models.list()] == ["default", "gpt-4o-mini", "llama3.1"]
+        with pytest.raises(openai.AuthenticationError):
+            openai.OpenAI(base_url=url, api_key="k-three", max_retries=0,
+                          timeout=10).models.list()
+
+
+def test_serve_command_loads_the_config_file(tmp_path: Path, emulator: Emulator) -> None:
+    config = tmp_path / "insightforge.yaml"
+    config.write_text(f"providers:\n  local:\n    type: ollama\n    model: llama3.1\n"
+                      f"    base_url: {emulator.ollama_url}\n    timeout: 5\n")
+    with _cli("--quiet", env={"INSIGHTFORGE_CONFIG": str(config)}) as url:
+        client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0, timeout=10)
+        reply = client.chat.completions.create(**_ask())
+        assert reply.choices[0].message.content == "Echo: hello gateway"
+    assert emulator.count(api="ollama") == 1
