@@ -46,15 +46,17 @@ def _available(module: str) -> bool:
         return False
 
 
-def _example_target() -> tuple[str, Any] | None:
-    """The example plugin's factory, when examples/plugin-provider is there and installed."""
-    kit = EXAMPLE / "kit_target.txt"  # one line: module:factory (written by the example)
-    if not kit.exists():
-        return None
-    target = kit.read_text().strip()
-    if not _available(target.partition(":")[0]):
-        return None
-    return target, None
+EXAMPLE_TARGET = "insightforge_echo.kit:factory"  # what its README tells authors to run
+
+
+def _example_importable() -> bool:
+    """The example plugin is importable: pip-installed, or put on sys.path from its folder."""
+    if not (EXAMPLE / "insightforge_echo" / "kit.py").exists():
+        return False
+    if not _available("insightforge_echo"):
+        sys.path.insert(0, str(EXAMPLE))  # not installed: use the source tree as it is
+        importlib.invalidate_caches()
+    return _available("insightforge_echo.kit")
 
 
 PROVIDERS = [pytest.param(label, factory, id=label,
@@ -72,11 +74,9 @@ def test_builtin_provider_conforms(label: str, factory: Any, check: str,
 
 @pytest.mark.parametrize("check", list(CHECKS))
 def test_example_plugin_conforms(check: str, emulator: Any) -> None:
-    found = _example_target()
-    if found is None:
-        pytest.skip("examples/plugin-provider is not present or not installed "
-                    "(pip install -e examples/plugin-provider)")
-    factory, spec = load_target(found[0])
+    if not _example_importable():
+        pytest.skip("examples/plugin-provider is not there yet")
+    factory, spec = load_target(EXAMPLE_TARGET)
     run_check(check, factory, spec, emulator=emulator)
 
 
@@ -223,7 +223,7 @@ def test_a_factory_that_ignores_overrides_is_reported(emulator: Any) -> None:
 # -- the pytest plugin, run as a plugin author runs it --------------------------------------
 
 def _pytest(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(EXAMPLE)])}
     return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                            "--rootdir", str(tmp_path), str(tmp_path), *args],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
@@ -249,6 +249,14 @@ def test_plugin_names_the_failing_check(tmp_path: Path) -> None:
     assert "1 failed, 1 passed" in done.stdout
     assert "test_conformance[broken_kit:factory-chat_shape]" in done.stdout
     assert "end_turn" in done.stdout
+
+
+def test_the_example_plugin_passes_the_kit_as_its_readme_runs_it(tmp_path: Path) -> None:
+    if not _example_importable():
+        pytest.skip("examples/plugin-provider is not there yet")
+    done = _pytest(tmp_path, "--insightforge-provider", EXAMPLE_TARGET)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"{len(CHECKS)} passed" in done.stdout
 
 
 def test_plugin_without_the_option_adds_nothing(tmp_path: Path) -> None:
