@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import time
 from typing import Any
 
@@ -41,6 +42,7 @@ def _providers(handler: Any) -> list[ScriptedProvider]:
 def _round(handler: Any, calls: int, use_async: bool) -> float:
     for p in _providers(handler):
         p.calls.clear()
+    gc.collect()
     if use_async:
         async def run() -> float:
             started = time.perf_counter()
