@@ -15,10 +15,10 @@ from typing import Any
 
 import cattrs
 
-from insightforge.secrets import Secret
+from insightforge.secrets import Secret, mask
 from insightforge.serialize import make_converter
 
-__all__ = ["config_converter"]
+__all__ = ["config_converter", "shown"]
 
 
 def _str(value: Any, _: object) -> str:
@@ -27,6 +27,12 @@ def _str(value: Any, _: object) -> str:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return str(value)  # `model: 4` or a version number written bare
     raise TypeError("expected a string")
+
+
+def shown(value: Any) -> str:
+    """A value for an error message: short ones as written, long ones masked (may be a key)."""
+    text = repr(value)
+    return text if len(text) <= 18 else repr(mask(str(value)))
 
 
 def _number(value: Any) -> float:
@@ -38,7 +44,7 @@ def _number(value: Any) -> float:
         try:
             result = float(value.strip())
         except ValueError:
-            raise TypeError(f"expected a number, got {value!r}") from None
+            raise TypeError(f"expected a number, got {shown(value)}") from None
     else:
         raise TypeError(f"expected a number, got {type(value).__name__}")
     if not math.isfinite(result):
@@ -53,7 +59,7 @@ def _float(value: Any, _: object) -> float:
 def _int(value: Any, _: object) -> int:
     number = _number(value)
     if number != int(number):
-        raise TypeError(f"expected a whole number, got {value!r}")
+        raise TypeError(f"expected a whole number, got {shown(value)}")
     return int(number)
 
 
@@ -70,7 +76,7 @@ def _decimal(value: Any, _: object) -> Decimal:
     try:
         return Decimal(str(value).strip())
     except InvalidOperation:
-        raise TypeError(f"expected a number, got {value!r}") from None
+        raise TypeError(f"expected a number, got {shown(value)}") from None
 
 
 def _secret(value: Any, _: object) -> Secret:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Mapping
+from contextvars import ContextVar
 from typing import Any
 
 import attrs
@@ -40,6 +41,20 @@ from insightforge.pricing import Price
 __all__ = ["TOP_KEYS", "layer_option_names", "parse_config"]
 
 TOP_KEYS = ("providers", "stack", "provider", "prices", "version")
+# registered names, listed once per parse (scanning entry points is the slow part)
+_KNOWN: ContextVar[dict[str, frozenset[str]] | None] = ContextVar("_KNOWN", default=None)
+
+
+def known_names(kind: str) -> frozenset[str]:
+    """Registered ``providers`` or ``layers`` names (cached for the current parse)."""
+    cache = _KNOWN.get()
+    if cache is not None and kind in cache:
+        return cache[kind]
+    rows = registry.list_providers() if kind == "providers" else registry.list_layers()
+    names = frozenset(r.name for r in rows)
+    if cache is not None:
+        cache[kind] = names
+    return names
 _PROVIDER_KEYS = tuple(f.name for f in attrs.fields(ProviderConfig))
 
 
@@ -76,7 +91,7 @@ def _known_keys(raw: Mapping[Any, Any], valid: tuple[str, ...], path: str,
 def _providers(raw: Any, problems: Problems) -> dict[str, ProviderConfig]:
     section = _mapping(raw, "$.providers", problems, "provider names to settings")
     result: dict[str, ProviderConfig] = {}
-    known_types = {r.name for r in registry.list_providers()}
+    known_types = known_names("providers")
     for name, spec in (section or {}).items():
         where = key_path("$.providers", name)
         body = _mapping(spec, where, problems, "provider settings")
@@ -211,7 +226,7 @@ def _layers(raw: Any, path: str, problems: Problems) -> tuple[LayerConfig, ...]:
     if not isinstance(raw, list):
         problems.add(path, "expected a list of layers, outermost first")
         return ()
-    known = {r.name for r in registry.list_layers()} | set(LAYER_OPTIONS)
+    known = set(known_names("layers")) | set(LAYER_OPTIONS)
     layers = (_layer(entry, index_path(path, i), problems, known, i)
               for i, entry in enumerate(raw))
     return tuple(layer for layer in layers if layer is not None)
@@ -224,6 +239,14 @@ def parse_config(doc: Any, problems: Problems | None = None) -> Config:
         raise ConfigError(f"expected a mapping with providers: and stack:, got "
                           f"{type(doc).__name__}", path="$")
     problems = Problems() if problems is None else problems
+    token = _KNOWN.set({})
+    try:
+        return _parse(doc, problems)
+    finally:
+        _KNOWN.reset(token)
+
+
+def _parse(doc: Mapping[Any, Any], problems: Problems) -> Config:
     _known_keys(doc, TOP_KEYS, "$", problems)
     providers = _providers(doc.get("providers"), problems)
     prices = _prices(doc.get("prices"), problems)

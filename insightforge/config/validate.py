@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from insightforge import registry
+from insightforge.config.converter import shown
 from insightforge.config.problems import Problems, key_path, nearest
 from insightforge.config.schema import Config, LayerConfig, ProviderConfig, StackConfig
 from insightforge.pricing import price_for
@@ -60,9 +60,10 @@ def check_fields(obj: Any, path: str, problems: Problems) -> None:
             if _out_of_bounds(value, meta):
                 problems.add(where, describe_bound(meta))
         elif "choices" in meta and value not in meta["choices"]:
-            problems.add(where, f"expected one of {', '.join(meta['choices'])}, got {value!r}")
+            problems.add(where, f"expected one of {', '.join(meta['choices'])}, got {shown(value)}")
         elif "pattern" in meta and isinstance(value, str) and not re.match(meta["pattern"], value):
-            problems.add(where, f"expected keyring:NAME or env:VAR, got {value!r}")
+            problems.add(where, "expected keyring:NAME or env:VAR (the value is not shown: "
+                         "it may be a key; put keys in the keyring or an env var)")
 
 
 def _stack_layers(layers: tuple[LayerConfig, ...], path: str,
@@ -114,7 +115,9 @@ def check_config(cfg: Config, problems: Problems, declared: set[str] | None = No
     the document, including those whose settings had problems (reported already)."""
     names = list(cfg.providers)
     declared = set(names) if declared is None else declared
-    known_types = {r.name for r in registry.list_providers()}
+    from insightforge.config.parse import known_names
+
+    known_types = known_names("providers")
     for name, spec in cfg.providers.items():
         check_fields(spec, key_path("$.providers", name), problems)
         _check_provider(name, spec, problems)
@@ -126,7 +129,8 @@ def check_config(cfg: Config, problems: Problems, declared: set[str] | None = No
         if ref in cfg.providers:
             used.add(ref)
         elif ref not in declared:
-            problems.add(where, f"no provider named {ref!r}{nearest(ref, declared, 'providers')}")
+            hint = nearest(ref, declared, "providers")
+            problems.add(where, f"no provider named {shown(ref)}{hint}")
     if cfg.provider is None and names:
         used.add(names[0])
     has_budget = any(layer.name == "budget" for layer, _ in _stack_layers(cfg.stack, "$.stack"))

@@ -100,3 +100,21 @@ def test_one_value_replaced(path: tuple[Any, ...], value: Any) -> None:
                max_size=80))
 def test_arbitrary_yaml_text(text: str) -> None:
     check(text + "\n")
+
+
+secrets_ = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEF0123456789", min_size=20,
+                   max_size=40).map(lambda s: "sk-" + s)
+
+
+@settings(max_examples=200, deadline=None)
+@given(secrets_, st.sampled_from(["api_key", "api_key_ref", "timeout", "options",
+                                  "price", "defaults", "base_url", "typo_key"]),
+       st.sampled_from(["plain", "list", "mapping"]))
+def test_a_secret_never_appears_in_an_error(secret: str, field: str, shape: str) -> None:
+    value: Any = {"plain": secret, "list": [secret], "mapping": {"x": secret}}[shape]
+    doc = {"providers": {"m": {"type": "openai", "model": "gpt-4o", field: value}},
+           "stack": [{"budget": {"limit_usd": secret}}]}
+    try:
+        load_config(doc)
+    except ConfigError as exc:
+        assert secret not in str(exc) and secret not in repr(exc.problems)
