@@ -1,0 +1,59 @@
+"""The public surface, pinned: a name added or removed here is a deliberate API change."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+
+import pytest
+
+INSIGHTFORGE = [
+    "AllProvidersFailed", "AsyncChatStream", "AuthenticationError", "BudgetExceeded",
+    "ChatRequest", "ChatResponse", "ChatStream", "Chunk", "ConfigError", "ContentFiltered",
+    "ContextLengthExceeded", "CredentialError", "EmbedRequest", "EmbedResponse", "Handler",
+    "InsightForgeError", "InvalidRequest", "LLMProvider", "Layer", "MalformedResponse",
+    "Message", "Middleware", "Price", "ProviderError", "ProviderUnavailable", "RateLimitError",
+    "RateLimited", "Route", "Secret", "Stack", "Timeout", "Tool", "ToolCall", "ToolCallDelta",
+    "TraceEvent", "Unsupported", "Usage", "__version__", "create_provider", "from_config",
+    "register_provider", "stack",
+]
+MIDDLEWARE = ["AuditLog", "Budget", "Cache", "Fallback", "RateLimit", "Retry"]
+PROVIDERS = ["Anthropic", "AzureOpenAI", "HuggingFace", "Ollama", "OpenAI", "OpenAICompatible"]
+CONFORMANCE = ["CHECKS", "CheckFailed", "CheckResult", "ConformanceError", "Factory", "Kit",
+               "ProviderSpec", "Report", "conformance_factory", "load_target", "run_check",
+               "run_conformance", "spec_of"]
+
+
+@pytest.mark.parametrize(("module", "names"), [
+    ("insightforge", INSIGHTFORGE), ("middleware", MIDDLEWARE), ("providers", PROVIDERS),
+    ("insightforge.testing.conformance", CONFORMANCE),
+])
+def test_all_is_pinned_sorted_and_every_name_resolves(module: str, names: list[str]) -> None:
+    mod = importlib.import_module(module)
+    assert sorted(mod.__all__) == sorted(names)
+    for name in mod.__all__:
+        assert getattr(mod, name) is not None, name
+
+
+def test_unknown_attributes_fail_clearly() -> None:
+    for module in ("insightforge", "middleware", "providers"):
+        mod = importlib.import_module(module)
+        with pytest.raises(AttributeError, match="has no attribute 'Nope'"):
+            _ = mod.Nope
+
+
+def test_star_import_gives_exactly_all() -> None:
+    code = ("ns = {}; exec('from insightforge import *', ns); ns.pop('__builtins__');"
+            "import insightforge; assert sorted(ns) == sorted(insightforge.__all__), ns")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_providers_and_layers_are_the_documented_classes() -> None:
+    import middleware
+    import providers
+
+    for name in PROVIDERS:
+        assert getattr(providers, name).__name__ == name
+    for name in MIDDLEWARE:
+        assert getattr(middleware, name).__name__ == name
