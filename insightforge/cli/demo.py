@@ -124,9 +124,9 @@ def demo() -> None:
 
 def _verify(audit_path: Path) -> None:
     """Check the audit log's hash chain with the same command a user runs."""
-    from insightforge.cli import cli
-
     import json
+
+    from insightforge.cli import cli
 
     records = [json.loads(line) for line in audit_path.read_text().splitlines()]
     records = [r for r in records if "outcome" in r]  # the first line is the chain header
