@@ -42,7 +42,7 @@ _PATTERNS: dict[str, str] = {
                    r"(?:(?i:bearer|basic|token)\s+)?(?!\[REDACTED)(?P<v_credential>[^\s\"',;]{8,})"),
     "email": r"\b[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63})*"
              r"\.[A-Za-z]{2,24}\b",
-    "iban": r"[A-Z][A-Z]\d\d(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])",
+    "iban": r"[A-Z][A-Z][0-9][0-9](?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?(?![A-Za-z0-9])",
     "card": r"(?<![\d\-])\d(?:[ \-]?\d){12,18}(?![\d\-])",
     "phone": (r"(?<![\w+])(?:\+\d{1,3}[ .\-]?(?:\(\d{1,4}\)[ .\-]?)?\d{1,4}(?:[ .\-]?\d{2,4}){1,4}"
               r"|\(?\d{3}\)?[ .\-]\d{3}[ .\-]\d{4})(?!\w)"),
@@ -55,24 +55,24 @@ def _has(*needles: str) -> Callable[[str], bool]:
     return lambda text: any(n in text for n in needles)
 
 
-_CREDENTIAL_WORDS = _has("apikey", "api-key", "api_key", "authoriz", "passw", "client_secret",
-                         "client-secret", "_token", "-token", "secret_key", "secret-key")
-_HEX32 = re.compile(r"[0-9a-fA-F]{32}(?![0-9A-Za-z])")
-_NUMBERS = re.compile(r"\d[\d \-.()]{5,}\d")  # digit runs long enough for a card or phone
+_NUMBERS = re.compile(r"[0-9][0-9 \-.()]{5,}[0-9]")  # digit runs long enough for a card or phone
 
-# Stages: detectors that share a cheap gate (substring test on the whole text). A stage's
-# regex runs only when its gate passes, so clean text costs a few substring scans plus the
-# two charset-led scans (_NUMBERS, iban) that begin with a single character class.
-_STAGES: tuple[tuple[tuple[str, ...], Callable[[str], bool]], ...] = (
-    (("anthropic_key", "openai_key"), _has("sk-")),
-    (("hf_token",), _has("hf_")),
-    (("aws_key",), _has("AKIA", "ASIA", "ABIA", "ACCA")),
-    (("jwt",), _has("eyJ")),
-    (("bearer",), lambda t: "earer" in t or "EARER" in t),
-    (("azure_key",), lambda t: _HEX32.search(t) is not None),
-    (("credential",), lambda t: _CREDENTIAL_WORDS(t.lower())),
-    (("email",), _has("@")),
-    (("iban",), lambda t: True),
+Gate = Callable[[str], bool]
+# Stages: detectors sharing a cheap gate (a substring test on the whole text); the stage's
+# regex runs only when its gate passes. Anchored stages instead find their keywords with
+# ``str.find`` in the lowercased text and try the regex only there. Clean text thus costs
+# a few substring scans plus the charset-led scans for IBANs and digit runs.
+_STAGES: tuple[tuple[tuple[str, ...], Gate, tuple[str, ...]], ...] = (
+    (("anthropic_key", "openai_key"), _has("sk-"), ()),
+    (("hf_token",), _has("hf_"), ()),
+    (("aws_key",), _has("AKIA", "ASIA", "ABIA", "ACCA"), ()),
+    (("jwt",), _has("eyJ"), ()),
+    (("bearer",), lambda t: "earer" in t or "EARER" in t, ()),
+    (("azure_key",), _has(), ("key", "token", "secret")),
+    (("credential",), _has(), ("api", "authoriz", "passw", "client", "access", "refresh",
+                               "secret")),
+    (("email",), _has("@"), ()),
+    (("iban",), lambda t: True, ()),
 )
 _SENSITIVE_KEYS = frozenset({
     "authorization", "proxy-authorization", "api-key", "api_key", "apikey", "x-api-key",
@@ -119,7 +119,7 @@ def _valid(name: str, text: str, before: str) -> bool:
     return True
 
 
-_DIGIT_RUN = re.compile(r"\d+")
+_DIGIT_RUN = re.compile(r"[0-9]+")
 
 
 def _cards(window: str) -> str:
@@ -204,8 +204,8 @@ class Redactor:
         keys = _SENSITIVE_KEYS if sensitive_keys is None else sensitive_keys
         self._sensitive = frozenset(k.lower() for k in keys)
         self.secrets = secrets
-        self._stages = [(gate, _compile(n for n in names if n in self.detectors))
-                        for names, gate in _STAGES if set(names) & set(self.detectors)]
+        self._stages = [(gate, _compile(n for n in names if n in self.detectors), anchors)
+                        for names, gate, anchors in _STAGES if set(names) & set(self.detectors)]
         self._cards = "card" in self.detectors
         self._numeric = _compile(["phone"]) if "phone" in self.detectors else None
 
@@ -218,8 +218,10 @@ class Redactor:
             quoted = urllib.parse.quote(value, safe="")
             if quoted != value and quoted in text:
                 text = text.replace(quoted, "[REDACTED:secret]")
-        for gate, regex in self._stages:
-            if gate(text):
+        for gate, regex, anchors in self._stages:
+            if anchors:
+                text = self._anchored(text, regex, anchors)
+            elif gate(text):
                 text = regex.sub(self._replace, text)
         if self._numeric is not None or self._cards:
             text = self._numbers(text)
@@ -232,6 +234,30 @@ class Redactor:
             return given
         live = known_secrets() if self.secrets else []
         return (*live, *self._literals) if self._literals else live
+
+    def _anchored(self, text: str, regex: re.Pattern[str], anchors: tuple[str, ...]) -> str:
+        """Try ``regex`` only where one of its (lowercase) keywords starts."""
+        low = text.lower()
+        if len(low) != len(text):  # a few non-ASCII letters change length when lowered
+            return regex.sub(self._replace, text)
+        starts: list[int] = []
+        for word in anchors:
+            at = low.find(word)
+            while at != -1:
+                starts.append(at)
+                at = low.find(word, at + 1)
+        if not starts:
+            return text
+        out: list[str] = []
+        done = 0
+        for at in sorted(starts):
+            if at < done:
+                continue
+            match = regex.match(text, at)
+            if match is not None:
+                out += [text[done:at], self._replace(match)]
+                done = match.end()
+        return "".join(out) + text[done:] if out else text
 
     def _numbers(self, text: str) -> str:
         """Look for cards and phones only in windows around long digit runs."""
