@@ -40,8 +40,8 @@ def _secret_service_ready() -> bool:
 def _secrets_running() -> bool:
     """Whether a Secret Service owns its bus name (asked without activating one)."""
     try:
-        from jeepney import DBusAddress, new_method_call
-        from jeepney.io.blocking import open_dbus_connection
+        from jeepney import DBusAddress, new_method_call  # type: ignore[import-untyped]
+        from jeepney.io.blocking import open_dbus_connection  # type: ignore[import-untyped]
 
         bus = DBusAddress("/org/freedesktop/DBus", bus_name="org.freedesktop.DBus",
                           interface="org.freedesktop.DBus")
@@ -78,7 +78,7 @@ def secret_service_backend() -> Any | None:
         return None
     from keyring.backends import SecretService
 
-    return SecretService.Keyring()
+    return SecretService.Keyring()  # type: ignore[no-untyped-call]
 
 
 @contextmanager
@@ -92,7 +92,7 @@ def real_keyring(tmp_path: Path) -> Iterator[dict[str, str]]:
     if backend is not None:
         env["PYTHON_KEYRING_BACKEND"] = SECRET_SERVICE
     else:
-        from keyrings.alt.file import PlaintextKeyring
+        from keyrings.alt.file import PlaintextKeyring  # type: ignore[import-untyped]
 
         data = tmp_path / "xdg-data"
         backend = PlaintextKeyring()

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from insightforge import ChatRequest, Message
+from insightforge import ChatRequest, ChatResponse, Message
 from insightforge.config import from_config, is_legacy, load_config, migrate, migrate_text
 from insightforge.errors import ConfigError
 from tests.cli.conftest import invoke
@@ -24,7 +24,8 @@ def test_legacy_loads_with_a_deprecation_warning(emulator: Any) -> None:
     with pytest.warns(DeprecationWarning, match="config migrate"):
         llm = from_config(legacy_text(emulator))
     with llm:
-        assert llm(ChatRequest(messages=[Message("user", "hi")])).text == "Echo: hi"
+        reply = llm(ChatRequest(messages=[Message("user", "hi")]))
+    assert isinstance(reply, ChatResponse) and reply.text == "Echo: hi"
     body = emulator.requests[-1].body
     assert body.get("options", {}).get("temperature") == 0.2 or body.get("temperature") == 0.2
 

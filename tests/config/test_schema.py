@@ -8,7 +8,7 @@ from typing import Any
 import attrs
 import pytest
 
-from insightforge import ChatRequest, Message
+from insightforge import ChatRequest, ChatResponse, Message
 from insightforge.config import from_config, json_schema, load_config
 from insightforge.config.jsonschema import json_schema as _schema
 from insightforge.config.schema import LAYER_OPTIONS, ProviderConfig
@@ -62,7 +62,7 @@ def test_from_config_builds_a_working_stack(emulator: Any, monkeypatch: Any) -> 
     assert {r.provider for r in llm.routes()} == {"openai", "ollama"}
     with llm:
         reply = llm(ChatRequest(messages=[Message("user", "hello there")]))
-    assert reply.text == "Echo: hello there"
+    assert isinstance(reply, ChatResponse) and reply.text == "Echo: hello there"
     assert KEY not in drawing
 
 
@@ -99,8 +99,8 @@ def test_azure_needs_api_version() -> None:
 
 
 def test_unknown_model_without_price_under_a_budget() -> None:
-    doc = {"providers": {"m": {"type": "openai", "model": "my-model"}},
-           "stack": [{"budget": {"limit_usd": 1}}]}
+    doc: dict[str, Any] = {"providers": {"m": {"type": "openai", "model": "my-model"}},
+                           "stack": [{"budget": {"limit_usd": 1}}]}
     assert "no price known" in problems(doc)["$.providers.m.model"]
     doc["prices"] = {"openai": {"my-model": {"input": 1, "output": 2}}}
     assert load_config(doc).prices["openai"]["my-model"].output == 2
@@ -147,7 +147,8 @@ def test_plugin_layers_from_the_registry() -> None:
 
     class _Tagged(Middleware):
         def __call__(self, request: Any, /) -> Any:
-            return self.inner(attrs.evolve(request, tags={"label": self.layer.label}))
+            label = getattr(self.layer, "label", "")
+            return self.inner(attrs.evolve(request, tags={"label": label}))
 
     register_layer("tagger", Tag)
     doc = {"providers": {"m": {"type": "ollama", "model": "llama3.1"}},
