@@ -34,6 +34,15 @@ def _env_vars(ptype: str) -> tuple[str, ...]:
         return ()
 
 
+def _key_required(ptype: str) -> bool:
+    from insightforge.registry import provider_factory
+
+    try:
+        return bool(getattr(provider_factory(ptype), "key_required", True))
+    except ConfigError:
+        return True
+
+
 def _configured(ctx: click.Context) -> dict[str, Any]:
     """Provider instances from the config file, if there is one (name -> ProviderConfig)."""
     from insightforge.cli._setup import config_file
@@ -94,7 +103,8 @@ def list_(ctx: click.Context) -> None:
             entry = spec.api_key_ref.partition(":")[2]
         info = describe(name, env=_env_vars(ptype), keyring_entry=entry)
         if info.source is None:
-            click.echo(f"{name:<{width}}  -            (not set: {info.where})")
+            why = "not set" if _key_required(ptype) else "optional, not set"
+            click.echo(f"{name:<{width}}  -            ({why}: {info.where})")
         else:
             click.echo(f"{name:<{width}}  {info.source:<11}  {info.masked:<18} {info.where}")
 
