@@ -5,7 +5,7 @@ for ScriptedProvider, for plain function providers, and for streams."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import attrs
@@ -117,7 +117,7 @@ async def run_async(handler: Any, request: Request) -> tuple[Any, ...]:
         return _failure(exc, chunks or None)
 
 
-ERRORS = st.sampled_from([
+ERRORS: st.SearchStrategy[Callable[[], E.InsightForgeError]] = st.sampled_from([
     lambda: E.RateLimitError("429: slow down", provider="scripted", retry_after=1.0),
     lambda: E.ProviderUnavailable("503: down", provider="scripted", status=503),
     lambda: E.Timeout("timed out", provider="scripted"),
@@ -134,11 +134,10 @@ def steps(draw: st.DrawFn) -> Any:
         text = draw(words())
         return lambda: text
     if kind == "error":
-        make = draw(ERRORS)
-        return make
+        return draw(ERRORS)
     text, fail_after = draw(words(1, 6)), draw(st.integers(0, 6))
-    make = draw(st.none() | ERRORS)
-    return lambda: StreamStep(text, make() if make else None, fail_after)
+    fails: Callable[[], E.InsightForgeError] | None = draw(st.none() | ERRORS)
+    return lambda: StreamStep(text, None if fails is None else fails(), fail_after)
 
 
 @st.composite
