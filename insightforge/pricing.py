@@ -155,16 +155,19 @@ def _as_price(value: object, where: str) -> Price:
     if isinstance(value, Price):
         return value
     if not isinstance(value, Mapping) or "input" not in value:
+        got = f"keys {sorted(map(str, value))}" if isinstance(value, Mapping) else \
+            f"a {type(value).__name__}"
         raise ValueError(f"{where}: a price needs at least 'input' (USD per million tokens), "
-                         f"e.g. {{input: '2.50', output: '10'}}; got {value!r}")
+                         f"e.g. {{input: '2.50', output: '10'}}; got {got}")
     extra = set(value) - {"input", "output"}
     if extra:
         raise ValueError(f"{where}: unknown price field(s) {sorted(extra)}; "
                          "use 'input' and 'output' (USD per million tokens)")
     try:
         return Price(**value)  # type: ignore[arg-type]
-    except (ArithmeticError, ValueError, TypeError) as exc:
-        raise ValueError(f"{where}: {exc}") from None
+    except (ArithmeticError, ValueError, TypeError):
+        raise ValueError(f"{where}: 'input' and 'output' must be non-negative numbers of USD "
+                         "per million tokens, e.g. '2.50'") from None
 
 
 @attrs.frozen(slots=True)

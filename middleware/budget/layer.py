@@ -37,12 +37,14 @@ __all__ = ["Budget", "Plan", "Reservation"]
 
 
 def _usd(value: Decimal | float | int | str) -> Decimal:
+    # Never echo a string back: a misplaced secret must not reach an error message.
+    shown = repr(value) if isinstance(value, (int, float, Decimal)) else "a non-number"
     try:
         out = value if isinstance(value, Decimal) else Decimal(str(value))
     except ArithmeticError:
-        raise ValueError(f"limit_usd must be a number of dollars, got {value!r}") from None
+        raise ValueError(f"limit_usd must be a number of dollars, got {shown}") from None
     if not out.is_finite() or out < 0:
-        raise ValueError(f"limit_usd must be a finite amount >= 0, got {value!r}")
+        raise ValueError(f"limit_usd must be a finite amount >= 0, got {shown}")
     return out
 
 
@@ -54,7 +56,7 @@ def _unknown(value: object) -> Price | None:
     if isinstance(value, Mapping):
         return Price(**value)
     raise ValueError(f"on_unknown_price must be 'refuse' or a Price(input=..., output=...), "
-                     f"got {value!r}")
+                     f"got a {type(value).__name__}")
 
 
 def _prices(value: object) -> PriceTable:

@@ -145,4 +145,12 @@ def ledger_from(spec: object) -> Ledger:
 
             return SQLiteLedger(path)
     raise ValueError(f"ledger must be 'memory', a SQLite path ('sqlite:budget.db'), a Redis "
-                     f"URL ('redis://host:6379/0') or a Ledger object, got {spec!r}")
+                     f"URL ('redis://host:6379/0') or a Ledger object, got {_masked(spec)}")
+
+
+def _masked(spec: object) -> str:
+    """``spec`` for an error message, with any URL password hidden."""
+    if not isinstance(spec, str):
+        return type(spec).__name__
+    head, sep, tail = spec.rpartition("@")
+    return repr(f"{head.partition('://')[0]}://***@{tail}" if sep else spec)

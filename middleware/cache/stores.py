@@ -141,4 +141,12 @@ def store_from(spec: object, ttl: float | None, maxsize: int) -> CacheStore:
 
             return SQLiteCache(path, maxsize=maxsize)
     raise ValueError(f"store must be 'memory', a SQLite path ('sqlite:cache.db'), a Redis "
-                     f"URL ('redis://host:6379/0') or a CacheStore, got {spec!r}")
+                     f"URL ('redis://host:6379/0') or a CacheStore, got {_masked(spec)}")
+
+
+def _masked(spec: object) -> str:
+    """``spec`` for an error message, with any URL password hidden."""
+    if not isinstance(spec, str):
+        return type(spec).__name__
+    head, sep, tail = spec.rpartition("@")
+    return repr(f"{head.partition('://')[0]}://***@{tail}" if sep else spec)
