@@ -98,6 +98,11 @@ def test_broken_plugin_is_shown_with_its_error(clean_env: Path, tmp_path: Path,
     (dist / "entry_points.txt").write_text(
         "[insightforge.providers]\nbroken = brokenplugin_missing:Provider\n")
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    from insightforge import registry
+
+    # keep the registry's memory of this broken plugin to this test
+    monkeypatch.setattr(registry._providers, "_errors", {})
+    monkeypatch.setattr(registry._providers, "_loaded", dict(registry._providers._loaded))
     code, out, _ = invoke(["providers", "list"])
     line = next(ln for ln in out.splitlines() if ln.startswith("broken"))
     assert code == 0 and "brokenplugin" in line and "BROKEN" in line
