@@ -190,7 +190,8 @@ class ChatRequest:
 
     @max_tokens.validator
     def _check_max_tokens(self, _: attrs.Attribute[int | None], value: int | None) -> None:
-        if value is not None and (not isinstance(value, int) or value < 1):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 1):
             raise ValueError(f"max_tokens must be a positive integer, got {value!r}")
 
 

@@ -44,6 +44,8 @@ def test_bad_messages_are_refused_with_the_fix() -> None:
         ChatRequest([42])  # type: ignore[list-item]
     with pytest.raises(ValueError, match="max_tokens must be a positive integer"):
         ChatRequest("x", max_tokens=0)
+    with pytest.raises(ValueError, match="max_tokens must be a positive integer"):
+        ChatRequest("x", max_tokens=True)  # a bool is not a token count
     with pytest.raises(TypeError, match="expected a mapping"):
         ChatRequest("x", tags=[("a", "b")])  # type: ignore[arg-type]
 
