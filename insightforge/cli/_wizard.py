@@ -46,16 +46,23 @@ def _provider(ptype: str, taken: set[str]) -> tuple[str, dict[str, Any]]:
 
 
 def _key(name: str, ptype: str, spec: dict[str, Any]) -> None:
-    from insightforge.credentials import keyring_set
+    from insightforge.credentials import KeyringUnavailable, keyring_set
 
     if ptype in _KEYLESS:
         return
     key = click.prompt(f"API key for {name} (hidden; empty to use an environment variable)",
                        hide_input=True, default="", show_default=False)
-    if key.strip():
+    if not key.strip():
+        return
+    try:
         keyring_set(name, key.strip())
-        spec["api_key_ref"] = f"keyring:{name}"
-        click.echo(f"  stored in the OS keyring as {name!r}")
+    except KeyringUnavailable as exc:  # never fall back to writing the key into the file
+        click.echo(f"  {exc}", err=True)
+        click.echo("  the key was NOT stored; set it in the environment before using "
+                   f"{name}", err=True)
+        return
+    spec["api_key_ref"] = f"keyring:{name}"
+    click.echo(f"  stored in the OS keyring as {name!r}")
 
 
 def _test(name: str, spec: dict[str, Any]) -> bool:
