@@ -32,6 +32,7 @@ from insightforge import ChatStream, Chunk, stack
 from insightforge.errors import BudgetExceeded, RateLimited
 from insightforge.gateway import GatewayServer, start
 from insightforge.stack import AsyncResponse, Handler, Middleware, Request, Response
+from insightforge.testing import ScriptedProvider
 from insightforge.testing.emulator import Emulator, Fault
 from providers import Ollama, OpenAI
 from tests.conftest import TEST_OPENAI_KEY
@@ -354,3 +355,17 @@ def test_serve_command_loads_the_config_file(tmp_path: Path, emulator: Emulator)
         reply = client.chat.completions.create(**_ask())
         assert reply.choices[0].message.content == "Echo: hello gateway"
     assert emulator.count(api="ollama") == 1
+
+
+def test_replies_are_not_delayed_by_nagle() -> None:
+    """Headers and body are separate writes: without TCP_NODELAY each reply waits ~40 ms."""
+    with start(stack(provider=ScriptedProvider())) as server:
+        host, port = server.server_address[:2]
+        conn = http.client.HTTPConnection(str(host), port, timeout=10)
+        began = time.perf_counter()
+        for _ in range(20):
+            conn.request("POST", "/v1/chat/completions", json.dumps(_ask()))
+            assert conn.getresponse().read()
+        elapsed = time.perf_counter() - began
+        conn.close()
+    assert elapsed < 0.5, f"20 keep-alive requests took {elapsed:.2f}s"
