@@ -259,6 +259,12 @@ def test_the_example_plugin_passes_the_kit_as_its_readme_runs_it(tmp_path: Path)
     assert f"{len(CHECKS)} passed" in done.stdout
 
 
+def test_plugin_refuses_a_bad_target_once_with_the_fix(tmp_path: Path) -> None:
+    done = _pytest(tmp_path, "--insightforge-provider", "tests.kit_factories:nope")
+    assert done.returncode == 4, done.stdout + done.stderr  # pytest's usage error
+    assert "'tests.kit_factories' has no attribute 'nope'" in done.stderr
+
+
 def test_plugin_without_the_option_adds_nothing(tmp_path: Path) -> None:
     done = _pytest(tmp_path)
     assert done.returncode == 5 and "no tests ran" in done.stdout  # nothing collected

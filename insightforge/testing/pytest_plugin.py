@@ -37,9 +37,16 @@ def _targets(config: pytest.Config) -> list[str]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if not _targets(config):
+    targets = _targets(config)
+    if not targets:
         return
-    from insightforge.testing.conformance import suite
+    from insightforge.testing.conformance import load_target, suite
+
+    for target in targets:  # a typo stops the run once, with the fix, not in every test
+        try:
+            load_target(target)
+        except ValueError as exc:
+            raise pytest.UsageError(str(exc)) from None
 
     path = str(suite.__file__)
     if path not in config.args:

@@ -79,7 +79,7 @@ class ProviderSpec:
     stream_usage: bool = True
     label: str = ""
     examples: int = 8
-    timeout: float = 0.5
+    timeout: float = 0.3
 
 
 def conformance_factory(**spec: Any) -> Callable[[Factory], Factory]:
