@@ -35,7 +35,7 @@ _PATTERNS: dict[str, str] = {
     "aws_key": r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b",
     "jwt": r"\beyJ[A-Za-z0-9_\-]{4,}\.eyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]*",
     "bearer": r"(?i:\bbearer)\s+(?P<v_bearer>[A-Za-z0-9\-._~+/]{8,}=*)",
-    "azure_key": (r"(?i:key|token|secret)[\w\-]{0,20}[\"']?\s*[:=]\s*[\"']?"
+    "azure_key": (r"(?i:key|token|secret)[\w\-]{0,20}[\"']?\s*(?:[:=]|is|was)?\s*[\"']?"
                   r"(?P<v_azure_key>[0-9a-fA-F]{32})\b"),
     "credential": (r"(?i:\b(?:x-)?api[-_]?key|\bauthorization|\bpassw(?:or)?d|\bclient[-_]secret"
                    r"|\b(?:access|refresh)[-_]token|\bsecret[-_]key)[\"']?\s*[:=]\s*[\"']?"

@@ -184,7 +184,7 @@ def test_stream_finished_failed_abandoned(log: Path) -> None:
     times = iter(float(i) for i in range(100))
     provider = ScriptedProvider(["a b c", StreamStep("x y z", RateLimitError("boom", provider="s"),
                                                      fail_after=1), "d e f g"])
-    llm = stack(AuditLog(log, timer=lambda: next(times)), provider=provider)
+    llm: Any = stack(AuditLog(log, timer=lambda: next(times)), provider=provider)
     assert "".join(c.text for c in llm(ChatRequest("q", stream=True))) == "a b c"
     with pytest.raises(RateLimitError):
         list(llm(ChatRequest("q", stream=True)))
@@ -200,7 +200,7 @@ def test_stream_finished_failed_abandoned(log: Path) -> None:
 
 
 def test_dropped_sync_stream_is_logged_once(log: Path) -> None:
-    llm = stack(AuditLog(log), provider=ScriptedProvider(["a b c"]))
+    llm: Any = stack(AuditLog(log), provider=ScriptedProvider(["a b c"]))
     s = llm(ChatRequest("q", stream=True))
     next(s)
     del s
@@ -213,7 +213,7 @@ def test_async_streams_and_dropped_async_stream(log: Path) -> None:
 
 
 async def _async_streams_and_dropped_async_stream(log: Path) -> None:
-    llm = stack(AuditLog(log), provider=ScriptedProvider(["a b", "c d"]))
+    llm: Any = stack(AuditLog(log), provider=ScriptedProvider(["a b", "c d"]))
     s = await llm.acall(ChatRequest("q", stream=True))
     chunks = [c.text async for c in s]
     assert chunks[0] == "a "
@@ -260,15 +260,15 @@ async def _sync_and_async_write_the_same_records(tmp_path: Path) -> None:
     out = []
     for name in ("sync", "async"):
         path = tmp_path / f"{name}.jsonl"
-        llm = stack(AuditLog(path, log_content=True), provider=ScriptedProvider(_script()))
+        llm: Any = stack(AuditLog(path, log_content=True), provider=ScriptedProvider(_script()))
         for req in reqs:
             try:
                 if name == "sync":
                     r = llm(req)
-                    _ = list(r) if req.stream else r  # type: ignore[arg-type]
+                    _ = list(r) if req.stream else r
                 else:
                     r = await llm.acall(req)
-                    _ = [c async for c in r] if req.stream else r  # type: ignore[union-attr]
+                    _ = [c async for c in r] if req.stream else r
             except RateLimitError:
                 pass
         out.append([_stable(r) for r in records(path)])
@@ -375,7 +375,7 @@ def test_write_failure_warns_or_raises(tmp_path: Path, caplog: pytest.LogCapture
 
         def close(self) -> None: ...
 
-    llm = stack(AuditLog(Broken()), provider=ScriptedProvider())
+    llm: Any = stack(AuditLog(Broken()), provider=ScriptedProvider())
     assert llm(ChatRequest("x")).text == "Echo: x"
     assert "could not be written" in caplog.text
     strict = stack(AuditLog(Broken(), strict=True), provider=ScriptedProvider())
