@@ -10,9 +10,10 @@ fallback, audit)::
     with start(llm, port=0) as server:                  # background thread
         openai.OpenAI(base_url=server.url, api_key="gw-key")
 
-Modules: ``wire`` (OpenAI request JSON -> our requests, and back), ``replies`` (our
-responses and errors -> OpenAI JSON), ``app`` (routing, auth, SSE events; no sockets),
-``server`` (the stdlib HTTP server). Standard library only. Docs: docs/gateway.md.
+Modules: ``wire`` (OpenAI request JSON -> our requests), ``request_json`` (the inverse),
+``replies`` (our responses and errors -> OpenAI JSON), ``app`` (routing, auth, SSE events;
+no sockets), ``server`` (the stdlib HTTP server). Standard library only. Docs:
+docs/gateway.md.
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
-"""The OpenAI wire format, server side: request JSON in, our request types out (and back).
+"""The OpenAI wire format, server side: request JSON in, our request types out.
 
 What lives here: pure functions that read the JSON body of ``POST /v1/chat/completions`` and
 ``POST /v1/embeddings`` (plus the ``X-InsightForge-Tag-*`` headers) into a
-:class:`~insightforge.ChatRequest` / :class:`~insightforge.EmbedRequest`, and the small
-inverse (:func:`chat_request_json`) that writes a ChatRequest as the body a client would
-send. Anything we cannot read raises :class:`~insightforge.errors.InvalidRequest` naming the
-field (``messages[2].role``) and the fix — never a ``KeyError``/``TypeError``.
+:class:`~insightforge.ChatRequest` / :class:`~insightforge.EmbedRequest`. The inverse
+(a ChatRequest as the body a client would send) lives in :mod:`.request_json`. Anything
+we cannot read raises :class:`~insightforge.errors.InvalidRequest` naming the field
+(``messages[2].role``) and the fix — never a ``KeyError``/``TypeError``.
 
 What must not live here: sockets, the stack, response rendering (:mod:`.replies`). The core
 must not import ``providers``, so this mapping is written here, not borrowed from
@@ -26,7 +26,6 @@ from insightforge.types import ChatRequest, EmbedRequest, Message, Tool, ToolCal
 __all__ = [
     "DEFAULT_MODEL",
     "TAG_HEADER",
-    "chat_request_json",
     "embed_encoding",
     "parse_chat",
     "parse_embed",
@@ -39,7 +38,6 @@ DEFAULT_MODEL = "default"
 TAG_HEADER = "x-insightforge-tag-"
 _ROLES = {"system": "system", "developer": "system", "user": "user",
           "assistant": "assistant", "tool": "tool"}
-_CHOICES = frozenset({"auto", "none", "required"})
 _CHAT_FIELDS = frozenset({
     "messages", "model", "temperature", "top_p", "max_tokens", "max_completion_tokens",
     "stop", "seed", "tools", "tool_choice", "response_format", "stream", "stream_options",
@@ -270,50 +268,3 @@ def embed_encoding(body: Mapping[str, Any]) -> str:
     if encoding not in ("float", "base64"):
         raise _bad("encoding_format", f"must be 'float' or 'base64', got {encoding!r}")
     return str(encoding)
-
-
-# -- the inverse: ChatRequest -> the body a client sends ---------------------------------
-
-
-def _message_json(message: Message) -> dict[str, Any]:
-    out: dict[str, Any] = {"role": message.role, "content": message.content}
-    if message.name is not None:
-        out["name"] = message.name
-    if message.tool_calls:
-        out["tool_calls"] = [{"id": c.id, "type": "function",
-                              "function": {"name": c.name, "arguments": c.arguments}}
-                             for c in message.tool_calls]
-    if message.tool_call_id is not None:
-        out["tool_call_id"] = message.tool_call_id
-    return out
-
-
-def _format_json(value: str | Mapping[str, Any]) -> dict[str, Any]:
-    if isinstance(value, str):
-        return {"type": "json_object" if value == "json" else value}
-    return dict(value)
-
-
-def chat_request_json(request: ChatRequest) -> dict[str, Any]:
-    """The ``/v1/chat/completions`` body for ``request`` (tags go in ``metadata``)."""
-    body: dict[str, Any] = {**request.options, "model": request.model or DEFAULT_MODEL,
-                            "messages": [_message_json(m) for m in request.messages]}
-    fields = {"temperature": request.temperature, "top_p": request.top_p,
-              "max_tokens": request.max_tokens, "seed": request.seed,
-              "tool_choice": request.tool_choice if request.tool_choice in _CHOICES
-              or request.tool_choice is None
-              else {"type": "function", "function": {"name": request.tool_choice}}}
-    body.update({k: v for k, v in fields.items() if v is not None})
-    if request.stop:
-        body["stop"] = list(request.stop)
-    if request.tools:
-        body["tools"] = [{"type": "function", "function": {
-            "name": t.name, "description": t.description, "parameters": dict(t.parameters)}}
-            for t in request.tools]
-    if request.response_format is not None:
-        body["response_format"] = _format_json(request.response_format)
-    if request.stream:
-        body["stream"] = True
-    if request.tags:
-        body["metadata"] = dict(request.tags)
-    return body

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from insightforge import errors
 from insightforge.gateway import replies, wire
+from insightforge.gateway.request_json import chat_request_json
 from insightforge.secrets import Secret
 from insightforge.testing import strategies as s
 from insightforge.types import ChatRequest, Chunk, EmbedResponse, Usage
@@ -49,14 +50,14 @@ def requests(draw: st.DrawFn) -> ChatRequest:
 
 @given(requests())
 def test_chat_request_round_trips_through_openai_json(request: ChatRequest) -> None:
-    body = json.loads(json.dumps(wire.chat_request_json(request)))
+    body = json.loads(json.dumps(chat_request_json(request)))
     assert wire.parse_chat(body) == request
 
 
 @given(requests(), s.tags)
 def test_tag_headers_win_over_metadata_and_never_reach_options(request: ChatRequest,
                                                                headers: dict[str, str]) -> None:
-    body = wire.chat_request_json(request)
+    body = chat_request_json(request)
     sent = [(f"X-InsightForge-Tag-{k.title()}", v) for k, v in headers.items()]
     parsed = wire.parse_chat(body, sent)
     assert parsed.tags == {**request.tags, **{k: v.strip() for k, v in headers.items()}}
