@@ -189,6 +189,7 @@ def test_run_conformance_reports_every_failed_check(emulator: Any) -> None:
     text = str(caught.value)
     assert "conformance of mutant: 1/3 checks passed" in text
     assert "FAIL chat_shape" in text and "end_turn" in text and "PASS interface" in text
+    assert "Failing test case" in text and "request=ChatRequest(" in text  # which request
 
 
 @pytest.mark.skipif(not _available("providers.openai"), reason="providers.openai missing")

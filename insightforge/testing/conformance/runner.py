@@ -100,9 +100,10 @@ class ConformanceError(AssertionError):
 
 
 def _describe(exc: BaseException) -> str:
-    if isinstance(exc, CheckFailed):
-        return str(exc)
-    return f"unexpected {type(exc).__name__}: {exc}"
+    text = str(exc) if isinstance(exc, CheckFailed) else f"unexpected {type(exc).__name__}: {exc}"
+    notes = [n for n in getattr(exc, "__notes__", ())
+             if n.startswith(("Falsifying", "Failing test case"))]
+    return "\n       ".join([text, *notes])  # hypothesis notes name the failing request
 
 
 def run_check(name: str, factory: Factory, spec: ProviderSpec | None = None, *,
