@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import json
 import string
+from collections.abc import Callable
 from typing import Any
 
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from insightforge.types import (
@@ -33,9 +35,11 @@ from insightforge.types import (
 )
 
 __all__ = [
+    "booleans",
     "chat_requests",
     "chat_responses",
     "chunks",
+    "check_property",
     "conformance_chat_requests",
     "conformance_embed_requests",
     "conversations",
@@ -228,3 +232,19 @@ secrets = st.one_of(
     _secret_from("", _B62 + "+/=%&?# ", 24),                          # URL-hostile
 )
 """Credentials of every shape a vendor issues, including URL-hostile characters."""
+
+
+booleans = st.booleans
+
+
+def check_property(test: Callable[..., None], *strategies: st.SearchStrategy[Any],
+                   examples: int) -> None:
+    """Run ``test`` on ``examples`` generated inputs now (for checks outside pytest).
+
+    Deterministic (derandomized, no example database) and without shrinking: each example
+    may be a real network call, and the inputs are small already.
+    """
+    run = settings(max_examples=examples, deadline=None, database=None, derandomize=True,
+                   suppress_health_check=list(HealthCheck),
+                   phases=(Phase.explicit, Phase.reuse, Phase.generate))(given(*strategies)(test))
+    run()

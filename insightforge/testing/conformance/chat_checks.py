@@ -16,13 +16,15 @@ import math
 from decimal import Decimal
 from typing import Any
 
-from hypothesis import HealthCheck, Phase, given, settings
-from hypothesis import strategies as st
-
 from insightforge.errors import Unsupported
 from insightforge.streams import AsyncChatStream, ChatStream
 from insightforge.testing.conformance.spec import CheckFailed, Kit, expect
-from insightforge.testing.strategies import conformance_chat_requests, conformance_embed_requests
+from insightforge.testing.strategies import (
+    booleans,
+    check_property,
+    conformance_chat_requests,
+    conformance_embed_requests,
+)
 from insightforge.types import (
     ChatRequest,
     ChatResponse,
@@ -34,13 +36,6 @@ from insightforge.types import (
 
 __all__ = ["check_chat_shape", "check_embeddings", "check_stream_assembly",
            "check_sync_async_parity", "check_tools", "expected_reply", "facts"]
-
-
-def _settings(kit: Kit) -> settings:
-    # No shrinking: every example is a real HTTP call, and the requests are small already.
-    return settings(max_examples=kit.spec.examples, deadline=None, database=None,
-                    derandomize=True, suppress_health_check=list(HealthCheck),
-                    phases=(Phase.explicit, Phase.reuse, Phase.generate))
 
 
 def expected_reply(request: ChatRequest) -> tuple[str, str, int]:
@@ -137,12 +132,10 @@ def check_chat_shape(kit: Kit) -> None:
     """Answers are ChatResponses with the exact text, usage, finish reason, provider, cost."""
     provider = kit.build()
 
-    @_settings(kit)
-    @given(conformance_chat_requests())
     def prop(request: ChatRequest) -> None:
         assert_response(kit, provider, request, provider(request), "sync chat")
 
-    prop()
+    check_property(prop, conformance_chat_requests(), examples=kit.spec.examples)
 
 
 def _stream_matches(kit: Kit, plain: ChatResponse, joined: str, streamed: ChatResponse,
@@ -164,14 +157,12 @@ def check_stream_assembly(kit: Kit) -> None:
     """A stream's chunks join to its ``.response``, which equals the non-streamed answer."""
     provider = kit.build()
 
-    @_settings(kit)
-    @given(conformance_chat_requests())
     def prop(request: ChatRequest) -> None:
         plain = provider(request)
         joined, streamed = read_stream(provider(_streaming(request)), "sync stream")
         _stream_matches(kit, plain, joined, streamed, "sync stream")
 
-    prop()
+    check_property(prop, conformance_chat_requests(), examples=kit.spec.examples)
 
 
 def _streaming(request: ChatRequest) -> ChatRequest:
@@ -184,8 +175,6 @@ def check_sync_async_parity(kit: Kit) -> None:
     """``await provider.acall(r)`` answers exactly as ``provider(r)``, streams included."""
     provider = kit.build()
 
-    @_settings(kit)
-    @given(conformance_chat_requests(), st.booleans())
     def prop(request: ChatRequest, stream: bool) -> None:
         sync = provider(request)
         if not stream:
@@ -200,7 +189,7 @@ def check_sync_async_parity(kit: Kit) -> None:
         joined, streamed = kit.arun(run())
         _stream_matches(kit, sync, joined, streamed, "async stream")
 
-    prop()
+    check_property(prop, conformance_chat_requests(), booleans(), examples=kit.spec.examples)
 
 
 _TOOL = Tool("get_weather", "The weather in a city.",
@@ -269,8 +258,6 @@ def check_embeddings(kit: Kit) -> None:
         _expect_unsupported(kit, provider)
         return
 
-    @_settings(kit)
-    @given(conformance_embed_requests())
     def prop(request: EmbedRequest) -> None:
         sync = provider(request)
         _assert_embedding(provider, request, sync, "sync embeddings")
@@ -283,7 +270,7 @@ def check_embeddings(kit: Kit) -> None:
                "embeddings: a text embedded alone differs from the same text in a batch "
                "(vectors out of input order?)")
 
-    prop()
+    check_property(prop, conformance_embed_requests(), examples=kit.spec.examples)
 
 
 def _expect_unsupported(kit: Kit, provider: Any) -> None:
