@@ -28,7 +28,7 @@ from insightforge import ChatRequest, Message, stack
 from insightforge.stack import Handler, Middleware, Request
 
 sys.path.insert(0, ".")
-from tests.services import free_port  # noqa: E402
+from tests.services import free_port
 
 KEY = "sk-bench-0000000000000000000000000000"
 
