@@ -1,6 +1,11 @@
 """The ``insightforge`` command. Each command group lives in its own module and is imported
 only when invoked, so ``insightforge --help`` and every command start fast.
 
+Commands come from two places: the core's own (:data:`COMMANDS`) and the entry-point group
+``insightforge.commands``, through which the layers add theirs (``audit``, ``budget``,
+``cache`` live beside their layers in ``middleware/``) exactly as a plugin would — so the
+core never imports the ``middleware`` or ``providers`` packages.
+
 Exit codes (docs/cli.md): 0 success; 1 the provider or a layer failed (the error printed in
 one line); 2 bad usage or bad configuration; 3 no credential; 130 interrupted.
 """
@@ -23,26 +28,35 @@ COMMANDS: dict[str, str] = {
     "keys": "insightforge.cli.keys:keys",
     "config": "insightforge.cli.config:config",
     "audit": "insightforge.cli.audit:audit",
-    "budget": "insightforge.cli.budget:budget",
-    "cache": "insightforge.cli.cache:cache",
     "emulator": "insightforge.cli.emulator:emulator",
     "demo": "insightforge.cli.demo:demo",
     "serve": "insightforge.cli.serve:serve",
 }
 
 
+COMMAND_GROUP = "insightforge.commands"
+
+
+def _targets() -> dict[str, str]:
+    """Every command name -> ``module:attribute``: entry points, then the core's own."""
+    from importlib.metadata import entry_points
+
+    found = {ep.name: ep.value for ep in entry_points(group=COMMAND_GROUP)}
+    return {**found, **COMMANDS}
+
+
 class LazyGroup(click.Group):
     """A click group whose sub-commands are imported on first use."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(name for name in COMMANDS if self._load(name) is not None)
+        return sorted(name for name in _targets() if self._load(name) is not None)
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         return self._load(name)
 
     @staticmethod
     def _load(name: str) -> click.Command | None:
-        target = COMMANDS.get(name)
+        target = COMMANDS.get(name) or _targets().get(name)
         if target is None:
             return None
         module, _, attr = target.partition(":")
