@@ -21,6 +21,8 @@ R = Redactor()
     ("sk-ant-api03-abcdefghijklmnopqrstuvwxyz", "anthropic_key"),
     ("hf_abcdefghijklmnopqrstuvwxyz0123", "hf_token"),
     ("api-key: 0123456789abcdef0123456789abcdef", "azure_key"),
+    ("my key is 0123456789abcdef0123456789abcdef", "azure_key"),
+    ("password=hunter2hunter2", "credential"),
     ("Authorization: Bearer abc.def-ghi_jkl", "bearer"),
     ("AKIAIOSFODNN7EXAMPLE", "aws_key"),
     ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.c2lnbmF0dXJl", "jwt"),

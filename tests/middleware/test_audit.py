@@ -275,6 +275,48 @@ async def _sync_and_async_write_the_same_records(tmp_path: Path) -> None:
     assert out[0] == out[1] and len(out[0]) == 4
 
 
+steps = st.lists(st.one_of(
+    st.sampled_from(["alpha", "beta gamma"]),
+    st.builds(lambda: RateLimitError("slow", provider="scripted")),
+    st.builds(lambda: BudgetExceeded(scope="global", limit=Decimal(1), spent=Decimal(1))),
+    st.builds(StreamStep, st.sampled_from(["s t u", "v"])),
+    st.builds(lambda: StreamStep("x y z", RateLimitError("mid", provider="s"), fail_after=1)),
+), min_size=1, max_size=6)
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(script=steps)
+def test_sync_and_async_drivers_decide_alike(tmp_path: Path, script: list[Any]) -> None:
+    out = []
+    for name in ("sync", "async"):
+        path = tmp_path / f"p-{name}.jsonl"
+        path.unlink(missing_ok=True)
+        llm: Any = stack(AuditLog(path, log_content=True), provider=ScriptedProvider(script))
+        reqs = [ChatRequest(f"q{i}", stream=isinstance(s, StreamStep))
+                for i, s in enumerate(script)]
+        if name == "sync":
+            for req in reqs:
+                try:
+                    r = llm(req)
+                    if req.stream:
+                        list(r)
+                except (RateLimitError, BudgetExceeded):
+                    pass
+        else:
+            async def drive(llm: Any = llm, reqs: list[ChatRequest] = reqs) -> None:
+                for req in reqs:
+                    try:
+                        r = await llm.acall(req)
+                        if req.stream:
+                            _ = [c async for c in r]
+                    except (RateLimitError, BudgetExceeded):
+                        pass
+            asyncio.run(drive())
+        out.append([_stable(r) for r in records(path)])
+    assert out[0] == out[1] and len(out[0]) == len(script)
+
+
 # -- exactly one record under concurrency -------------------------------------------------
 def test_threads_share_one_chain(log: Path) -> None:
     llm = stack(AuditLog(FileSink(log, fsync="never")), provider=ScriptedProvider())
@@ -313,6 +355,29 @@ def test_processes_share_one_chain(log: Path) -> None:
         p.join(timeout=60)
         assert p.exitcode == 0
     assert check(log).records == 240
+
+
+def _rotating_child(path: str, n: int) -> None:
+    llm = stack(AuditLog(FileSink(path, fsync="never", max_bytes=4096)),
+                provider=ScriptedProvider())
+    for _ in range(n):
+        llm(ChatRequest("x"))
+
+
+def test_processes_rotating_one_chain(tmp_path: Path) -> None:
+    log = tmp_path / "r.jsonl"
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_rotating_child, args=(str(log), 40)) for _ in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    files = [*sorted(tmp_path.glob("r.jsonl.2*")), log]
+    assert len(files) >= 3
+    assert sum(check(f).records for f in files) == 120
+    result = CliRunner().invoke(audit_cli, ["verify", str(log)])
+    assert result.exit_code == 0 and result.output.count("OK:") == len(files), result.output
 
 
 def test_chain_survives_restart(log: Path) -> None:
