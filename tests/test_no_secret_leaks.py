@@ -142,8 +142,10 @@ def _tour(name: str, make: Callable[[], Any], emu: Emulator, tmp: Path) -> list[
 
 
 async def _atour(llm: Any) -> str:
-    r = await llm.acall(ChatRequest("async hello"))
-    return repr(r)
+    try:
+        return repr(await llm.acall(ChatRequest("async hello")))
+    finally:
+        await llm.aclose()
 
 
 @pytest.mark.parametrize("name", ["openai", "azure", "anthropic", "huggingface"])
