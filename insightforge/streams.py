@@ -94,10 +94,11 @@ class _Hooks:
 class _StreamState:
     """State shared by both stream kinds: lifecycle, primed chunk, final response."""
 
-    __slots__ = ("_error", "_hooks", "_primed", "_response", "_state")
+    __slots__ = ("_error", "_hooks", "_primed", "_released", "_response", "_state")
 
     def __init__(self, hooks: _Hooks) -> None:
         self._hooks = hooks
+        self._released = False  # the source's close has run (it runs at most once)
         self._state = _OPEN
         self._primed: Chunk | None = None
         self._response: ChatResponse | None = None
@@ -212,16 +213,16 @@ class ChatStream(_StreamState):
 
     def close(self) -> None:
         """Stop early: closes the connection; layers see the abandonment once."""
-        if self._state == _OPEN:
+        abandoned = self._state == _OPEN
+        if abandoned:
             self._state = _CLOSED
-            try:
-                if self._close_source is not None:
-                    self._close_source()
-            finally:
-                if self._hooks.on_close is not None:
-                    self._hooks.on_close()
-        elif self._close_source is not None and self._inner is None:
-            self._close_source()
+        try:  # ended or failed streams still release their connection, once
+            if not self._released and self._close_source is not None:
+                self._released = True
+                self._close_source()
+        finally:
+            if abandoned and self._hooks.on_close is not None:
+                self._hooks.on_close()
 
     def __enter__(self) -> ChatStream:
         return self
@@ -352,16 +353,16 @@ class AsyncChatStream(_StreamState):
 
     async def aclose(self) -> None:
         """Stop early: closes the connection; layers see the abandonment once."""
-        if self._state == _OPEN:
+        abandoned = self._state == _OPEN
+        if abandoned:
             self._state = _CLOSED
-            try:
-                if self._close_source is not None:
-                    await self._close_source()
-            finally:
-                if self._hooks.on_close is not None:
-                    await _maybe_await(self._hooks.on_close())
-        elif self._close_source is not None and self._inner is None:
-            await self._close_source()
+        try:  # ended or failed streams still release their connection, once
+            if not self._released and self._close_source is not None:
+                self._released = True
+                await self._close_source()
+        finally:
+            if abandoned and self._hooks.on_close is not None:
+                await _maybe_await(self._hooks.on_close())
 
     async def __aenter__(self) -> AsyncChatStream:
         return self
