@@ -14,6 +14,9 @@ import pytest
 
 from tests.services import redis_server
 
+# Fail the whole session if a test key shows up in any log line, report or warning.
+pytest_plugins = ["tests.leakcheck"]
+
 # Never let a developer's real keys or keyring leak into (or out of) the test run.
 for _var in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "AZURE_OPENAI_API_KEY", "HF_TOKEN",
              "OPENAI_BASE_URL", "INSIGHTFORGE_CONFIG"):

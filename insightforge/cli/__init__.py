@@ -27,7 +27,6 @@ COMMANDS: dict[str, str] = {
     "providers": "insightforge.cli.providers:providers",
     "keys": "insightforge.cli.keys:keys",
     "config": "insightforge.cli.config:config",
-    "audit": "insightforge.cli.audit:audit",
     "emulator": "insightforge.cli.emulator:emulator",
     "demo": "insightforge.cli.demo:demo",
     "serve": "insightforge.cli.serve:serve",
