@@ -56,10 +56,12 @@ class LazyClient(Generic[C]):
 class BaseProvider:
     """Shared skeleton of the built-in providers (see the module docstring)."""
 
-    name: ClassVar[str] = "provider"
-    env_vars: ClassVar[tuple[str, ...]] = ()
+    # Class-level defaults; a subclass whose instances differ (an OpenAI-compatible server
+    # with its own name, Azure with a token provider) assigns them before ``super().__init__``.
+    name: str = "provider"
+    env_vars: tuple[str, ...] = ()
     default_base_url: ClassVar[str] = ""
-    key_required: ClassVar[bool] = True
+    key_required: bool = True
     default_timeout: ClassVar[float] = 60.0
 
     def __init__(self, *, model: str, base_url: str | None = None,

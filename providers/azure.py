@@ -12,7 +12,7 @@ deployed there (``model=``, default: the deployment name).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any
 
 from insightforge.errors import ConfigError
 from insightforge.pricing import Price
@@ -35,8 +35,8 @@ class AzureOpenAI(OpenAIFamily):
         embedding_deployment: the deployment used for embeddings.
     """
 
-    name: ClassVar[str] = "azure"
-    env_vars: ClassVar[tuple[str, ...]] = ("AZURE_OPENAI_API_KEY",)
+    name = "azure"
+    env_vars: tuple[str, ...] = ("AZURE_OPENAI_API_KEY",)
 
     def __init__(self, deployment: str, *, endpoint: str | None = None,
                  base_url: str | None = None, api_version: str | None = None,
@@ -56,7 +56,7 @@ class AzureOpenAI(OpenAIFamily):
             raise ConfigError("azure: azure_ad_token_provider must be a function returning a "
                               "token", path="azure_ad_token_provider")
         # An Entra ID token provider replaces the key, so a key is only required without one.
-        setattr(self, "key_required", azure_ad_token_provider is None)  # noqa: B010
+        self.key_required = azure_ad_token_provider is None
         super().__init__(model=deployment, base_url=endpoint or base_url, timeout=timeout,
                          api_key=api_key, keyring_entry=keyring_entry, price=price,
                          max_connections=max_connections)

@@ -49,8 +49,8 @@ class OpenAICompatible(OpenAI):
             raise ConfigError(f"compatible: name must be a short identifier, got {name!r}",
                               path="name")
         # Instance-level name and env var: one class serves many differently named servers.
-        setattr(self, "name", name)  # noqa: B010
-        setattr(self, "env_vars", (api_key_env,) if api_key_env else ())  # noqa: B010
+        self.name = name
+        self.env_vars = (api_key_env,) if api_key_env else ()
         super().__init__(model, base_url=base_url, timeout=timeout, api_key=api_key,
                          embedding_model=embedding_model or model,
                          max_connections=max_connections, price=price,

@@ -14,7 +14,7 @@ embedding usage is estimated as whitespace words. Docs: docs/providers/huggingfa
 from __future__ import annotations
 
 import json
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import urlparse
 
 import attrs
@@ -62,8 +62,8 @@ class HuggingFace(OpenAIFamily):
         embed_url: the TEI root, or ``None`` (embeddings then raise ``Unsupported``).
     """
 
-    name: ClassVar[str] = "huggingface"
-    env_vars: ClassVar[tuple[str, ...]] = ("HF_TOKEN",)
+    name = "huggingface"
+    env_vars: tuple[str, ...] = ("HF_TOKEN",)
     chat_path = "/v1/chat/completions"
     check_path = "/info"
 
@@ -74,7 +74,7 @@ class HuggingFace(OpenAIFamily):
         if not base_url:
             raise ConfigError("huggingface: base_url is required (the TGI server or "
                               "Inference Endpoint URL)", path="base_url")
-        setattr(self, "key_required", _hosted(base_url))  # noqa: B010
+        self.key_required = _hosted(base_url)
         base_url = base_url.rstrip("/").removesuffix("/v1")
         super().__init__(model=model, base_url=base_url, timeout=timeout, api_key=token,
                          keyring_entry=keyring_entry, price=price,

@@ -29,8 +29,8 @@ class OpenAI(OpenAIFamily):
         base_url, timeout, organization, max_connections: as given.
     """
 
-    name: ClassVar[str] = "openai"
-    env_vars: ClassVar[tuple[str, ...]] = ("OPENAI_API_KEY",)
+    name = "openai"
+    env_vars: tuple[str, ...] = ("OPENAI_API_KEY",)
     default_base_url: ClassVar[str] = "https://api.openai.com/v1"
 
     def __init__(self, model: str = "gpt-4o-mini", *, base_url: str | None = None,
