@@ -182,9 +182,17 @@ class ChatStream(_StreamState):
         return chunk
 
     def prime(self) -> Chunk | None:
-        """Pull the first chunk now (errors before it raise here); iteration yields it first."""
+        """Pull the first chunk now (errors before it raise here); iteration yields it first.
+
+        A failure here also releases the connection: the stream is dead, and the caller (a
+        ``Retry`` or ``Fallback`` about to try again) must not leak it.
+        """
         if self._primed is None and self._state == _OPEN:
-            self._primed = next(self, None)
+            try:
+                self._primed = next(self, None)
+            except BaseException:
+                self.close()
+                raise
         return self._primed
 
     def collect(self) -> ChatResponse:
@@ -325,6 +333,9 @@ class AsyncChatStream(_StreamState):
                 self._primed = await self.__anext__()
             except StopAsyncIteration:
                 return None
+            except BaseException:
+                await self.aclose()
+                raise
         return self._primed
 
     async def collect(self) -> ChatResponse:

@@ -194,7 +194,7 @@ class FallbackHandler(Middleware):
             try:
                 result = self.branches[index](request)
                 if isinstance(result, ChatStream):
-                    _prime(result)
+                    result.prime()
             except Exception as error:
                 index = run.failed(index, error)
                 if index is None:
@@ -210,7 +210,7 @@ class FallbackHandler(Middleware):
             try:
                 result = await self.branches[index].acall(request)
                 if isinstance(result, AsyncChatStream):
-                    await _aprime(result)
+                    await result.aprime()
             except Exception as error:
                 index = run.failed(index, error)
                 if index is None:
@@ -218,19 +218,3 @@ class FallbackHandler(Middleware):
                 continue
             return run.finish(result)  # type: ignore[no-any-return]
         raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _prime(stream: ChatStream) -> None:
-    try:
-        stream.prime()
-    except BaseException:
-        stream.close()
-        raise
-
-
-async def _aprime(stream: AsyncChatStream) -> None:
-    try:
-        await stream.aprime()
-    except BaseException:
-        await stream.aclose()
-        raise

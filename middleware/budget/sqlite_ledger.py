@@ -13,6 +13,7 @@ import sqlite3
 import threading
 from typing import Any
 
+from middleware._sqlite import ProcessConnection
 from middleware.budget.ledger import Entry, Grant, decide
 
 __all__ = ["SQLiteLedger"]
@@ -36,24 +37,16 @@ class SQLiteLedger:
         self.path = os.fspath(path)
         self.timeout = timeout
         self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = None
-        self._pid = 0
+        self._conn = ProcessConnection(self.path, timeout=timeout, schema=_SCHEMA)
 
     def __reduce__(self) -> tuple[Any, ...]:  # picklable for multiprocessing (reconnects)
         return (SQLiteLedger, (self.path,), {"timeout": self.timeout})
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.timeout = state["timeout"]
+        self.timeout = self._conn.timeout = state["timeout"]
 
     def _connection(self) -> sqlite3.Connection:
-        if self._conn is None or self._pid != os.getpid():
-            conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None,
-                                   check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute(_SCHEMA)
-            self._conn, self._pid = conn, os.getpid()
-        return self._conn
+        return self._conn.get()
 
     def reserve(self, key: str, limit: int, want: int, least: int) -> Grant:
         with self._lock:
@@ -96,9 +89,7 @@ class SQLiteLedger:
 
     def close(self) -> None:
         with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+            self._conn.close()
 
     def __repr__(self) -> str:
         return f"SQLiteLedger({self.path!r})"

@@ -13,6 +13,7 @@ import threading
 import time
 from typing import Any
 
+from middleware._sqlite import ProcessConnection
 from middleware.cache.entry import CacheEntry, decode, encode
 from middleware.cache.stores import CacheStats
 
@@ -39,8 +40,7 @@ class SQLiteCache:
         self.maxsize = maxsize
         self.timeout = timeout
         self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = None
-        self._pid = 0
+        self._conn = ProcessConnection(self.path, timeout=timeout, schema=_SCHEMA)
         self._writes = 0
         self.hits = 0
         self.misses = 0
@@ -49,14 +49,7 @@ class SQLiteCache:
         return (_rebuild, (self.path, self.maxsize, self.timeout))
 
     def _db(self) -> sqlite3.Connection:
-        if self._conn is None or self._pid != os.getpid():
-            conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None,
-                                   check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute(_SCHEMA)
-            self._conn, self._pid = conn, os.getpid()
-        return self._conn
+        return self._conn.get()
 
     def get(self, key: str, *, count: bool = True) -> CacheEntry | None:
         with self._lock:
@@ -105,9 +98,7 @@ class SQLiteCache:
 
     def close(self) -> None:
         with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+            self._conn.close()
 
     def __repr__(self) -> str:
         return f"SQLiteCache({self.path!r})"

@@ -118,7 +118,7 @@ class RetryHandler(Middleware):
             try:
                 result = self.inner(request)
                 if isinstance(result, ChatStream):
-                    _prime(result)
+                    result.prime()
             except Exception as error:
                 delay = run.failed(error, layer.clock())
                 if delay is None:
@@ -134,7 +134,7 @@ class RetryHandler(Middleware):
             try:
                 result = await self.inner.acall(request)
                 if isinstance(result, AsyncChatStream):
-                    await _aprime(result)
+                    await result.aprime()
             except Exception as error:
                 delay = run.failed(error, layer.clock())
                 if delay is None:
@@ -142,20 +142,3 @@ class RetryHandler(Middleware):
                 await layer.asleep(delay)
                 continue
             return run.finish(result)  # type: ignore[no-any-return]
-
-
-def _prime(stream: ChatStream) -> None:
-    """Pull the first chunk; on failure close the stream (the failed attempt ends here)."""
-    try:
-        stream.prime()
-    except BaseException:
-        stream.close()
-        raise
-
-
-async def _aprime(stream: AsyncChatStream) -> None:
-    try:
-        await stream.aprime()
-    except BaseException:
-        await stream.aclose()
-        raise
