@@ -189,7 +189,7 @@ class Budget:
                                  spent=policy.from_units(grant.spent + grant.reserved),
                                  needed=policy.from_units(plan.least), period=plan.period)
         events = [TraceEvent("budget", "reserved",
-                             f"reserved ${policy.from_units(units)} ({plan.scope}, {plan.period})",
+                             f"reserved ${policy.from_units(units):f} ({plan.scope}, {plan.period})",
                              {"scope": plan.scope, "period": plan.period,
                               "usd": str(policy.from_units(units))})]
         if isinstance(request, ChatRequest):
@@ -221,5 +221,5 @@ class Budget:
             policy.from_units(max(0, reservation.units - actual))), "how": how}
         if actual > reservation.units:
             data["overshoot"] = str(policy.from_units(actual - reservation.units))
-        return TraceEvent("budget", "settled", f"settled ${policy.from_units(actual)} ({how})",
+        return TraceEvent("budget", "settled", f"settled ${policy.from_units(actual):f} ({how})",
                           data)
