@@ -189,7 +189,8 @@ class Budget:
                                  spent=policy.from_units(grant.spent + grant.reserved),
                                  needed=policy.from_units(plan.least), period=plan.period)
         events = [TraceEvent("budget", "reserved",
-                             f"reserved ${policy.from_units(units):f} ({plan.scope}, {plan.period})",
+                             f"reserved ${policy.from_units(units):f} "
+                             f"({plan.scope}, {plan.period})",
                              {"scope": plan.scope, "period": plan.period,
                               "usd": str(policy.from_units(units))})]
         if isinstance(request, ChatRequest):
