@@ -4,6 +4,7 @@ Method: the emulator runs in a separate process (so its work does not share our 
 same chat request is sent, interleaved in rounds, through
 
 * ``raw``      — ``openai.OpenAI(...).chat.completions.create(...)`` (max_retries=0),
+* ``provider`` — ``providers.OpenAI(...)`` called directly, no stack,
 * ``stack0``   — ``stack(provider=OpenAI(...))``, no layers,
 * ``stack5``   — five pass-through layers around the same provider,
 
@@ -106,11 +107,13 @@ def main() -> None:
 
         sync_variants: dict[str, Callable[[], object]] = {
             "raw": lambda: raw.chat.completions.create(model="gpt-4o-mini", messages=messages),
+            "provider": lambda: provider(request),
             "stack0": lambda: stack0(request),
             "stack5": lambda: stack5(request),
         }
         async_variants: dict[str, Callable[[], Awaitable[object]]] = {
             "raw": lambda: araw.chat.completions.create(model="gpt-4o-mini", messages=messages),
+            "provider": lambda: provider.acall(request),
             "stack0": lambda: stack0.acall(request),
             "stack5": lambda: stack5.acall(request),
         }
@@ -137,6 +140,8 @@ def main() -> None:
         proc.wait()
 
     print(f"calls per round: {args.calls}, rounds: {args.rounds} (median round shown)")
+    print("overhead of the stack itself = stackN - provider; of the provider vs the SDK = "
+          "provider - raw")
     for world, rounds in (("sync", sync_rounds), ("async", async_rounds)):
         base = statistics.median(rounds["raw"])
         for name, values in rounds.items():
@@ -144,6 +149,9 @@ def main() -> None:
             print(f"{world:5} {name:7} {med * 1e6:9.1f} us/call   "
                   f"overhead vs raw: {(med - base) / base * 100:+6.2f}%  "
                   f"({(med - base) * 1e6:+7.1f} us)")
+        own = statistics.median(rounds["stack0"]) - statistics.median(rounds["provider"])
+        print(f"{world:5} stack0 - provider: {own * 1e6:+.1f} us/call "
+              f"({own / base * 100:+.2f}% of a raw SDK call)")
     times = [import_time_ms() for _ in range(5)]
     print(f"import insightforge: median {statistics.median(times):.1f} ms over 5 runs "
           f"(min {min(times):.1f})")
