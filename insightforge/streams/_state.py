@@ -1,0 +1,62 @@
+"""What both stream kinds share: the lifecycle states, the hooks, ``response``.
+
+A stream ends exactly once — done, failed or closed (abandoned) — and each ending has its
+hook. No I/O here and nothing sync- or async-specific.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from insightforge.types import ChatResponse, Chunk
+
+__all__ = ["CLOSED", "DONE", "FAILED", "OPEN", "Hooks", "OnChunk", "OnClose", "OnEnd",
+           "OnError", "StreamState"]
+
+OnChunk = Callable[[Chunk], Any]
+OnEnd = Callable[[ChatResponse], Any]
+OnError = Callable[[BaseException], Any]
+OnClose = Callable[[], Any]
+
+OPEN, DONE, FAILED, CLOSED = "open", "done", "failed", "closed"
+_NOT_DONE = ("The stream has not finished: iterate it to the end first "
+              "(or call .collect(), or send the request without stream=True).")
+
+
+@attrs.frozen(slots=True)
+class Hooks:
+    on_chunk: OnChunk | None = None
+    on_end: OnEnd | None = None
+    on_error: OnError | None = None
+    on_close: OnClose | None = None
+
+
+class StreamState:
+    """State shared by both stream kinds: lifecycle, primed chunk, final response."""
+
+    __slots__ = ("_error", "_hooks", "_primed", "_released", "_response", "_state")
+
+    def __init__(self, hooks: Hooks) -> None:
+        self._hooks = hooks
+        self._released = False  # the source's close has run (it runs at most once)
+        self._state = OPEN
+        self._primed: Chunk | None = None
+        self._response: ChatResponse | None = None
+        self._error: BaseException | None = None
+
+    @property
+    def finished(self) -> bool:
+        """True once the stream ended, failed or was closed."""
+        return self._state != OPEN
+
+    @property
+    def response(self) -> ChatResponse:
+        """The assembled answer; only after the stream was read to the end."""
+        if self._response is None:
+            if self._error is not None:
+                raise self._error
+            raise RuntimeError(_NOT_DONE)
+        return self._response

@@ -1,0 +1,103 @@
+"""The two requests: :class:`ChatRequest` and :class:`EmbedRequest`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+
+from insightforge.types._convert import frozen_map, str_tuple
+from insightforge.types.messages import Message, Tool
+
+__all__ = ["ChatRequest", "EmbedRequest"]
+
+
+def _messages(value: str | Iterable[Message | Mapping[str, Any]]) -> tuple[Message, ...]:
+    if isinstance(value, str):
+        return (Message("user", value),)
+    out = []
+    for m in value:
+        if isinstance(m, Message):
+            out.append(m)
+        elif isinstance(m, Mapping):
+            out.append(Message(str(m["role"]), str(m.get("content") or ""), name=m.get("name"),
+                               tool_calls=m.get("tool_calls") or (),
+                               tool_call_id=m.get("tool_call_id")))
+        else:
+            raise TypeError(f"messages must be Message objects or dicts, got {type(m).__name__}")
+    if not out:
+        raise ValueError("messages must not be empty: pass at least one Message")
+    return tuple(out)
+
+
+def _tools(value: Iterable[Tool | Mapping[str, Any]] | None) -> tuple[Tool, ...]:
+    out = []
+    for t in value or ():
+        if isinstance(t, Tool):
+            out.append(t)
+        else:  # OpenAI wire shape: {"type": "function", "function": {...}}
+            fn = t.get("function", t)
+            out.append(Tool(str(fn["name"]), str(fn.get("description", "")),
+                            fn.get("parameters") or {"type": "object", "properties": {}}))
+    return tuple(out)
+
+
+def _opt_float(value: float | int | None) -> float | None:
+    return None if value is None else float(value)
+
+
+@attrs.frozen(slots=True)
+class ChatRequest:
+    """A chat completion request, the same for every provider.
+
+    Attributes:
+        messages: the conversation (a plain string is one user message).
+        model: overrides the provider's default model.
+        temperature, top_p, max_tokens, stop, seed: the usual sampling controls.
+        tools: functions the model may call; tool_choice: ``auto``/``none``/``required``/a name.
+        response_format: ``"json"`` for JSON mode, or a JSON-schema mapping.
+        stream: answer as a :class:`~insightforge.ChatStream` of chunks.
+        options: provider-specific parameters, passed through as they are.
+        tags: who and why (tenant, user, feature). Never sent upstream, never in a cache key.
+    """
+
+    messages: tuple[Message, ...] = attrs.field(converter=_messages)
+    model: str | None = attrs.field(default=None, kw_only=True)
+    temperature: float | None = attrs.field(default=None, kw_only=True, converter=_opt_float)
+    top_p: float | None = attrs.field(default=None, kw_only=True, converter=_opt_float)
+    max_tokens: int | None = attrs.field(default=None, kw_only=True)
+    stop: tuple[str, ...] = attrs.field(default=(), kw_only=True, converter=str_tuple)
+    tools: tuple[Tool, ...] = attrs.field(default=(), kw_only=True, converter=_tools)
+    tool_choice: str | None = attrs.field(default=None, kw_only=True)
+    response_format: str | Mapping[str, Any] | None = attrs.field(default=None, kw_only=True)
+    seed: int | None = attrs.field(default=None, kw_only=True)
+    stream: bool = attrs.field(default=False, kw_only=True)
+    options: Mapping[str, Any] = attrs.field(factory=dict, kw_only=True, converter=frozen_map)
+    tags: Mapping[str, str] = attrs.field(factory=dict, kw_only=True, converter=frozen_map)
+
+    @max_tokens.validator
+    def _check_max_tokens(self, _: attrs.Attribute[int | None], value: int | None) -> None:
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 1):
+            raise ValueError(f"max_tokens must be a positive integer, got {value!r}")
+
+
+@attrs.frozen(slots=True)
+class EmbedRequest:
+    """An embeddings request.
+
+    Attributes:
+        inputs: the texts to embed (a plain string is one text).
+        model: overrides the provider's default embedding model.
+        dimensions: ask for shorter vectors where the model supports it.
+        options: provider-specific parameters; tags: as for :class:`ChatRequest`.
+    """
+
+    inputs: tuple[str, ...] = attrs.field(converter=str_tuple)
+    model: str | None = attrs.field(default=None, kw_only=True)
+    dimensions: int | None = attrs.field(default=None, kw_only=True)
+    options: Mapping[str, Any] = attrs.field(factory=dict, kw_only=True, converter=frozen_map)
+    tags: Mapping[str, str] = attrs.field(factory=dict, kw_only=True, converter=frozen_map)
+
+    stream = False  # embeddings never stream; lets layers test ``request.stream`` uniformly
