@@ -4,18 +4,21 @@ Per call: key -> store lookup -> hit (replayed; ``cached=True``, cost zero, trac
 ``cache.hit``) or miss -> single flight -> the leader calls the inner handler and stores the
 answer only when it is complete (a response, or a stream that **ended**; never an error, a
 failed or an abandoned stream); followers replay the leader's entry. A store that fails
-(Redis down: ``ConnectionError``) is a miss and is not written; the call still succeeds.
+(Redis down, a full or locked SQLite file) is a miss and is not written; the call still
+succeeds (a warning is logged unless it is a plain ``ConnectionError``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
+from insightforge.secrets import scrub
 from insightforge.stack import AsyncResponse, Handler, Middleware, Request, Response
 from insightforge.streams import AsyncChatStream, ChatStream
 from insightforge.types import ChatResponse, Chunk, TraceEvent
@@ -30,7 +33,14 @@ if TYPE_CHECKING:
 __all__ = ["CacheHandler"]
 
 T = TypeVar("T")
+_log = logging.getLogger("insightforge.cache")
 _MISS = TraceEvent("cache", "miss", "answered upstream and stored")
+
+
+def _store_failed(what: str, exc: Exception) -> None:
+    level = logging.DEBUG if isinstance(exc, ConnectionError) else logging.WARNING
+    _log.log(level, "cache store %s failed, treated as a miss: %s: %s", what,
+             type(exc).__name__, scrub(str(exc)))
 
 
 def _with_miss(response: T) -> T:
@@ -65,12 +75,15 @@ class CacheHandler(Middleware):
     def _get(self, key: str, count: bool = True) -> CacheEntry | None:
         try:
             return self.layer.backend.get(key, count=count)
-        except ConnectionError:
+        except Exception as exc:  # a cache is an optimisation: a failing store is a miss
+            _store_failed("read", exc)
             return None
 
     def _put(self, key: str, entry: CacheEntry) -> None:
-        with contextlib.suppress(ConnectionError):
+        try:
             self.layer.backend.set(key, entry, self.layer.ttl)
+        except Exception as exc:  # never turn an answer already paid for into a failure
+            _store_failed("write", exc)
 
     # -- sync driver ---------------------------------------------------------------------
     def __call__(self, request: Request, /) -> Response:
@@ -83,7 +96,7 @@ class CacheHandler(Middleware):
         flight, leader = self._flights.join(key)
         if not leader:
             if not self._flights.mine(flight):
-                entry = self._flights.wait(flight, self.layer.wait_timeout)
+                entry = self._flights.wait(key, flight, self.layer.wait_timeout)
                 if entry is not None:
                     return self._hit(request, entry, "shared")  # type: ignore[no-any-return]
             return self._lead(request, key, None)
@@ -95,10 +108,12 @@ class CacheHandler(Middleware):
 
     def _lead(self, request: Request, key: str, flight: Flight[CacheEntry] | None) -> Response:
         def done(entry: CacheEntry | None = None, error: BaseException | None = None) -> None:
-            if entry is not None:
-                self._put(key, entry)
-            if flight is not None:
-                self._flights.finish(key, flight, entry, error)
+            try:
+                if entry is not None:
+                    self._put(key, entry)
+            finally:  # followers must never wait for a flight that cannot end
+                if flight is not None:
+                    self._flights.finish(key, flight, entry, error)
 
         try:
             result = self.inner(request)
@@ -148,7 +163,7 @@ class CacheHandler(Middleware):
         future, leader, mine = self._aflights.join(key)
         if not leader:
             if not mine:
-                entry = await self._aflights.wait(future, self.layer.wait_timeout)
+                entry = await self._aflights.wait(key, future, self.layer.wait_timeout)
                 if entry is not None:
                     return self._ahit(request, entry, "shared")  # type: ignore[no-any-return]
             return await self._alead(request, key, None)
@@ -162,10 +177,12 @@ class CacheHandler(Middleware):
                      future: asyncio.Future[CacheEntry | None] | None) -> AsyncResponse:
         async def done(entry: CacheEntry | None = None,
                        error: BaseException | None = None) -> None:
-            if entry is not None:
-                await self._aput(key, entry)
-            if future is not None:
-                self._aflights.finish(key, future, entry, error)
+            try:
+                if entry is not None:
+                    await self._aput(key, entry)
+            finally:
+                if future is not None:
+                    self._aflights.finish(key, future, entry, error)
 
         try:
             result = await self.inner.acall(request)
@@ -182,8 +199,12 @@ class CacheHandler(Middleware):
             async def on_error(_: BaseException) -> None:
                 await done()
 
-            return result.wrap(on_chunk=chunks.append, on_end=on_end, on_error=on_error,
-                               on_close=done)
+            wrapped = result.wrap(on_chunk=chunks.append, on_end=on_end, on_error=on_error,
+                                  on_close=done)
+            if future is not None:  # dropped without aclose(): no hook runs, so end the
+                # flight when the stream is collected (sync streams close in __del__)
+                weakref.finalize(wrapped, self._aflights.abandon, key, future)
+            return wrapped
         await done(make_entry(result))
         return _with_miss(result)
 

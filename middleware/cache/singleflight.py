@@ -2,11 +2,13 @@
 
 The first caller of a key becomes the **leader** and makes the call; callers arriving while
 it runs are **followers** and wait for its outcome: an entry to replay, the error to raise,
-or ``None`` (the leader's stream failed or was abandoned, or the wait timed out) — then a
-follower makes its own call. Threads use :class:`SingleFlight` (an event per key); tasks
-use :class:`AsyncSingleFlight` (a future per key and event loop). A follower never waits
-for a leader running in its own thread or task (that leader cannot progress while it
-waits — e.g. one thread opening two identical streams).
+or ``None`` (the leader's stream failed or was abandoned, the leader was interrupted or
+cancelled, or the wait timed out) — then a follower makes its own call. A timed-out
+follower retires the flight, so a leader that never finishes cannot stall later callers.
+Threads use :class:`SingleFlight` (an event per key); tasks use :class:`AsyncSingleFlight`
+(a future per key and event loop). A follower never waits for a leader running in its own
+thread or task (that leader cannot progress while it waits — e.g. one thread opening two
+identical streams).
 
 What must not live here: keys, stores, responses.
 """
@@ -14,12 +16,20 @@ What must not live here: keys, stores, responses.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from typing import Any, Generic, TypeVar
 
 __all__ = ["AsyncSingleFlight", "Flight", "SingleFlight"]
 
 T = TypeVar("T")
+
+
+def _shared(error: BaseException | None) -> BaseException | None:
+    """The error followers re-raise: a failure of the call, never the leader's own
+    interruption (``CancelledError``, ``KeyboardInterrupt``) — followers then call
+    themselves instead of being cancelled with it."""
+    return error if isinstance(error, Exception) else None
 
 
 class Flight(Generic[T]):
@@ -61,13 +71,19 @@ class SingleFlight(Generic[T]):
             if self._flights.get(key) is flight:
                 del self._flights[key]
         if not flight.done.is_set():
-            flight.result, flight.error = result, error
+            flight.result, flight.error = result, _shared(error)
             flight.done.set()
 
-    @staticmethod
-    def wait(flight: Flight[T], timeout: float) -> T | None:
-        """The leader's result; raises its error; ``None`` when there is nothing to share."""
+    def wait(self, key: str, flight: Flight[T], timeout: float) -> T | None:
+        """The leader's result; raises its error; ``None`` when there is nothing to share.
+
+        A follower that times out retires the flight, so callers after it lead a new one
+        instead of each waiting for a leader that may never finish.
+        """
         if not flight.done.wait(timeout):
+            with self._lock:
+                if self._flights.get(key) is flight:
+                    del self._flights[key]
             return None
         if flight.error is not None:
             raise flight.error
@@ -97,9 +113,9 @@ class AsyncSingleFlight(Generic[T]):
 
     def finish(self, key: str, future: asyncio.Future[T | None], result: T | None = None,
                error: BaseException | None = None) -> None:
-        slot = (id(asyncio.get_running_loop()), key)
-        if self._flights.get(slot, (None,))[0] is future:
-            del self._flights[slot]
+        """End the flight (exactly once) and wake its followers; call on its loop."""
+        self._retire(id(future.get_loop()), key, future)
+        error = _shared(error)
         if not future.done():
             if error is not None:
                 future.set_exception(error)
@@ -107,11 +123,25 @@ class AsyncSingleFlight(Generic[T]):
             else:
                 future.set_result(result)
 
-    @staticmethod
-    async def wait(future: asyncio.Future[T | None], timeout: float) -> T | None:
+    def _retire(self, loop_id: int, key: str, future: asyncio.Future[T | None]) -> None:
+        slot = (loop_id, key)
+        if self._flights.get(slot, (None,))[0] is future:
+            del self._flights[slot]
+
+    def abandon(self, key: str, future: asyncio.Future[T | None]) -> None:
+        """End the flight with nothing to share, from any thread (a garbage finalizer)."""
+        loop = future.get_loop()
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+            loop.call_soon_threadsafe(self.finish, key, future)
+
+    async def wait(self, key: str, future: asyncio.Future[T | None],
+                   timeout: float) -> T | None:
+        """The leader's result (or its error); ``None`` on timeout, which also retires
+        the flight so later callers lead a new one."""
         try:
             return await asyncio.wait_for(asyncio.shield(future), timeout)
         except asyncio.TimeoutError:
+            self._retire(id(future.get_loop()), key, future)
             return None
 
     def __len__(self) -> int:

@@ -321,3 +321,74 @@ def test_cli_cache_stats_and_clear(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert "Deleted 2" in capsys.readouterr().out
     assert run(cli, ["cache", "stats"]) == 2
     assert "--store" in capsys.readouterr().err
+
+
+# -- single flight: flights that never end must not stall later callers -------------------
+def test_abandoned_async_stream_without_aclose_frees_its_flight() -> None:
+    import gc
+
+    p = ScriptedProvider()
+    cache = Cache(wait_timeout=2.0)
+    llm = stack(cache, provider=p)
+
+    async def main() -> None:
+        s = await llm.acall(ChatRequest("dropped", stream=True))
+        await s.__anext__()  # type: ignore[union-attr]
+        del s  # dropped without aclose(): no on_close fires
+        gc.collect()
+        await asyncio.sleep(0)
+        t0 = time.monotonic()
+
+        async def later() -> str:  # another task: it would follow a live leader
+            again = await llm.acall(ChatRequest("dropped", stream=True))
+            return (await again.collect()).text  # type: ignore[union-attr]
+
+        assert await asyncio.create_task(later()) == "Echo: dropped"
+        assert time.monotonic() - t0 < 1.0, "a later caller waited for a dead leader"
+        assert len(p.calls) == 2
+
+    asyncio.run(asyncio.wait_for(main(), 10))
+
+
+def test_cancelled_leader_does_not_cancel_its_followers() -> None:
+    p = ScriptedProvider(delay=0.3)
+    llm = stack(Cache(), provider=p)
+
+    async def main() -> None:
+        leader = asyncio.create_task(llm.acall(ChatRequest("c")))
+        await asyncio.sleep(0.05)
+        follower = asyncio.create_task(llm.acall(ChatRequest("c")))
+        await asyncio.sleep(0.05)
+        leader.cancel()
+        reply = await follower  # the follower was not cancelled: it calls itself
+        assert reply.text == "Echo: c"  # type: ignore[union-attr]
+
+    asyncio.run(asyncio.wait_for(main(), 5))
+
+
+def test_a_failing_store_write_still_ends_the_flight(tmp_path: Path) -> None:
+    import sqlite3
+
+    class Broken(MemoryCache):
+        def set(self, key: str, entry: Any, ttl: float | None = None) -> None:
+            raise sqlite3.OperationalError("database or disk is full")
+
+    p = ScriptedProvider(delay=0.2)
+    llm = stack(Cache(store=Broken(), wait_timeout=3.0), provider=p)
+    out: list[Any] = []
+
+    def call() -> None:
+        try:
+            out.append(llm(ChatRequest("w")))
+        except Exception as exc:  # recorded for the assertion
+            out.append(exc)
+
+    t0 = time.monotonic()
+    threads = [threading.Thread(target=call) for _ in range(3)]
+    for t in threads:
+        t.start()
+        time.sleep(0.02)
+    for t in threads:
+        t.join(10)
+    assert time.monotonic() - t0 < 2.0, "followers waited for a flight that never ended"
+    assert all(getattr(r, "text", None) == "Echo: w" for r in out), out
