@@ -11,9 +11,11 @@ world (sync, async) for the provider's life, created on first use and closed by
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from decimal import Decimal
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -24,7 +26,7 @@ from insightforge.secrets import Secret
 from insightforge.stack import AsyncResponse, Request, Response
 from insightforge.types import ChatRequest, EmbedRequest, Route, Usage
 
-__all__ = ["BaseProvider", "LazyClient"]
+__all__ = ["BaseProvider", "LazyClient", "PerLoop"]
 
 C = TypeVar("C")
 
@@ -51,6 +53,65 @@ class LazyClient(Generic[C]):
         with self._lock:
             client, self._client = self._client, None
         return client
+
+
+class PerLoop(Generic[C]):
+    """One async client per running event loop, built on first use there.
+
+    An async client's connections belong to the loop that opened them, so a client is
+    never shared across loops: code that calls ``asyncio.run(provider.acall(...))`` twice
+    gets a fresh client the second time. Clients of loops that have since closed are
+    dropped (they cannot be closed any more; ``aclose`` inside the loop avoids that).
+    ``closer(client)`` returns the coroutine that closes one client.
+    """
+
+    def __init__(self, factory: Callable[[], C],
+                 closer: Callable[[C], Coroutine[Any, Any, Any]]) -> None:
+        self._factory = factory
+        self._closer = closer
+        self._clients: dict[asyncio.AbstractEventLoop, C] = {}
+        self._lock = threading.Lock()
+        self._closing: set[asyncio.Task[Any]] = set()
+
+    def get(self) -> C:
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            for old in [old for old in self._clients if old.is_closed()]:
+                del self._clients[old]
+            client = self._clients.get(loop)
+            if client is None:
+                client = self._clients[loop] = self._factory()
+        return client
+
+    async def aclose(self) -> None:
+        """Close this loop's client (and, best-effort, the others; see :meth:`close`)."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            client = self._clients.pop(loop, None)
+        if client is not None:
+            await self._closer(client)
+        self.close()
+
+    def close(self) -> None:
+        """Close every client best-effort from synchronous code.
+
+        A client whose loop is running here is closed by a task on it; one whose loop is
+        idle is closed by running that loop; one whose loop has closed is dropped.
+        """
+        with self._lock:
+            clients, self._clients = self._clients, {}
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        for loop, client in clients.items():
+            if loop is running:
+                task = loop.create_task(self._closer(client))
+                self._closing.add(task)
+                task.add_done_callback(self._closing.discard)
+            elif not loop.is_closed() and not loop.is_running():
+                with contextlib.suppress(Exception):
+                    loop.run_until_complete(self._closer(client))
 
 
 class BaseProvider:

@@ -20,16 +20,13 @@ this module costs nothing until a provider makes its first call.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
-import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 from insightforge.errors import InsightForgeError, MalformedResponse, ProviderUnavailable
 from insightforge.types import Chunk
-from providers._base import BaseProvider, LazyClient
+from providers._base import BaseProvider, LazyClient, PerLoop
 from providers._errors import error_from_status, error_from_transport
 
 if TYPE_CHECKING:
@@ -169,9 +166,8 @@ class HttpxProvider(BaseProvider):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._sync: LazyClient[httpx.Client] = LazyClient(self._new_client)
-        self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
-            weakref.WeakKeyDictionary())
-        self._async_lock = threading.Lock()
+        self._async: PerLoop[httpx.AsyncClient] = PerLoop(self._new_async_client,
+                                                          lambda client: client.aclose())
 
     def _headers(self) -> dict[str, str]:
         """Headers sent with every request (override to add the credential)."""
@@ -194,15 +190,13 @@ class HttpxProvider(BaseProvider):
 
         return httpx.Client(**self._client_options())
 
-    def _aclient(self) -> httpx.AsyncClient:
+    def _new_async_client(self) -> httpx.AsyncClient:
         import httpx
 
-        loop = asyncio.get_running_loop()
-        with self._async_lock:
-            client = self._async.get(loop)
-            if client is None:
-                client = self._async[loop] = httpx.AsyncClient(**self._client_options())
-        return client
+        return httpx.AsyncClient(**self._client_options())
+
+    def _aclient(self) -> httpx.AsyncClient:
+        return self._async.get()
 
     # -- mapping ------------------------------------------------------------------------
     def _map(self, exc: BaseException) -> InsightForgeError:
@@ -303,18 +297,13 @@ class HttpxProvider(BaseProvider):
 
     # -- life -----------------------------------------------------------------------------
     def close(self) -> None:
-        """Close the sync client; async clients are dropped (``aclose`` closes them)."""
+        """Close the sync client and, best-effort, the async ones (see :class:`PerLoop`)."""
         client = self._sync.take()
         if client is not None:
             client.close()
-        with self._async_lock:
-            self._async.clear()
+        self._async.close()
 
     async def aclose(self) -> None:
-        """Close this loop's async client and the sync client."""
-        loop = asyncio.get_running_loop()
-        with self._async_lock:
-            client = self._async.pop(loop, None)
-        if client is not None:
-            await client.aclose()
+        """Close this loop's async client, then everything else."""
+        await self._async.aclose()
         self.close()

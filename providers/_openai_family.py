@@ -13,8 +13,6 @@ vendor-specific. ``openai`` is imported here, never from ``insightforge``.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncGenerator, Generator
 from decimal import Decimal
 from typing import Any
@@ -27,7 +25,7 @@ from insightforge.pricing import Price
 from insightforge.streams import AsyncChatStream, ChatStream
 from insightforge.types import ChatRequest, ChatResponse, Chunk, EmbedRequest, EmbedResponse
 from providers import _openai_wire as wire
-from providers._base import BaseProvider, LazyClient
+from providers._base import BaseProvider, LazyClient, PerLoop
 
 __all__ = ["OpenAIFamily"]
 
@@ -74,7 +72,8 @@ class OpenAIFamily(BaseProvider):
         self.embeddings = embeddings
         self._prices: dict[str, Price | None] = {}
         self._sync: LazyClient[Any] = LazyClient(self._new_client)
-        self._async: LazyClient[Any] = LazyClient(self._new_async_client)
+        self._async: PerLoop[Any] = PerLoop(self._new_async_client,
+                                            lambda client: client.close())
 
     # -- hooks for subclasses ---------------------------------------------------------------
     def _new_client(self) -> Any:
@@ -276,24 +275,13 @@ class OpenAIFamily(BaseProvider):
         self._checked(data)
 
     def close(self) -> None:
-        """Close the pooled clients (an async one best-effort, outside its loop)."""
+        """Close the sync client and, best-effort, the async ones (see :class:`PerLoop`)."""
         client = self._sync.take()
         if client is not None:
             client.close()
-        aclient = self._async.take()
-        if aclient is not None:
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:
-                with contextlib.suppress(Exception):
-                    asyncio.run(aclient.close())
-            else:
-                self._closing = loop.create_task(aclient.close())
+        self._async.close()
 
     async def aclose(self) -> None:
-        client = self._sync.take()
-        if client is not None:
-            client.close()
-        aclient = self._async.take()
-        if aclient is not None:
-            await aclient.close()
+        """Close this loop's async client, then everything else."""
+        await self._async.aclose()
+        self.close()

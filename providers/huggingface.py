@@ -24,7 +24,7 @@ from insightforge.pricing import Price
 from insightforge.secrets import Secret
 from insightforge.types import EmbedRequest, EmbedResponse, Usage
 from providers import _openai_wire as wire
-from providers._base import LazyClient
+from providers._base import LazyClient, PerLoop
 from providers._errors import error_from_status, error_from_transport
 from providers._openai_family import OpenAIFamily
 
@@ -83,7 +83,7 @@ class HuggingFace(OpenAIFamily):
         self._setup(embedding_model=model, stream_usage=False, estimate_usage=True,
                     embeddings=embed_url is not None)
         self._http: LazyClient[Any] = LazyClient(self._new_http)
-        self._ahttp: LazyClient[Any] = LazyClient(self._new_ahttp)
+        self._ahttp: PerLoop[Any] = PerLoop(self._new_ahttp, lambda client: client.aclose())
 
     # -- clients ----------------------------------------------------------------------------
     def _client_options(self) -> dict[str, Any]:
@@ -168,26 +168,16 @@ class HuggingFace(OpenAIFamily):
 
     # -- life -------------------------------------------------------------------------------
     def close(self) -> None:
+        """Close every client (async ones best-effort, see :class:`PerLoop`)."""
         super().close()
         client = self._http.take()
         if client is not None:
             client.close()
-        aclient = self._ahttp.take()
-        if aclient is not None:
-            import asyncio
-            import contextlib
-
-            with contextlib.suppress(Exception):
-                asyncio.run(aclient.aclose())
+        self._ahttp.close()
 
     async def aclose(self) -> None:
+        await self._ahttp.aclose()
         await super().aclose()
-        client = self._http.take()
-        if client is not None:
-            client.close()
-        aclient = self._ahttp.take()
-        if aclient is not None:
-            await aclient.aclose()
 
     def __repr__(self) -> str:
         extra = f", embed_url={self.embed_url!r}" if self.embed_url else ""
