@@ -6,17 +6,41 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import sys
 import traceback
+from collections.abc import Iterator
 
 import click
 
 from insightforge.errors import ConfigError, CredentialError, InsightForgeError
 from insightforge.secrets import scrub
 
-__all__ = ["EXIT_CONFIG", "EXIT_CREDENTIAL", "EXIT_FAILURE", "EXIT_OK", "exit_code", "run"]
+__all__ = ["EXIT_CONFIG", "EXIT_CREDENTIAL", "EXIT_FAILURE", "EXIT_OK", "CommandError",
+           "exit_code", "listening", "run"]
 
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG, EXIT_CREDENTIAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+class CommandError(click.ClickException):
+    """Bad usage no option parser catches (a port in use...): one line, exit code 2."""
+
+    exit_code = EXIT_CONFIG
+
+
+@contextlib.contextmanager
+def listening(host: str, port: int) -> Iterator[None]:
+    """Turn a failure to bind ``host:port`` into a :class:`CommandError` naming the fix."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
+            raise
+        why = {errno.EADDRINUSE: "the port is in use", errno.EACCES: "permission denied",
+               }.get(exc.errno, "no such local address")
+        raise CommandError(f"cannot listen on {host}:{port} ({why}); pick another --port "
+                           "(0 picks a free one) or --host") from None
 
 
 def exit_code(exc: BaseException) -> int:

@@ -102,8 +102,13 @@ def migrate(ctx: click.Context, path: str | None, write: bool) -> None:
     from insightforge.config import migrate_text
 
     where = _path(ctx, path)
-    text = where.read_text(encoding="utf-8")
-    new = migrate_text(text)
+    try:
+        text = where.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file {str(where)!r} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {str(where)!r}: {exc}") from None
+    new = migrate_text(text, origin=str(where))
     if new == text:
         click.echo(f"{where} is already in the current form.", err=True)
         return

@@ -79,6 +79,7 @@ def serve(ctx: click.Context, host: str, port: int, api_keys: tuple[str, ...],
       curl localhost:8080/v1/chat/completions -H 'Content-Type: application/json' \\
            -d '{"model": "default", "messages": [{"role": "user", "content": "hi"}]}'
     """
+    from insightforge.cli._errors import listening
     from insightforge.cli._setup import build_stack
     from insightforge.config import from_config
     from insightforge.gateway import Gateway, GatewayServer
@@ -96,8 +97,9 @@ def serve(ctx: click.Context, host: str, port: int, api_keys: tuple[str, ...],
             click.secho(f"Warning: serving on {host} without --api-key: anyone who can reach "
                         "this port can spend your provider credit.", fg="yellow", err=True)
         gateway = Gateway(llm, api_keys=api_keys)
-        server = resources.enter_context(GatewayServer(gateway, host, port,
-                                                       access_log=not quiet))
+        with listening(host, port):
+            server = resources.enter_context(GatewayServer(gateway, host, port,
+                                                           access_log=not quiet))
         if not quiet:
             _access_log()
         routes = ", ".join(f"{r.provider}:{r.model}" for r in gateway.routes)

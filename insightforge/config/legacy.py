@@ -65,13 +65,14 @@ def upgrade(doc: Mapping[str, Any]) -> dict[str, Any]:
     return migrate(doc)
 
 
-def migrate_text(text: str) -> str:
-    """Migrate YAML text; a document already in the new form comes back unchanged."""
+def migrate_text(text: str, origin: str = "<string>") -> str:
+    """Migrate YAML text; a document already in the new form comes back unchanged.
+    ``origin`` (the file name) is what a YAML syntax error names."""
     import yaml
 
     from insightforge.config.load import read_document
 
-    doc = read_document(text)
+    doc = read_document(text, origin)
     if not is_legacy(doc):
         return text
     return str(yaml.safe_dump(migrate(doc), sort_keys=False, default_flow_style=False))

@@ -19,6 +19,9 @@ from insightforge.secrets import Secret, mask
 __all__ = ["to_document"]
 
 _SECRET_NAME = re.compile(r"key|token|secret|password|credential", re.IGNORECASE)
+# what :func:`~insightforge.secrets.mask` returns: a Secret field arrives here already masked
+# (the converter unstructures a Secret to its masked form) and must not be masked twice
+_MASKED = re.compile(r"^(?:\*\*\*\*|.{4}…\(\d+ chars\))$", re.DOTALL)
 
 
 def _clean(value: Any, name: str = "") -> Any:
@@ -30,7 +33,8 @@ def _clean(value: Any, name: str = "") -> Any:
     if isinstance(value, (list, tuple)):
         return [_clean(v, name) for v in value]
     if isinstance(value, str) and _SECRET_NAME.search(name) and not name.endswith("_ref") \
-            and not name.endswith("_env") and name != "keyring_entry":
+            and not name.endswith("_env") and name != "keyring_entry" \
+            and not _MASKED.match(value):
         return mask(value)
     return value
 

@@ -72,6 +72,17 @@ def test_show_masks_secrets(clean_env: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert "attempts: 2" in out
     data = json.loads(invoke(["config", "show", "--json"])[1])
     assert data["providers"]["m"]["api_key"].startswith("sk-p")
+    # masked once: the length shown is the key's, not the length of its mask
+    assert data["providers"]["m"]["api_key"] == f"sk-p…({len(TEST_OPENAI_KEY)} chars)"
+
+
+def test_migrate_missing_or_broken_file_is_one_line_exit_2(clean_env: Path) -> None:
+    code, out, err = invoke(["config", "migrate", "missing.yaml"])
+    assert (code, out) == (2, "") and err.count("\n") == 1
+    assert "missing.yaml" in err and "does not exist" in err and "Traceback" not in err
+    (clean_env / "broken.yaml").write_text("llm: [unclosed\n")
+    code, _, err = invoke(["config", "migrate", "broken.yaml"])
+    assert code == 2 and err.startswith("Error: broken.yaml at line") and err.count("\n") == 1
 
 
 def test_schema_is_json(clean_env: Path) -> None:
@@ -134,3 +145,16 @@ def test_every_command_has_help(command: list[str]) -> None:
     assert code == 0 and "Usage:" in out
     body = out.split("\n\n", 2)
     assert len(body) >= 2 and body[1].strip(), f"{command} has no help text"
+
+
+@pytest.mark.parametrize("command", [["serve", "--emulator", "-q"], ["emulator"]])
+def test_port_in_use_is_one_line_exit_2(clean_env: Path, command: list[str]) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code, _, err = invoke([*command, "--port", str(port)])
+    assert code == 2 and err.count("\n") == 1, err
+    assert f"127.0.0.1:{port}" in err and "--port" in err and "Traceback" not in err
