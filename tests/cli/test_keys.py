@@ -89,7 +89,9 @@ def test_console_script_end_to_end(keyring_env: dict[str, str], clean_env: Path,
     assert run("set", "openai", stdin=TEST_OPENAI_KEY).returncode == 0
     assert credentials.keyring_get("openai") == TEST_OPENAI_KEY  # same backend, other process
     listed = run("list")
-    assert "keyring" in listed.stdout and TEST_OPENAI_KEY not in listed.stdout + listed.stderr
+    line = next(ln for ln in listed.stdout.splitlines() if ln.startswith("openai "))
+    assert line.split()[1] == "keyring" and "sk-p…(" in line, listed.stdout
+    assert TEST_OPENAI_KEY not in listed.stdout + listed.stderr
     checked = run("test", "openai", "--base-url", guarded.openai_url)
     assert (checked.returncode, checked.stdout) == (0, "openai: OK\n"), checked.stderr
     assert run("delete", "openai").returncode == 0

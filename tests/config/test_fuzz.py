@@ -89,13 +89,13 @@ def test_arbitrary_sections(doc: Any) -> None:
     check(doc)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(paths(VALID)), documents)
 def test_one_value_replaced(path: tuple[Any, ...], value: Any) -> None:
     check(replaced(VALID, path, value))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.text(alphabet=st.sampled_from(list("providers:stack- {}[]\n\t'\"&*!|>%@`#,?0x$")),
                max_size=80))
 def test_arbitrary_yaml_text(text: str) -> None:
@@ -106,7 +106,9 @@ secrets_ = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEF0123456789", min_si
                    max_size=40).map(lambda s: "sk-" + s)
 
 
-@settings(max_examples=200, deadline=None)
+# too_slow off: on a loaded machine (two suites at once) hypothesis' health check can fail
+# the run for no defect (the only failure mode found for the reported flake)
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(secrets_, st.sampled_from(["api_key", "api_key_ref", "timeout", "options",
                                   "price", "defaults", "base_url", "typo_key"]),
        st.sampled_from(["plain", "list", "mapping"]))
