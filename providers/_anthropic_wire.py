@@ -19,7 +19,7 @@ from typing import Any
 from insightforge.errors import InsightForgeError, InvalidRequest, MalformedResponse
 from insightforge.types import ChatRequest, Chunk, Message, ToolCall, ToolCallDelta, Usage
 from providers._errors import error_from_status
-from providers._httpx import SSEDecoder, decode_json
+from providers._lines import SSEDecoder, decode_json
 from providers._wire import arguments_object, arguments_text, get, json_schema, optional_int
 
 __all__ = ["NAME", "AnthropicStreamDecoder", "chat_body", "error_of", "finish_reason",
@@ -208,7 +208,7 @@ class AnthropicStreamDecoder:
             return []
         data = decode_json(NAME, event.data)
         kind = data.get("type", event.event)
-        if kind not in _EVENTS:
+        if not isinstance(kind, str) or kind not in _EVENTS:
             return []  # ping, content_block_stop and events added after this was written
         handler: Any = getattr(self, f"_on_{kind}")
         chunks: list[Chunk] = handler(data)

@@ -10,141 +10,39 @@ What lives here:
   ``_open_lines``/``_aopen_lines`` (a streamed answer, read line by line). Every httpx
   failure and every HTTP error answer leaves here as an error of the hierarchy, through
   the one table in :mod:`providers._errors`.
-* :func:`decode_json` and :class:`SSEDecoder` / :func:`ndjson_object` — pure parsers.
-* :func:`drive` / :func:`adrive` — feed lines to a pure stream decoder, yield chunks.
+* The pure line readers (:func:`decode_json`, :class:`SSEDecoder`, :func:`ndjson_object`,
+  :func:`drive`/:func:`adrive`) live in :mod:`providers._lines` and are re-exported here.
 
-What must not live here: any vendor's wire format (that is the provider's ``_*_wire``
-module, pure and unit-tested without sockets). ``httpx`` is imported lazily, so importing
-this module costs nothing until a provider makes its first call.
+What must not live here: parsing (:mod:`providers._lines`) or any vendor's wire format
+(the provider's ``_*_wire`` module, pure and unit-tested without sockets). ``httpx`` is
+imported lazily, so importing this module costs nothing until a provider makes its first
+call.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from insightforge.errors import InsightForgeError, MalformedResponse, ProviderUnavailable
-from insightforge.types import Chunk
+from insightforge.errors import InsightForgeError
 from providers._base import BaseProvider, LazyClient, PerLoop
 from providers._errors import error_from_status, error_from_transport
+from providers._lines import (
+    SSEDecoder,
+    SSEEvent,
+    StreamDecoder,
+    adrive,
+    decode_json,
+    drive,
+    ndjson_object,
+    truncated,
+)
 
 if TYPE_CHECKING:
     import httpx
 
 __all__ = ["HttpxProvider", "LineStream", "SSEDecoder", "SSEEvent", "StreamDecoder",
            "adrive", "decode_json", "drive", "ndjson_object", "truncated"]
-
-Lines = Iterator[str]
-
-
-# -- pure parsing -----------------------------------------------------------------------
-
-def decode_json(provider: str, content: bytes | str) -> dict[str, Any]:
-    """A JSON object from a body; anything else is :class:`MalformedResponse`."""
-    try:
-        data = json.loads(content)
-    except (ValueError, TypeError) as exc:
-        raise MalformedResponse(f"{provider} sent a body that is not JSON ({exc}).",
-                                provider=provider) from None
-    if not isinstance(data, dict):
-        raise MalformedResponse(f"{provider} sent JSON that is not an object "
-                                f"({type(data).__name__}).", provider=provider)
-    return data
-
-
-def ndjson_object(provider: str, line: str) -> dict[str, Any] | None:
-    """One NDJSON line as an object; ``None`` for a blank line."""
-    line = line.strip()
-    return decode_json(provider, line) if line else None
-
-
-class SSEEvent:
-    """One server-sent event: its ``event`` name (default ``message``) and ``data`` text."""
-
-    __slots__ = ("data", "event")
-
-    def __init__(self, event: str, data: str) -> None:
-        self.event = event
-        self.data = data
-
-    def __repr__(self) -> str:
-        return f"SSEEvent({self.event!r}, {self.data[:60]!r})"
-
-
-class SSEDecoder:
-    """Server-sent events from text lines (the WHATWG rules we need; no I/O).
-
-    Feed each line without its line ending; a blank line dispatches the event. Comments
-    (``:``) and ``id``/``retry`` fields are ignored.
-    """
-
-    __slots__ = ("_data", "_event")
-
-    def __init__(self) -> None:
-        self._event = ""
-        self._data: list[str] = []
-
-    def feed(self, line: str) -> SSEEvent | None:
-        line = line.rstrip("\r\n")
-        if not line:
-            if not self._data and not self._event:
-                return None
-            event = SSEEvent(self._event or "message", "\n".join(self._data))
-            self._event, self._data = "", []
-            return event
-        if line.startswith(":"):
-            return None
-        field, _, value = line.partition(":")
-        value = value[1:] if value.startswith(" ") else value
-        if field == "event":
-            self._event = value
-        elif field == "data":
-            self._data.append(value)
-        return None
-
-
-class StreamDecoder(Protocol):
-    """A vendor's pure stream state machine: lines in, chunks out.
-
-    ``feed`` raises the mapped error for an error event or a malformed line; ``done``
-    turns true at the vendor's end marker; ``finish`` is called when the lines run out.
-    """
-
-    done: bool
-
-    def feed(self, line: str) -> list[Chunk]: ...
-
-
-def truncated(provider: str, why: str = "") -> ProviderUnavailable:
-    """The error for a stream that ended before the vendor's end marker (retryable)."""
-    detail = f" ({why})" if why else ""
-    return ProviderUnavailable(f"{provider} ended the stream before its end marker{detail}: "
-                               "the connection was cut or the stream truncated; retry the "
-                               "request.", provider=provider)
-
-
-def drive(provider: str, lines: Lines, decoder: StreamDecoder) -> Iterator[Chunk]:
-    """Chunks from ``lines`` through ``decoder``; a missing end marker raises."""
-    for line in lines:
-        yield from decoder.feed(line)
-        if decoder.done:
-            return
-    raise truncated(provider)
-
-
-async def adrive(provider: str, lines: AsyncIterator[str],
-                 decoder: StreamDecoder) -> AsyncIterator[Chunk]:
-    """The async twin of :func:`drive`."""
-    async for line in lines:
-        for chunk in decoder.feed(line):
-            yield chunk
-        if decoder.done:
-            return
-    raise truncated(provider)
-
-
-# -- I/O --------------------------------------------------------------------------------
 
 class LineStream:
     """An open streamed answer: its text lines and a ``close`` for the connection."""

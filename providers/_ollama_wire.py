@@ -25,8 +25,15 @@ from insightforge.types import (
     ToolCallDelta,
     Usage,
 )
-from providers._httpx import ndjson_object
-from providers._wire import arguments_object, arguments_text, get, json_schema, optional_int
+from providers._lines import ndjson_object
+from providers._wire import (
+    arguments_object,
+    arguments_text,
+    get,
+    json_schema,
+    optional_int,
+    vector,
+)
 
 __all__ = ["NAME", "OllamaStreamDecoder", "chat_body", "embed_body", "finish_reason", "has_model",
            "model_names",
@@ -166,12 +173,7 @@ def parse_embed(data: Mapping[str, Any], count: int) -> tuple[tuple[tuple[float,
                                                               Usage]:
     """The vectors (one per input, checked) and usage of an ``/api/embed`` answer."""
     raw = get(NAME, data, "embeddings", list)
-    vectors = []
-    for vector in raw:
-        if not isinstance(vector, list) or not all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) for v in vector):
-            raise _malformed("embeddings must be lists of numbers")
-        vectors.append(tuple(float(v) for v in vector))
+    vectors = [vector(NAME, item) for item in raw]
     if len(vectors) != count:
         raise _malformed(f"{len(vectors)} embeddings for {count} inputs")
     return tuple(vectors), Usage(optional_int(data, "prompt_eval_count"), 0)

@@ -43,6 +43,7 @@ from insightforge.types import (
     Usage,
 )
 from providers._errors import error_from_status, error_from_transport
+from providers._wire import vector
 
 __all__ = [
     "chat_body",
@@ -61,6 +62,8 @@ _JSON_MODE = {"type": "json_object"}
 _FORMAT_TYPES = frozenset({"json_object", "json_schema", "text"})
 _TOOL_CHOICES = frozenset({"auto", "none", "required"})
 _BAD_SHAPE = (KeyError, IndexError, TypeError, AttributeError, ValueError)
+# Other servers' words for OpenAI's finish reasons (TGI < 2.2; the legacy function_call).
+_FINISH = {"eos_token": "stop", "stop_sequence": "stop", "function_call": "tool_calls"}
 
 
 def uses_completion_tokens(model: str) -> bool:
@@ -185,6 +188,11 @@ def _opt_str(value: Any) -> str | None:
     return None if value is None else _str(value)
 
 
+def _finish(value: Any) -> str | None:
+    reason = _opt_str(value)
+    return None if reason is None else _FINISH.get(reason, reason)
+
+
 def _count(value: Any) -> int:
     if type(value) is not int or value < 0:  # bool is not a token count
         raise TypeError(f"expected a token count, got {value!r}")
@@ -197,11 +205,21 @@ def _usage(data: Any) -> Usage | None:
     return Usage(_count(data["prompt_tokens"]), _count(data.get("completion_tokens") or 0))
 
 
+def _arguments(value: Any) -> str:
+    """JSON text; some servers send the arguments as an object instead of text."""
+    if value is None or isinstance(value, str):
+        return value or "{}"
+    if not isinstance(value, dict):
+        raise TypeError(f"tool call arguments must be JSON text, got {type(value).__name__}")
+    return json.dumps(value)
+
+
 def _tool_calls(calls: Any) -> tuple[ToolCall, ...]:
     if not calls:
         return ()
     return tuple(ToolCall(_str(c["id"]), _str(c["function"]["name"]),
-                          _opt_str(c["function"].get("arguments")) or "{}") for c in calls)
+                          _arguments(c["function"].get("arguments")))
+                 for c in calls)
 
 
 def parse_chat(data: Any, *, provider: str, model: str) -> ChatResponse:
@@ -214,7 +232,7 @@ def parse_chat(data: Any, *, provider: str, model: str) -> ChatResponse:
         usage = _usage(data.get("usage")) or Usage()
         return ChatResponse(Message("assistant", content, tool_calls=calls),
                             _opt_str(data.get("model")) or model, provider, usage,
-                            _opt_str(choice.get("finish_reason")), _opt_str(data.get("id")) or "")
+                            _finish(choice.get("finish_reason")), _opt_str(data.get("id")) or "")
     except _BAD_SHAPE as exc:
         raise malformed(provider, "a chat completion", exc) from None
 
@@ -248,7 +266,7 @@ def parse_chunk(data: Any, *, provider: str) -> Chunk | None:
         delta = choice.get("delta") or {}
         text = _opt_str(delta.get("content")) or ""
         tools = _tool_deltas(delta.get("tool_calls"))
-        finish = _opt_str(choice.get("finish_reason"))
+        finish = _finish(choice.get("finish_reason"))
     except _BAD_SHAPE as exc:
         raise malformed(provider, "a stream chunk", exc) from None
     if not (text or tools or finish or usage):
@@ -256,17 +274,11 @@ def parse_chunk(data: Any, *, provider: str) -> Chunk | None:
     return Chunk(text, tool_calls=tools, finish_reason=finish, usage=usage)
 
 
-def _vector(value: Any) -> tuple[float, ...]:
-    if not isinstance(value, list) or not value:
-        raise TypeError("an embedding must be a non-empty list of numbers")
-    return tuple(float(x) for x in value)
-
-
 def parse_embeddings(data: Any, *, provider: str, model: str, count: int) -> EmbedResponse:
     """An embeddings ``list`` dict as an :class:`EmbedResponse` in input order."""
     try:
         items = sorted(data["data"], key=lambda item: _count(item["index"]))
-        vectors = tuple(_vector(item["embedding"]) for item in items)
+        vectors = tuple(vector(provider, item["embedding"]) for item in items)
         if len(vectors) != count:
             raise ValueError(f"{len(vectors)} vectors for {count} inputs")
         usage = data.get("usage")

@@ -9,12 +9,13 @@ argument conversion between our JSON text and vendors' JSON objects, and the rea
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from insightforge.errors import InvalidRequest, MalformedResponse
 
-__all__ = ["arguments_object", "arguments_text", "get", "json_schema", "optional_int"]
+__all__ = ["arguments_object", "arguments_text", "get", "json_schema", "optional_int", "vector"]
 
 T = TypeVar("T")
 _MISSING: Any = object()
@@ -49,6 +50,20 @@ def optional_int(data: Mapping[str, Any], key: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
         return 0
     return int(value)
+
+
+def vector(provider: str, value: Any) -> tuple[float, ...]:
+    """One embedding: a non-empty list of finite numbers (not booleans, not strings)."""
+    if isinstance(value, list) and value:
+        try:
+            out = tuple(float(x) for x in value
+                        if isinstance(x, (int, float)) and not isinstance(x, bool))
+        except OverflowError:
+            out = ()
+        if len(out) == len(value) and all(math.isfinite(x) for x in out):
+            return out
+    raise MalformedResponse(f"{provider}: an embedding must be a non-empty list of finite "
+                            "numbers.", provider=provider)
 
 
 def arguments_object(provider: str, text: str, tool: str) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from providers import _openai_wire as wire
 from providers._base import LazyClient, PerLoop
 from providers._errors import error_from_status, error_from_transport
 from providers._openai_family import OpenAIFamily
+from providers._wire import vector
 
 __all__ = ["HuggingFace", "parse_tei"]
 
@@ -43,7 +44,7 @@ def parse_tei(data: Any, *, provider: str, model: str, inputs: tuple[str, ...]) 
     try:
         if not isinstance(data, list) or len(data) != len(inputs):
             raise ValueError(f"expected {len(inputs)} vectors")
-        vectors = tuple(wire._vector(v) for v in data)
+        vectors = tuple(vector(provider, v) for v in data)
     except (TypeError, ValueError) as exc:
         raise wire.malformed(provider, "embeddings", exc) from None
     words = sum(len(text.split()) for text in inputs)

@@ -170,3 +170,24 @@ def test_parse_embeddings_orders_by_index_and_checks_count() -> None:
 def test_model_families() -> None:
     assert wire.uses_completion_tokens("o1-mini") and wire.uses_completion_tokens("gpt-5-nano")
     assert not wire.uses_completion_tokens("gpt-4o") and not wire.uses_completion_tokens("omni")
+
+
+@pytest.mark.parametrize(("reason", "expected"), [
+    ("stop", "stop"), ("length", "length"), ("tool_calls", "tool_calls"),
+    ("content_filter", "content_filter"), ("eos_token", "stop"), ("stop_sequence", "stop"),
+    ("function_call", "tool_calls"), (None, None), ("something_new", "something_new")])
+def test_finish_reasons_are_normalised(reason: str | None, expected: str | None) -> None:
+    """TGI before 2.2 says ``eos_token``/``stop_sequence``; legacy OpenAI ``function_call``."""
+    answer = {"choices": [{"message": {"content": "x"}, "finish_reason": reason}]}
+    assert wire.parse_chat(answer, provider="p", model="m").finish_reason == expected
+    chunk = wire.parse_chunk({"choices": [{"delta": {"content": "x"}, "finish_reason": reason}]},
+                             provider="p")
+    assert chunk is not None and chunk.finish_reason == expected
+
+
+def test_tool_call_arguments_sent_as_an_object_are_read_as_json_text() -> None:
+    answer = {"choices": [{"message": {"content": None, "tool_calls": [
+        {"id": "c1", "type": "function", "function": {"name": "f", "arguments": {"a": 1}}}]},
+        "finish_reason": "tool_calls"}]}
+    call = wire.parse_chat(answer, provider="p", model="m").message.tool_calls[0]
+    assert json.loads(call.arguments) == {"a": 1}

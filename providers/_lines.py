@@ -1,0 +1,130 @@
+"""Pure readers of answers and streams, shared by every httpx-based provider — no I/O.
+
+What lives here: :func:`decode_json` (a body as a JSON object or
+:class:`~insightforge.errors.MalformedResponse`), :func:`ndjson_object` (one NDJSON line),
+:class:`SSEDecoder` (server-sent events from text lines, the WHATWG rules we need), the
+:class:`StreamDecoder` protocol a vendor's stream state machine follows, and
+:func:`drive`/:func:`adrive`, which feed lines to such a decoder and raise
+:func:`truncated` when the lines end before the vendor's end marker.
+
+What must not live here: sockets, httpx, any one vendor's wire format (that is the
+provider's ``_*_wire`` module).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from typing import Any, Protocol
+
+from insightforge.errors import MalformedResponse, ProviderUnavailable
+from insightforge.types import Chunk
+
+__all__ = ["SSEDecoder", "SSEEvent", "StreamDecoder", "adrive", "decode_json", "drive",
+           "ndjson_object", "truncated"]
+
+Lines = Iterator[str]
+
+
+def decode_json(provider: str, content: bytes | str) -> dict[str, Any]:
+    """A JSON object from a body; anything else is :class:`MalformedResponse`."""
+    try:
+        data = json.loads(content)
+    except (ValueError, TypeError) as exc:
+        raise MalformedResponse(f"{provider} sent a body that is not JSON ({exc}).",
+                                provider=provider) from None
+    if not isinstance(data, dict):
+        raise MalformedResponse(f"{provider} sent JSON that is not an object "
+                                f"({type(data).__name__}).", provider=provider)
+    return data
+
+
+def ndjson_object(provider: str, line: str) -> dict[str, Any] | None:
+    """One NDJSON line as an object; ``None`` for a blank line."""
+    line = line.strip()
+    return decode_json(provider, line) if line else None
+
+
+class SSEEvent:
+    """One server-sent event: its ``event`` name (default ``message``) and ``data`` text."""
+
+    __slots__ = ("data", "event")
+
+    def __init__(self, event: str, data: str) -> None:
+        self.event = event
+        self.data = data
+
+    def __repr__(self) -> str:
+        return f"SSEEvent({self.event!r}, {self.data[:60]!r})"
+
+
+class SSEDecoder:
+    """Server-sent events from text lines (the WHATWG rules we need; no I/O).
+
+    Feed each line without its line ending; a blank line dispatches the event. Comments
+    (``:``) and ``id``/``retry`` fields are ignored.
+    """
+
+    __slots__ = ("_data", "_event")
+
+    def __init__(self) -> None:
+        self._event = ""
+        self._data: list[str] = []
+
+    def feed(self, line: str) -> SSEEvent | None:
+        line = line.rstrip("\r\n")
+        if not line:
+            if not self._data and not self._event:
+                return None
+            event = SSEEvent(self._event or "message", "\n".join(self._data))
+            self._event, self._data = "", []
+            return event
+        if line.startswith(":"):
+            return None
+        field, _, value = line.partition(":")
+        value = value[1:] if value.startswith(" ") else value
+        if field == "event":
+            self._event = value
+        elif field == "data":
+            self._data.append(value)
+        return None
+
+
+class StreamDecoder(Protocol):
+    """A vendor's pure stream state machine: lines in, chunks out.
+
+    ``feed`` raises the mapped error for an error event or a malformed line; ``done``
+    turns true at the vendor's end marker; ``finish`` is called when the lines run out.
+    """
+
+    done: bool
+
+    def feed(self, line: str) -> list[Chunk]: ...
+
+
+def truncated(provider: str, why: str = "") -> ProviderUnavailable:
+    """The error for a stream that ended before the vendor's end marker (retryable)."""
+    detail = f" ({why})" if why else ""
+    return ProviderUnavailable(f"{provider} ended the stream before its end marker{detail}: "
+                               "the connection was cut or the stream truncated; retry the "
+                               "request.", provider=provider)
+
+
+def drive(provider: str, lines: Lines, decoder: StreamDecoder) -> Iterator[Chunk]:
+    """Chunks from ``lines`` through ``decoder``; a missing end marker raises."""
+    for line in lines:
+        yield from decoder.feed(line)
+        if decoder.done:
+            return
+    raise truncated(provider)
+
+
+async def adrive(provider: str, lines: AsyncIterator[str],
+                 decoder: StreamDecoder) -> AsyncIterator[Chunk]:
+    """The async twin of :func:`drive`."""
+    async for line in lines:
+        for chunk in decoder.feed(line):
+            yield chunk
+        if decoder.done:
+            return
+    raise truncated(provider)
