@@ -98,10 +98,12 @@ def list_(ctx: click.Context) -> None:
     width = max((len(n) for n in names), default=4)
     for name, ptype in sorted(names.items()):
         spec = configured.get(name)
-        entry = name
+        entry, env = name, _env_vars(ptype)
         if spec is not None and (spec.api_key_ref or "").startswith("keyring:"):
             entry = spec.api_key_ref.partition(":")[2]
-        info = describe(name, env=_env_vars(ptype), keyring_entry=entry)
+            if describe(name, keyring_entry=entry).source is not None:
+                env = ()  # an explicit keyring ref that is set wins (config/build.py)
+        info = describe(name, env=env, keyring_entry=entry)
         if info.source is None:
             why = "not set" if _key_required(ptype) else "optional, not set"
             click.echo(f"{name:<{width}}  -            ({why}: {info.where})")

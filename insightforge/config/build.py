@@ -54,7 +54,11 @@ def _credential(name: str, spec: ProviderConfig) -> dict[str, Any]:
     if ref is not None:
         kind, _, target = ref.partition(":")
         if kind == "keyring":
-            return {"keyring_entry": target}
+            # the entry the config names is an explicit choice: it beats the provider's
+            # environment variable (an unrelated OPENAI_API_KEY must not silently replace
+            # it); with no such entry the usual order applies, ending at this entry
+            value = credentials.keyring_get(target)
+            return {key: value} if value else {"keyring_entry": target}
         value = os.environ.get(target)
         if not value:
             raise CredentialError(name, env_var=target, keyring_entry=None,

@@ -96,3 +96,23 @@ def test_console_script_end_to_end(keyring_env: dict[str, str], clean_env: Path,
     assert (checked.returncode, checked.stdout) == (0, "openai: OK\n"), checked.stderr
     assert run("delete", "openai").returncode == 0
     assert credentials.keyring_get("openai") is None
+
+
+def test_a_keyring_ref_in_the_config_beats_the_environment(
+        keyring_env: dict[str, str], clean_env: Path, guarded: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`api_key_ref: keyring:work` (what `config init` writes) names the key to use: an
+    unrelated OPENAI_API_KEY in the shell must not silently replace it."""
+    (clean_env / "insightforge.yaml").write_text(
+        f"providers:\n  work: {{type: openai, model: gpt-4o-mini, base_url: "
+        f"'{guarded.openai_url}', api_key_ref: 'keyring:work'}}\n")
+    credentials.keyring_set("work", TEST_OPENAI_KEY)
+    monkeypatch.setenv("OPENAI_API_KEY", WRONG_KEY)
+    assert invoke(["keys", "test", "work"])[:2] == (0, "work: OK\n")
+    _, out, _ = invoke(["keys", "list"])
+    line = next(ln for ln in out.splitlines() if ln.startswith("work "))
+    assert line.split()[1] == "keyring" and "keyring:work" in line
+    assert invoke(["chat", "--no-stream", "hi"])[:2] == (0, "Echo: hi\n")
+    credentials.keyring_delete("work")  # no entry: the usual order (the env var) applies
+    code, out, _ = invoke(["keys", "test", "work"])
+    assert code == 1 and "bad key" in out
