@@ -7,7 +7,9 @@ call) -> inner call -> settle exactly once:
 * a failure releases the reservation (nothing was billed);
 * a stream settles when it ends; when it is **abandoned** (``close()`` or garbage) it keeps
   the full reservation as spent, because tokens may have been billed; when it **fails**
-  it releases the reservation if no chunk arrived, and keeps it otherwise.
+  it releases the reservation if no chunk arrived, and keeps it otherwise;
+* a settlement the ledger cannot take (Redis gone after the reserve) is logged and leaves
+  the reservation counted; the call's answer or error is returned unchanged.
 
 Async drivers run SQLite and Redis ledger calls in a worker thread; the memory ledger is
 called inline (it only takes a lock for a few microseconds).
@@ -16,12 +18,14 @@ called inline (it only takes a lock for a few microseconds).
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import attrs
 
 from insightforge.errors import BudgetExceeded, InsightForgeError
+from insightforge.secrets import scrub
 from insightforge.stack import AsyncResponse, Handler, Middleware, Request, Response
 from insightforge.streams import AsyncChatStream, ChatStream
 from insightforge.types import ChatResponse, Chunk, EmbedResponse, Route, TraceEvent
@@ -31,8 +35,21 @@ from middleware.budget.policy import from_units
 
 __all__ = ["BudgetHandler"]
 
+_log = logging.getLogger("insightforge.budget")
 T = TypeVar("T")
 Answer = TypeVar("Answer", bound=ChatResponse | EmbedResponse)
+
+
+def _settle_failed(res: Reservation, exc: Exception) -> None:
+    """A settlement the ledger could not take (its server went away after the reserve).
+
+    The reservation stays in the ledger and counts against the limit until the period
+    ends — never an over-spend — and the call's own outcome (its answer, or the provider's
+    error) is not replaced by the ledger's failure.
+    """
+    _log.warning("budget settlement of %s units for %s failed; the reservation stays "
+                 "counted until the period ends: %s: %s", res.units, res.plan.key,
+                 type(exc).__name__, scrub(str(exc)))
 
 
 class BudgetHandler(Middleware):
@@ -72,7 +89,10 @@ class BudgetHandler(Middleware):
     # -- sync driver ---------------------------------------------------------------------
     def _settle(self, res: Reservation, actual: int) -> None:
         if res.units or actual:
-            self.layer.ledger.settle(res.plan.key, res.units, actual)
+            try:
+                self.layer.ledger.settle(res.plan.key, res.units, actual)
+            except Exception as exc:
+                _settle_failed(res, exc)
 
     def _reserve(self, request: Request) -> Reservation:
         plan = self.layer.plan(request, self.routes())
@@ -125,7 +145,10 @@ class BudgetHandler(Middleware):
 
     async def _asettle(self, res: Reservation, actual: int) -> None:
         if res.units or actual:
-            await self._run(self.layer.ledger.settle, res.plan.key, res.units, actual)
+            try:
+                await self._run(self.layer.ledger.settle, res.plan.key, res.units, actual)
+            except Exception as exc:
+                _settle_failed(res, exc)
 
     async def _areserve(self, request: Request) -> Reservation:
         plan = self.layer.plan(request, self.routes())

@@ -9,7 +9,9 @@ them for ``insightforge budget status``. The URL's password never appears in a r
 
 from __future__ import annotations
 
+import hashlib
 import os
+import threading
 from typing import Any
 
 from insightforge.secrets import scrub
@@ -18,17 +20,20 @@ from middleware.budget.ledger import Entry, Grant
 __all__ = ["RedisLedger"]
 
 _RESERVE = """
-local spent = tonumber(redis.call('HGET', KEYS[1], 'spent') or '0')
-local reserved = tonumber(redis.call('HGET', KEYS[1], 'reserved') or '0')
+local row = redis.call('HMGET', KEYS[1], 'spent', 'reserved', 'limit')
+local spent = tonumber(row[1] or '0')
+local reserved = tonumber(row[2] or '0')
 local limit = tonumber(ARGV[1])
 local want = tonumber(ARGV[2])
 local least = tonumber(ARGV[3])
 local available = limit - spent - reserved
 local grant = 0
 if available >= want then grant = want elseif available >= least then grant = available end
-redis.call('HSET', KEYS[1], 'limit', ARGV[1])
+if row[3] ~= ARGV[1] then
+  redis.call('HSET', KEYS[1], 'limit', ARGV[1])
+  redis.call('SADD', KEYS[2], KEYS[1])
+end
 if grant > 0 then redis.call('HINCRBY', KEYS[1], 'reserved', string.format('%d', grant)) end
-redis.call('SADD', KEYS[2], KEYS[1])
 return {grant, spent, reserved}
 """
 
@@ -39,6 +44,9 @@ redis.call('HINCRBY', KEYS[1], 'spent', ARGV[2])
 redis.call('SADD', KEYS[2], KEYS[1])
 return 1
 """
+
+_RESERVE_SHA = hashlib.sha1(_RESERVE.encode()).hexdigest()
+_SETTLE_SHA = hashlib.sha1(_SETTLE.encode()).hexdigest()
 
 
 def _safe_url(url: str) -> str:
@@ -63,8 +71,8 @@ class RedisLedger:
         self.prefix = prefix
         self.timeout = timeout
         self._client: Any = None
-        self._scripts: tuple[Any, Any] | None = None
         self._pid = 0
+        self._lock = threading.Lock()
 
     @property
     def url(self) -> str:
@@ -74,38 +82,44 @@ class RedisLedger:
     def __reduce__(self) -> tuple[Any, ...]:  # picklable for multiprocessing (reconnects)
         return (_rebuild, (self._url, self.prefix, self.timeout))
 
-    def _redis(self) -> tuple[Any, Any, Any]:
-        if self._client is None or self._pid != os.getpid():
-            import redis
+    def _redis(self) -> Any:
+        client = self._client
+        if client is not None and self._pid == os.getpid():
+            return client
+        with self._lock:  # one client per process, even when threads race to open it
+            if self._client is None or self._pid != os.getpid():
+                import redis
 
-            self._client = redis.Redis.from_url(self._url, socket_timeout=self.timeout,
-                                                socket_connect_timeout=self.timeout)
-            self._scripts = (self._client.register_script(_RESERVE),
-                             self._client.register_script(_SETTLE))
-            self._pid = os.getpid()
-        assert self._scripts is not None
-        return self._client, *self._scripts
+                self._client = redis.Redis.from_url(self._url, socket_timeout=self.timeout,
+                                                    socket_connect_timeout=self.timeout)
+                self._pid = os.getpid()
+            return self._client
 
-    def reserve(self, key: str, limit: int, want: int, least: int) -> Grant:
-        _, reserve, _ = self._redis()
+    def _run(self, script: str, sha: str, key: str, *args: int) -> Any:
+        """One ``EVALSHA`` round trip (the script is loaded once if the server lacks it)."""
+        from redis.exceptions import NoScriptError
+
+        keys = (self.prefix + key, self.prefix + "keys")
         try:
-            granted, spent, reserved = reserve(keys=[self.prefix + key, self.prefix + "keys"],
-                                               args=[limit, want, least])
+            client = self._redis()
+            try:
+                return client.evalsha(sha, 2, *keys, *args)
+            except NoScriptError:  # a new or restarted server: load it, once
+                client.script_load(script)
+                return client.evalsha(sha, 2, *keys, *args)
         except Exception as exc:  # connection errors: never a password in the message
             raise ConnectionError(f"Budget ledger at {self.url} failed: "
                                   f"{scrub(str(exc))}") from None
+
+    def reserve(self, key: str, limit: int, want: int, least: int) -> Grant:
+        granted, spent, reserved = self._run(_RESERVE, _RESERVE_SHA, key, limit, want, least)
         return Grant(int(granted), int(spent), int(reserved))
 
     def settle(self, key: str, reserved: int, actual: int) -> None:
-        _, _, settle = self._redis()
-        try:
-            settle(keys=[self.prefix + key, self.prefix + "keys"], args=[-reserved, actual])
-        except Exception as exc:
-            raise ConnectionError(f"Budget ledger at {self.url} failed: "
-                                  f"{scrub(str(exc))}") from None
+        self._run(_SETTLE, _SETTLE_SHA, key, -reserved, actual)
 
     def entries(self) -> list[Entry]:
-        client, _, _ = self._redis()
+        client = self._redis()
         out = []
         for raw in sorted(client.smembers(self.prefix + "keys")):
             name = raw.decode()

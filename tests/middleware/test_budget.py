@@ -241,6 +241,33 @@ def test_failure_releases_the_reservation() -> None:
     assert [e.event for e in info.value.trace] == ["reserved", "settled"]
 
 
+class _SettleFails(MemoryLedger):
+    """A ledger that reserves, then loses its server before the settlement."""
+
+    def settle(self, key: str, reserved: int, actual: int) -> None:
+        raise ConnectionError("Budget ledger at redis://ledger:6379/0 failed: reset by peer")
+
+
+def test_a_failing_settlement_keeps_the_reservation_and_the_outcome() -> None:
+    budget = Budget(limit_usd=10, ledger=_SettleFails())
+    p = provider(script=[ProviderUnavailable("down", provider="scripted")])
+    llm = stack(budget, provider=p)
+    with pytest.raises(ProviderUnavailable):  # the provider's error, not the ledger's
+        llm(ChatRequest("hello"))
+    assert llm(ChatRequest("hello")).text == "Echo: hello"  # type: ignore[union-attr]
+
+    async def main() -> None:
+        with pytest.raises(ProviderUnavailable):
+            p.push(ProviderUnavailable("down", provider="scripted"))
+            await llm.acall(ChatRequest("hello"))
+        assert (await llm.acall(ChatRequest("hello"))).text == "Echo: hello"  # type: ignore
+
+    asyncio.run(main())
+    one = P.worst_case(CHEAP, P.estimate_input_tokens(ChatRequest("hello")), 4096)
+    entry = budget.ledger.entries()[0]
+    assert (entry.spent, entry.reserved) == (0, 4 * one)  # kept reserved: never over-spends
+
+
 def test_stream_settles_on_end_close_and_error() -> None:
     p = provider(script=["one two three four", "a b c d e f",
                          StreamStep("x y z", ProviderUnavailable("cut", provider="s"), 0),
