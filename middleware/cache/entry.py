@@ -9,7 +9,9 @@ credential — only the answer. What must not live here: keys, stores, I/O.
 from __future__ import annotations
 
 import json
+import threading
 import time
+from collections import OrderedDict
 from decimal import Decimal
 from typing import Any
 
@@ -19,7 +21,7 @@ from insightforge.serialize import from_dict, to_dict
 from insightforge.streams import AsyncChatStream, ChatStream
 from insightforge.types import ChatResponse, Chunk, EmbedResponse, TraceEvent
 
-__all__ = ["ENTRY_VERSION", "CacheEntry", "decode", "encode", "make_entry"]
+__all__ = ["ENTRY_VERSION", "CacheEntry", "DecodeMemo", "decode", "encode", "make_entry"]
 
 ENTRY_VERSION = 1
 
@@ -100,3 +102,32 @@ def decode(text: str | bytes) -> CacheEntry | None:
         return CacheEntry(response, chunks, float(data["created"]))
     except Exception:  # a damaged entry is a miss, never a crash
         return None
+
+
+class DecodeMemo:
+    """:func:`decode` with a small LRU keyed by the stored bytes themselves.
+
+    A shared store hands back the same JSON for every hit on a hot key; entries are
+    immutable, so equal bytes may share one decoded entry. Saves the converter's
+    structuring (most of a hit's CPU time) without ever serving a different answer: the key
+    is the whole stored value, not the cache key.
+    """
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._memo: OrderedDict[bytes | str, CacheEntry] = OrderedDict()
+
+    def __call__(self, raw: str | bytes) -> CacheEntry | None:
+        with self._lock:
+            entry = self._memo.get(raw)
+            if entry is not None:
+                self._memo.move_to_end(raw)
+                return entry
+        entry = decode(raw)
+        if entry is not None and self.size:
+            with self._lock:
+                self._memo[raw] = entry
+                if len(self._memo) > self.size:
+                    self._memo.popitem(last=False)
+        return entry

@@ -1,30 +1,30 @@
 """A cache store in Redis, shared by many machines.
 
 Each entry is a string key ``<prefix><key>`` holding the entry's JSON with Redis' own
-expiry (``SET ... PX``); hits and misses are counted in the hash ``<prefix>stats`` in the
-same round trip as the lookup (a pipeline). ``clear`` deletes by ``SCAN`` over the prefix,
-never ``FLUSHDB``. The URL's password never appears in a repr or an error.
+expiry (``SET ... PX``). A lookup is one plain ``GET`` (one round trip, no script); hits and
+misses are counted in this process and added to the hash ``<prefix>stats`` in batches
+(every :data:`STATS_EVERY` lookups, and on ``stats()`` and ``close()``), so other clients'
+counts may lag by less than a batch. Decoded entries are memoised by their bytes
+(:class:`~middleware.cache.entry.DecodeMemo`). ``clear`` deletes by ``SCAN`` over the
+prefix, never ``FLUSHDB``. The URL's password never appears in a repr or an error.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 from typing import Any
 
 from insightforge.secrets import scrub
-from middleware.cache.entry import CacheEntry, decode, encode
+from middleware.cache.entry import CacheEntry, DecodeMemo, encode
 from middleware.cache.stores import CacheStats
 
 __all__ = ["RedisCache"]
 
 
-_GET = """
-local value = redis.call('GET', KEYS[1])
-if ARGV[1] == '0' then return value end
-if value then redis.call('HINCRBY', KEYS[2], 'hits', 1)
-else redis.call('HINCRBY', KEYS[2], 'misses', 1) end
-return value
-"""
+STATS_EVERY = 100
+"""Lookups counted locally before the counts are added to Redis in one round trip."""
 
 
 def _safe_url(url: str) -> str:
@@ -45,8 +45,10 @@ class RedisCache:
         self.prefix = prefix
         self.timeout = timeout
         self._client: Any = None
-        self._get: Any = None
         self._pid = 0
+        self._lock = threading.Lock()
+        self._counts = [0, 0]  # hits, misses not yet added to Redis
+        self._decode = DecodeMemo()
 
     @property
     def url(self) -> str:
@@ -56,26 +58,52 @@ class RedisCache:
         return (_rebuild, (self._url, self.prefix, self.timeout))
 
     def _redis(self) -> Any:
-        if self._client is None or self._pid != os.getpid():
-            import redis
+        client = self._client
+        if client is not None and self._pid == os.getpid():
+            return client
+        with self._lock:  # one client per process, even when threads race to open it
+            if self._client is None or self._pid != os.getpid():
+                import redis
 
-            self._client = redis.Redis.from_url(self._url, socket_timeout=self.timeout,
-                                                socket_connect_timeout=self.timeout)
-            self._get = self._client.register_script(_GET)
-            self._pid = os.getpid()
-        return self._client
+                self._client = redis.Redis.from_url(self._url, socket_timeout=self.timeout,
+                                                    socket_connect_timeout=self.timeout)
+                self._pid = os.getpid()
+                self._counts = [0, 0]  # a forked child starts its own tally
+            return self._client
 
     def _fail(self, exc: Exception) -> ConnectionError:
         return ConnectionError(f"Cache store at {self.url} failed: {scrub(str(exc))}")
 
     def get(self, key: str, *, count: bool = True) -> CacheEntry | None:
         try:
-            self._redis()
-            raw = self._get(keys=[self.prefix + key, self.prefix + "stats"], args=[int(count)])
-            entry = None if raw is None else decode(raw)
+            raw = self._redis().get(self.prefix + key)
         except Exception as exc:
             raise self._fail(exc) from None
+        entry = None if raw is None else self._decode(raw)
+        if count:
+            with self._lock:
+                self._counts[entry is None] += 1
+                due = sum(self._counts) >= STATS_EVERY
+            if due:
+                self._flush_counts()
         return entry
+
+    def _flush_counts(self) -> None:
+        """Add this process's hits and misses to the shared stats hash (best effort)."""
+        with self._lock:
+            (hits, misses), self._counts = self._counts, [0, 0]
+        if not hits and not misses:
+            return
+        try:
+            pipe = self._redis().pipeline(transaction=False)
+            pipe.hincrby(self.prefix + "stats", "hits", hits)
+            pipe.hincrby(self.prefix + "stats", "misses", misses)
+            pipe.execute()
+        except Exception as exc:  # keep the tally for the next flush
+            with self._lock:
+                self._counts[0] += hits
+                self._counts[1] += misses
+            raise self._fail(exc) from None
 
     def set(self, key: str, entry: CacheEntry, ttl: float | None = None) -> None:
         px = None if ttl is None else max(1, int(ttl * 1000))
@@ -98,6 +126,7 @@ class RedisCache:
         return len(keys)
 
     def stats(self) -> CacheStats:
+        self._flush_counts()
         client = self._redis()
         keys = self._keys()
         size = sum(int(client.strlen(k)) for k in keys)
@@ -106,6 +135,8 @@ class RedisCache:
 
     def close(self) -> None:
         if self._client is not None:
+            with contextlib.suppress(ConnectionError):
+                self._flush_counts()
             self._client.close()
             self._client = None
 

@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from middleware._sqlite import ProcessConnection
-from middleware.cache.entry import CacheEntry, decode, encode
+from middleware.cache.entry import CacheEntry, DecodeMemo, encode
 from middleware.cache.stores import CacheStats
 
 __all__ = ["SQLiteCache"]
@@ -42,6 +42,7 @@ class SQLiteCache:
         self._lock = threading.Lock()
         self._conn = ProcessConnection(self.path, timeout=timeout, schema=_SCHEMA)
         self._writes = 0
+        self._decode = DecodeMemo()
         self.hits = 0
         self.misses = 0
 
@@ -60,7 +61,7 @@ class SQLiteCache:
                 if row[1] is not None and row[1] <= time.time():
                     self._db().execute("DELETE FROM cache_entries WHERE key = ?", (key,))
                 else:
-                    entry = decode(row[0])
+                    entry = self._decode(row[0])
             if not count:
                 pass
             elif entry is None:

@@ -267,6 +267,36 @@ def test_redis_store(redis_url: str, redis_client: Any) -> None:
 
 
 @pytest.mark.redis
+def test_redis_counts_reach_other_clients_in_batches(redis_url: str,
+                                                     redis_client: Any) -> None:
+    from middleware.cache.redis import STATS_EVERY
+
+    a, b = RedisCache(redis_url), RedisCache(redis_url)
+    entry = make_entry(ScriptedProvider()(ChatRequest("q")))  # type: ignore[arg-type]
+    a.set("k", entry, 60)
+    for _ in range(STATS_EVERY):  # a full batch is flushed without asking
+        assert a.get("k") == entry
+    assert b.stats().hits == STATS_EVERY
+    a.get("nope")
+    a.close()  # closing flushes the rest
+    assert b.stats().misses == 1
+    assert a.get("k") == entry and a.stats().hits == STATS_EVERY + 1
+
+
+@given(st.lists(st.sampled_from(["a", "b", "c", "d"]), max_size=40))
+def test_decode_memo_never_serves_another_entry(texts: list[str]) -> None:
+    from middleware.cache.entry import DecodeMemo
+
+    p = ScriptedProvider()
+    raws = {t: encode(make_entry(p(ChatRequest(t)))) for t in "abcd"}  # type: ignore[arg-type]
+    memo = DecodeMemo(size=2)
+    for t in texts:
+        got = memo(raws[t])
+        assert got is not None and got.response.text == f"Echo: {t}"  # type: ignore[union-attr]
+    assert memo(b"not json") is None
+
+
+@pytest.mark.redis
 def test_stacks_sharing_redis_never_answer_for_each_other(redis_url: str,
                                                           redis_client: Any) -> None:
     a = ScriptedProvider(name="alpha", model="m")
