@@ -213,7 +213,12 @@ class RedisStore(_BucketStore):
                                   "client=redis.Redis(...)", path="store")
             import redis
 
-            client = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
+            try:
+                client = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
+            except ValueError as exc:  # a malformed URL: say so, never echo a password
+                raise ConfigError(f"RedisStore: cannot use the URL {_safe_url(url)!r}: "
+                                  f"{exc}; expected redis://[:password@]host:port/db",
+                                  path="store") from None
         self.client = client
         self.prefix = prefix
         self._script_hash: str | None = None
@@ -260,8 +265,13 @@ def _safe_url(url: str) -> str:
     """The URL without a password (reprs must never show a secret)."""
     from urllib.parse import urlsplit, urlunsplit
 
-    parts = urlsplit(url)
-    if parts.password is None:
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:  # not a URL we can parse: hide everything before the last "@"
+        head, sep, tail = url.rpartition("@")
+        return f"{head.partition('://')[0]}://***@{tail}" if sep else url
+    if password is None:
         return url
     host = parts.hostname or ""
     netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
@@ -280,6 +290,7 @@ def make_store(value: str | LimitStore) -> LimitStore:
             return RedisStore(value)
     elif isinstance(value, LimitStore):
         return value
+    shown = repr(_safe_url(value)) if isinstance(value, str) else type(value).__name__
     raise ConfigError("store must be 'memory', 'sqlite:<path>', a redis:// URL, or a store "
-                      f"object (SQLiteStore(path), RedisStore(url)); got {value!r}",
+                      f"object (SQLiteStore(path), RedisStore(url)); got {shown}",
                       path="store")

@@ -292,3 +292,12 @@ def test_redis_store_async_path(redis_url: str, redis_client: Any) -> None:
 def test_redis_store_repr_hides_the_password() -> None:
     store = RedisStore("redis://user:hunter2secret@localhost:6379/0")
     assert "hunter2secret" not in repr(store) and "***" in repr(store)
+
+
+@pytest.mark.parametrize("spec", ["redis+sentinel://:hunter2secret@host:26379/0",
+                                  "postgres://app:hunter2secret@db/limits",
+                                  "redis://:hunter2secret@[::1/0"])
+def test_a_bad_store_url_is_named_without_its_password(spec: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        RateLimit(rpm=1, store=spec)
+    assert "hunter2secret" not in str(info.value) and "***" in str(info.value)
