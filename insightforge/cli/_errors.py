@@ -18,7 +18,7 @@ from insightforge.errors import ConfigError, CredentialError, InsightForgeError
 from insightforge.secrets import scrub
 
 __all__ = ["EXIT_CONFIG", "EXIT_CREDENTIAL", "EXIT_FAILURE", "EXIT_OK", "CommandError",
-           "exit_code", "listening", "run"]
+           "exit_code", "listening", "reaching", "run", "safe_location"]
 
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG, EXIT_CREDENTIAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -41,6 +41,44 @@ def listening(host: str, port: int) -> Iterator[None]:
                }.get(exc.errno, "no such local address")
         raise CommandError(f"cannot listen on {host}:{port} ({why}); pick another --port "
                            "(0 picks a free one) or --host") from None
+
+
+def safe_location(spec: str) -> str:
+    """A store's path or URL for a message, any password in the URL masked."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(spec)
+        if parts.password is None:
+            return spec
+        host = parts.netloc.rpartition("@")[2]
+        return parts._replace(netloc=f"{parts.username or ''}:****@{host}").geturl()
+    except ValueError:
+        return "<the given location>"
+
+
+def _store_errors() -> tuple[type[BaseException], ...]:
+    import sqlite3
+
+    found: list[type[BaseException]] = [OSError, sqlite3.Error]
+    with contextlib.suppress(ImportError):
+        import redis.exceptions
+
+        found.append(redis.exceptions.RedisError)
+    return tuple(found)
+
+
+@contextlib.contextmanager
+def reaching(what: str, spec: str, option: str) -> Iterator[None]:
+    """Turn a store that cannot be opened or reached (``cache stats``, ``budget status``)
+    into one line naming it and the fix (exit code 1)."""
+    try:
+        yield
+    except _store_errors() as exc:
+        raise click.ClickException(
+            f"cannot use the {what} at {safe_location(spec)} ({type(exc).__name__}: "
+            f"{scrub(str(exc))}); check that it is running and reachable (or the file's "
+            f"directory exists and is writable), or name another with {option}") from None
 
 
 def exit_code(exc: BaseException) -> int:

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from insightforge.cli._errors import reaching
 from insightforge.errors import ConfigError
 
 __all__ = ["budget"]
@@ -53,7 +54,8 @@ def open_ledger(spec: str | None, config_path: str | None) -> Any:
     from middleware.budget import ledger_from
 
     try:
-        return ledger_from(spec)
+        with reaching("budget ledger", spec, "--ledger"):
+            return ledger_from(spec)
     except ValueError as exc:
         raise ConfigError(str(exc), path="--ledger") from None
 
@@ -79,7 +81,8 @@ def status(ctx: click.Context, ledger_spec: str | None, as_json: bool) -> None:
     config_path = (ctx.find_root().obj or {}).get("config")
     ledger = open_ledger(ledger_spec, config_path)
     try:
-        entries = ledger.entries()
+        with reaching("budget ledger", ledger_spec or repr(ledger), "--ledger"):
+            entries = ledger.entries()
     finally:
         ledger.close()
     rows = [{"scope": e.scope, "period": e.period, "spent_usd": str(_usd(e.spent)),

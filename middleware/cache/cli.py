@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from insightforge.cli._errors import reaching
 from insightforge.errors import ConfigError
 
 __all__ = ["cache"]
@@ -50,7 +51,8 @@ def open_store(spec: str | None, config_path: str | None) -> Any:
     from middleware.cache.stores import store_from
 
     try:
-        return store_from(spec, None, 100_000)
+        with reaching("cache store", spec, "--store"):
+            return store_from(spec, None, 100_000)
     except ValueError as exc:
         raise ConfigError(str(exc), path="--store") from None
 
@@ -72,7 +74,8 @@ def stats(ctx: click.Context, store_spec: str | None, as_json: bool) -> None:
     """Entries, size, hits and misses of the store."""
     store = open_store(store_spec, (ctx.find_root().obj or {}).get("config"))
     try:
-        s = store.stats()
+        with reaching("cache store", store_spec or repr(store), "--store"):
+            s = store.stats()
     finally:
         store.close()
     data = {"store": repr(store), "entries": s.entries, "size_bytes": s.size_bytes,
@@ -94,7 +97,8 @@ def clear(ctx: click.Context, store_spec: str | None, yes: bool) -> None:
     try:
         if not yes:
             click.confirm(f"Delete every entry in {store!r}?", abort=True)
-        n = store.clear()
+        with reaching("cache store", store_spec or repr(store), "--store"):
+            n = store.clear()
     finally:
         store.close()
     click.echo(f"Deleted {n} entries from {store!r}.")
