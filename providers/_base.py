@@ -20,11 +20,12 @@ from decimal import Decimal
 from typing import Any, ClassVar, Generic, TypeVar
 
 from insightforge import credentials
-from insightforge.errors import ConfigError, InvalidRequest
+from insightforge.errors import ConfigError, InsightForgeError, InvalidRequest
 from insightforge.pricing import Price, price_for
 from insightforge.secrets import Secret
 from insightforge.stack import AsyncResponse, Request, Response
 from insightforge.types import ChatRequest, EmbedRequest, Route, Usage
+from providers._errors import detach
 
 __all__ = ["BaseProvider", "LazyClient", "PerLoop"]
 
@@ -167,20 +168,32 @@ class BaseProvider:
 
     # -- dispatch -----------------------------------------------------------------------
     def __call__(self, request: Request, /) -> Response:
-        if isinstance(request, ChatRequest):
-            return self._chat(request)
-        if isinstance(request, EmbedRequest):
-            return self._embed(request)
-        raise InvalidRequest(f"{self.name} got {type(request).__name__}; "
-                             "pass a ChatRequest or an EmbedRequest")
+        try:
+            if isinstance(request, ChatRequest):
+                return self._chat(request)
+            if isinstance(request, EmbedRequest):
+                return self._embed(request)
+        except InsightForgeError as err:
+            error = err
+        else:
+            error = self._not_a_request(request)
+        raise detach(error)  # outside the except block: no SDK exception in the chain
 
     async def acall(self, request: Request, /) -> AsyncResponse:
-        if isinstance(request, ChatRequest):
-            return await self._achat(request)
-        if isinstance(request, EmbedRequest):
-            return await self._aembed(request)
-        raise InvalidRequest(f"{self.name} got {type(request).__name__}; "
-                             "pass a ChatRequest or an EmbedRequest")
+        try:
+            if isinstance(request, ChatRequest):
+                return await self._achat(request)
+            if isinstance(request, EmbedRequest):
+                return await self._aembed(request)
+        except InsightForgeError as err:
+            error = err
+        else:
+            error = self._not_a_request(request)
+        raise detach(error)
+
+    def _not_a_request(self, request: object) -> InvalidRequest:
+        return InvalidRequest(f"{self.name} got {type(request).__name__}; "
+                              "pass a ChatRequest or an EmbedRequest")
 
     def _chat(self, request: ChatRequest) -> Response:
         raise NotImplementedError

@@ -13,7 +13,7 @@ import email.utils
 import json
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from insightforge.errors import (
     AuthenticationError,
@@ -29,7 +29,8 @@ from insightforge.errors import (
 )
 from insightforge.secrets import scrub
 
-__all__ = ["error_from_status", "error_from_transport", "error_message", "parse_retry_after"]
+__all__ = ["detach", "error_from_status", "error_from_transport", "error_message",
+           "parse_retry_after"]
 
 _CONTEXT_HINTS = ("context length", "context_length", "maximum context", "too many tokens",
                   "prompt is too long", "context window")
@@ -110,6 +111,24 @@ def error_from_status(provider: str, status: int, body: str | bytes | None = Non
         return InvalidRequest(f"{provider}: not found (HTTP 404){said}. Check the model name "
                               "and base_url.")
     return InvalidRequest(f"{provider} rejected the request (HTTP {status}){said}.")
+
+
+E = TypeVar("E", bound=BaseException)
+
+
+def detach(error: E) -> E:
+    """``error`` without its exception chain, ready to raise *outside* an ``except`` block.
+
+    An httpx or SDK exception holds the request, and the request holds the headers (the API
+    key among them): our errors never carry one as ``__cause__`` or ``__context__``. Raise
+    the result after the ``except`` block has ended, or Python links the handled exception
+    again.
+    """
+    if isinstance(error, InsightForgeError):
+        error.__cause__ = None
+        error.__context__ = None
+        error.__suppress_context__ = True
+    return error
 
 
 def error_from_transport(provider: str, exc: BaseException) -> ProviderError:

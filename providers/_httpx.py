@@ -21,12 +21,12 @@ call.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from insightforge.errors import InsightForgeError
 from providers._base import BaseProvider, LazyClient, PerLoop
-from providers._errors import error_from_status, error_from_transport
+from providers._errors import detach, error_from_status, error_from_transport
 from providers._lines import (
     SSEDecoder,
     SSEEvent,
@@ -112,25 +112,34 @@ class HttpxProvider(BaseProvider):
         return error_from_status(self.name, response.status_code, response.content,
                                  dict(response.headers))
 
-    # -- one JSON answer ----------------------------------------------------------------
-    def _send_json(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
+    def _sent(self, send: Callable[[], httpx.Response]) -> httpx.Response:
+        """``send()``'s response; an httpx failure leaves mapped, with no exception chain."""
         import httpx
 
         try:
-            response = self._sync.get().request(method, path, json=body)
+            return send()
         except httpx.HTTPError as exc:
-            raise self._map(exc) from exc
+            error = self._map(exc)
+        raise detach(error)
+
+    async def _asent(self, send: Awaitable[httpx.Response]) -> httpx.Response:
+        import httpx
+
+        try:
+            return await send
+        except httpx.HTTPError as exc:
+            error = self._map(exc)
+        raise detach(error)
+
+    # -- one JSON answer ----------------------------------------------------------------
+    def _send_json(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
+        response = self._sent(lambda: self._sync.get().request(method, path, json=body))
         if response.status_code >= 400:
             raise self._status_error(response)
         return decode_json(self.name, response.content)
 
     async def _asend_json(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
-        import httpx
-
-        try:
-            response = await self._aclient().request(method, path, json=body)
-        except httpx.HTTPError as exc:
-            raise self._map(exc) from exc
+        response = await self._asent(self._aclient().request(method, path, json=body))
         if response.status_code >= 400:
             raise self._status_error(response)
         return decode_json(self.name, response.content)
@@ -141,10 +150,8 @@ class HttpxProvider(BaseProvider):
         import httpx
 
         client = self._sync.get()
-        try:
-            response = client.send(client.build_request("POST", path, json=body), stream=True)
-        except httpx.HTTPError as exc:
-            raise self._map(exc) from exc
+        response = self._sent(lambda: client.send(client.build_request("POST", path, json=body),
+                                                  stream=True))
         if response.status_code >= 400:
             try:
                 response.read()
@@ -158,7 +165,7 @@ class HttpxProvider(BaseProvider):
             try:
                 yield from response.iter_lines()
             except httpx.HTTPError as exc:
-                raise self._mid_stream(exc) from exc
+                raise self._mid_stream(exc) from None  # drive() detaches it
             finally:
                 response.close()
 
@@ -168,11 +175,8 @@ class HttpxProvider(BaseProvider):
         import httpx
 
         client = self._aclient()
-        try:
-            response = await client.send(client.build_request("POST", path, json=body),
-                                         stream=True)
-        except httpx.HTTPError as exc:
-            raise self._map(exc) from exc
+        response = await self._asent(client.send(client.build_request("POST", path, json=body),
+                                                 stream=True))
         if response.status_code >= 400:
             try:
                 await response.aread()
@@ -187,7 +191,7 @@ class HttpxProvider(BaseProvider):
                 async for line in response.aiter_lines():
                     yield line
             except httpx.HTTPError as exc:
-                raise self._mid_stream(exc) from exc
+                raise self._mid_stream(exc) from None  # drive() detaches it
             finally:
                 await response.aclose()
 

@@ -17,8 +17,9 @@ import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, Protocol
 
-from insightforge.errors import MalformedResponse, ProviderUnavailable
+from insightforge.errors import InsightForgeError, MalformedResponse, ProviderUnavailable
 from insightforge.types import Chunk
+from providers._errors import detach
 
 __all__ = ["SSEDecoder", "SSEEvent", "StreamDecoder", "adrive", "decode_json", "drive",
            "ndjson_object", "truncated"]
@@ -111,20 +112,33 @@ def truncated(provider: str, why: str = "") -> ProviderUnavailable:
 
 
 def drive(provider: str, lines: Lines, decoder: StreamDecoder) -> Iterator[Chunk]:
-    """Chunks from ``lines`` through ``decoder``; a missing end marker raises."""
-    for line in lines:
-        yield from decoder.feed(line)
-        if decoder.done:
-            return
-    raise truncated(provider)
+    """Chunks from ``lines`` through ``decoder``; a missing end marker raises.
+
+    Errors leave without an exception chain (:func:`~providers._errors.detach`).
+    """
+    try:
+        for line in lines:
+            yield from decoder.feed(line)
+            if decoder.done:
+                return
+    except InsightForgeError as err:
+        error = err
+    else:
+        error = truncated(provider)
+    raise detach(error)
 
 
 async def adrive(provider: str, lines: AsyncIterator[str],
                  decoder: StreamDecoder) -> AsyncIterator[Chunk]:
     """The async twin of :func:`drive`."""
-    async for line in lines:
-        for chunk in decoder.feed(line):
-            yield chunk
-        if decoder.done:
-            return
-    raise truncated(provider)
+    try:
+        async for line in lines:
+            for chunk in decoder.feed(line):
+                yield chunk
+            if decoder.done:
+                return
+    except InsightForgeError as err:
+        error = err
+    else:
+        error = truncated(provider)
+    raise detach(error)

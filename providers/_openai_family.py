@@ -13,7 +13,8 @@ vendor-specific. ``openai`` is imported here, never from ``insightforge``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Generator
+import contextlib
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from decimal import Decimal
 from typing import Any
 
@@ -26,11 +27,33 @@ from insightforge.streams import AsyncChatStream, ChatStream
 from insightforge.types import ChatRequest, ChatResponse, Chunk, EmbedRequest, EmbedResponse
 from providers import _openai_wire as wire
 from providers._base import BaseProvider, LazyClient, PerLoop
+from providers._errors import detach
 
 __all__ = ["OpenAIFamily"]
 
 _STREAM: Any = openai.Stream[object]
 _ASTREAM: Any = openai.AsyncStream[object]
+
+
+def _release(source: Any) -> None:
+    """Close an SDK stream: its generator first (so no half-read SSE generator is left for
+    the garbage collector to finalise later, at worst at interpreter exit), then its
+    response. The SDK keeps the generator in ``_iterator``; ``close()`` alone only closes
+    the response."""
+    iterator = getattr(source, "_iterator", None)
+    if iterator is not None and hasattr(iterator, "close"):
+        with contextlib.suppress(Exception):
+            iterator.close()
+    source.close()
+
+
+async def _arelease(source: Any) -> None:
+    """The async twin of :func:`_release`."""
+    iterator = getattr(source, "_iterator", None)
+    if iterator is not None and hasattr(iterator, "aclose"):
+        with contextlib.suppress(Exception):
+            await iterator.aclose()
+    await source.close()
 
 
 class _Meta:
@@ -122,34 +145,42 @@ class OpenAIFamily(BaseProvider):
         return attrs.evolve(response, cost_usd=self._cost(model, response))
 
     # -- chat -------------------------------------------------------------------------------
+    def _sdk(self, call: Callable[[], Any]) -> Any:
+        """``call()``'s answer; an SDK failure leaves mapped, with no exception chain (the
+        SDK's exception holds the request and its headers)."""
+        try:
+            return call()
+        except Exception as exc:
+            error = wire.map_error(self.name, exc)
+        raise detach(error)
+
+    async def _asdk(self, call: Awaitable[Any]) -> Any:
+        try:
+            return await call
+        except Exception as exc:
+            error = wire.map_error(self.name, exc)
+        raise detach(error)
+
     def _chat(self, request: ChatRequest) -> ChatResponse | ChatStream:
         model = request.model or self.model
-        body = wire.chat_body(request, model, stream_usage=self.stream_usage)
-        try:
-            if request.stream:
-                source = self._sync.get().post(self.chat_path, body=body, cast_to=object,
-                                               stream=True, stream_cls=_STREAM)
-            else:
-                data = self._sync.get().post(self.chat_path, body=body, cast_to=object)
-        except Exception as exc:
-            raise wire.map_error(self.name, exc) from None
+        body = wire.chat_body(request, model=model, stream_usage=self.stream_usage)
+        client = self._sync.get()
         if request.stream:
+            source = self._sdk(lambda: client.post(self.chat_path, body=body, cast_to=object,
+                                                   stream=True, stream_cls=_STREAM))
             return self._stream(source, request, model)
+        data = self._sdk(lambda: client.post(self.chat_path, body=body, cast_to=object))
         return self._answer(request, model, data)
 
     async def _achat(self, request: ChatRequest) -> ChatResponse | AsyncChatStream:
         model = request.model or self.model
-        body = wire.chat_body(request, model, stream_usage=self.stream_usage)
-        try:
-            if request.stream:
-                source = await self._async.get().post(self.chat_path, body=body, cast_to=object,
-                                                      stream=True, stream_cls=_ASTREAM)
-            else:
-                data = await self._async.get().post(self.chat_path, body=body, cast_to=object)
-        except Exception as exc:
-            raise wire.map_error(self.name, exc) from None
+        body = wire.chat_body(request, model=model, stream_usage=self.stream_usage)
+        client = self._async.get()
         if request.stream:
+            source = await self._asdk(client.post(self.chat_path, body=body, cast_to=object,
+                                                  stream=True, stream_cls=_ASTREAM))
             return self._astream(source, request, model)
+        data = await self._asdk(client.post(self.chat_path, body=body, cast_to=object))
         return self._answer(request, model, data)
 
     def _answer(self, request: ChatRequest, model: str, data: Any) -> ChatResponse:
@@ -177,17 +208,20 @@ class OpenAIFamily(BaseProvider):
                         meta.finished = meta.finished or chunk.finish_reason is not None
                         yield chunk
             except Exception as exc:
-                raise wire.map_error(name, exc) from None
+                error = wire.map_error(name, exc)
+            else:
+                if meta.finished:
+                    return
+                error = self._ended_early()
             finally:
-                source.close()
-            if not meta.finished:
-                raise self._ended_early()
+                _release(source)
+            raise detach(error)  # outside the except block: no SDK exception in the chain
 
         gen = chunks()
 
         def close() -> None:
             gen.close()
-            source.close()
+            _release(source)
 
         return ChatStream.from_chunks(
             gen, model=model, provider=name, close=close,
@@ -206,17 +240,20 @@ class OpenAIFamily(BaseProvider):
                         meta.finished = meta.finished or chunk.finish_reason is not None
                         yield chunk
             except Exception as exc:
-                raise wire.map_error(name, exc) from None
+                error = wire.map_error(name, exc)
+            else:
+                if meta.finished:
+                    return
+                error = self._ended_early()
             finally:
-                await source.close()
-            if not meta.finished:
-                raise self._ended_early()
+                await _arelease(source)
+            raise detach(error)
 
         gen = chunks()
 
         async def close() -> None:
             await gen.aclose()
-            await source.close()
+            await _arelease(source)
 
         return AsyncChatStream.from_chunks(
             gen, model=model, provider=name, close=close,
@@ -231,22 +268,18 @@ class OpenAIFamily(BaseProvider):
         if not self.embeddings:
             raise self._no_embeddings()
         model = request.model or self.embedding_model
-        try:
-            data = self._sync.get().post(self.embed_path, body=wire.embed_body(request, model),
-                                         cast_to=object)
-        except Exception as exc:
-            raise wire.map_error(self.name, exc) from None
+        client = self._sync.get()
+        data = self._sdk(lambda: client.post(self.embed_path,
+                                             body=wire.embed_body(request, model),
+                                             cast_to=object))
         return self._embedded(request, model, data)
 
     async def _aembed(self, request: EmbedRequest) -> EmbedResponse:
         if not self.embeddings:
             raise self._no_embeddings()
         model = request.model or self.embedding_model
-        try:
-            data = await self._async.get().post(
-                self.embed_path, body=wire.embed_body(request, model), cast_to=object)
-        except Exception as exc:
-            raise wire.map_error(self.name, exc) from None
+        data = await self._asdk(self._async.get().post(
+            self.embed_path, body=wire.embed_body(request, model), cast_to=object))
         return self._embedded(request, model, data)
 
     def _embedded(self, request: EmbedRequest, model: str, data: Any) -> EmbedResponse:
@@ -261,17 +294,12 @@ class OpenAIFamily(BaseProvider):
 
     def check(self) -> None:
         """List the models (a cheap authenticated call); raises the mapped error."""
-        try:
-            data = self._sync.get().get(self.check_path, cast_to=object)
-        except Exception as exc:
-            raise wire.map_error(self.name, exc) from None
+        client = self._sync.get()
+        data = self._sdk(lambda: client.get(self.check_path, cast_to=object))
         self._checked(data)
 
     async def acheck(self) -> None:
-        try:
-            data = await self._async.get().get(self.check_path, cast_to=object)
-        except Exception as exc:
-            raise wire.map_error(self.name, exc) from None
+        data = await self._asdk(self._async.get().get(self.check_path, cast_to=object))
         self._checked(data)
 
     def close(self) -> None:
