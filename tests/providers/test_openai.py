@@ -234,18 +234,23 @@ def test_missing_key_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None
         OpenAI()
 
 
-def test_key_from_environment_and_never_shown(emulator: Emulator,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_key_from_environment_and_never_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A private emulator: on the session-shared one, a request left running by an earlier
+    # test (an abandoned stream, a background retry) could land last in the log or take
+    # the scripted 401, and this test would read the wrong request.
     monkeypatch.setenv("OPENAI_API_KEY", TEST_OPENAI_KEY)
-    p = OpenAI(base_url=emulator.openai_url, timeout=5)
-    assert TEST_OPENAI_KEY not in repr(p) and TEST_OPENAI_KEY not in str(vars(p))
-    p(ChatRequest(PROMPT))
-    assert emulator.requests[-1].headers["authorization"] == f"Bearer {TEST_OPENAI_KEY}"
-    emulator.script(Fault.status(401, message=f"bad key {TEST_OPENAI_KEY}"))
-    with pytest.raises(AuthenticationError) as info:
+    with Emulator() as emulator:
+        p = OpenAI(base_url=emulator.openai_url, timeout=5)
+        assert TEST_OPENAI_KEY not in repr(p) and TEST_OPENAI_KEY not in str(vars(p))
         p(ChatRequest(PROMPT))
-    assert TEST_OPENAI_KEY not in str(info.value) and TEST_OPENAI_KEY not in repr(info.value)
-    p.close()
+        (sent,) = emulator.requests
+        assert sent.headers["authorization"] == f"Bearer {TEST_OPENAI_KEY}"
+        emulator.script(Fault.status(401, message=f"bad key {TEST_OPENAI_KEY}"), api="openai")
+        with pytest.raises(AuthenticationError) as info:
+            p(ChatRequest(PROMPT))
+        assert emulator.count(api="openai") == 2
+        assert TEST_OPENAI_KEY not in str(info.value) and TEST_OPENAI_KEY not in repr(info.value)
+        p.close()
 
 
 def test_bad_options_are_config_errors() -> None:
