@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import math
 import time
 from collections.abc import Mapping
 from typing import Any, TypeVar
@@ -38,25 +39,33 @@ _FILTER_HINTS = ("content_filter", "content filter", "content management policy"
                  "responsibleaipolicyviolation")
 
 
+def _seconds(text: str, scale: float = 1.0) -> float | None:
+    """A finite, non-negative number of seconds, or ``None`` (``inf``/``nan``/junk)."""
+    try:
+        value = float(text) / scale
+    except ValueError:
+        return None
+    return max(0.0, value) if math.isfinite(value) else None
+
+
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait, from ``retry-after-ms``, ``retry-after`` (seconds or HTTP date)."""
+    """Seconds to wait, from ``retry-after-ms``, ``retry-after`` (seconds or HTTP date).
+
+    Anything that is not a finite number of seconds (``inf``, ``1e400``, junk) counts as
+    not said, so a server can never make a client wait forever.
+    """
     lower = {k.lower(): v for k, v in headers.items()}
     ms = lower.get("retry-after-ms")
-    if ms:
-        try:
-            return max(0.0, float(ms) / 1000)
-        except ValueError:
-            pass
+    if ms and (found := _seconds(ms, 1000.0)) is not None:
+        return found
     value = lower.get("retry-after")
     if not value:
         return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
+    if (found := _seconds(value)) is not None:
+        return found
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     return max(0.0, when.timestamp() - time.time())
 

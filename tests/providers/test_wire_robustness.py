@@ -70,3 +70,14 @@ def test_anthropic_event_type_of_the_wrong_kind(kind: Any) -> None:
     with contextlib.suppress(InsightForgeError):
         for line in ("event: message_start", f"data: {json.dumps({'type': kind})}", ""):
             decoder.feed(line)
+
+
+@given(st.sampled_from(["inf", "-inf", "nan", "1e400", "junk", "", "Infinity"]),
+       st.sampled_from(["retry-after", "retry-after-ms", "Retry-After"]))
+def test_retry_after_is_finite_or_absent(value: str, header: str) -> None:
+    from providers._errors import parse_retry_after
+
+    found = parse_retry_after({header: value})
+    assert found is None or (found >= 0 and found != float("inf"))
+    assert parse_retry_after({"retry-after": "2"}) == 2.0
+    assert parse_retry_after({"retry-after-ms": "250"}) == 0.25
