@@ -14,7 +14,7 @@ import urllib.parse
 import weakref
 from collections.abc import Iterable
 
-__all__ = ["Secret", "known_secrets", "mask", "scrub"]
+__all__ = ["Secret", "known_secrets", "mask", "mask_url", "scrub"]
 
 _registry: weakref.WeakSet[Secret] = weakref.WeakSet()
 _lock = threading.Lock()
@@ -90,3 +90,25 @@ def scrub(text: str, secrets: Iterable[str] | None = None) -> str:
         if quoted != value and quoted in text:
             text = text.replace(quoted, mask(value))
     return text
+
+
+def mask_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (``redis://:***@host:6379/0``).
+
+    The one place store URLs are made safe for a repr, a log line or an error message. A
+    string that does not parse as a URL keeps only what follows its last ``@``.
+    """
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+        port = parts.port
+    except ValueError:
+        head, sep, tail = url.rpartition("@")
+        return f"{head.partition('://')[0]}://***@{tail}" if sep else url
+    if password is None:
+        head, sep, tail = url.rpartition("@")  # a user part urlsplit did not take apart
+        return url if not sep or "://" not in head else f"{head.partition('://')[0]}://***@{tail}"
+    netloc = f"{parts.username or ''}:***@{parts.hostname or ''}" + (f":{port}" if port else "")
+    return urlunsplit(parts._replace(netloc=netloc))

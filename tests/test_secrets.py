@@ -10,6 +10,7 @@ import urllib.parse
 
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 from insightforge.secrets import Secret, known_secrets, mask, scrub
 from insightforge.serialize import to_dict
@@ -78,3 +79,23 @@ def test_no_generated_secret_survives_display_or_scrubbing(value: str) -> None:
                  scrub(f"Authorization: Bearer {value}; again {value}"),
                  scrub("url?key=" + urllib.parse.quote(value, safe=""))):
         assert value not in text
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="@/:"),
+               min_size=6, max_size=30),
+       st.sampled_from(["redis://:{pw}@localhost:6379/0", "redis://user:{pw}@h/1",
+                        "rediss://default:{pw}@cache.example:6380", "redis://{pw}@h"]))
+def test_mask_url_never_shows_a_password(password: str, template: str) -> None:
+    from insightforge.secrets import mask_url
+
+    url = template.format(pw=password)
+    masked = mask_url(url)
+    assert password not in masked
+    assert "@" in masked and masked.split("@")[-1] == url.split("@")[-1]  # host kept
+
+
+def test_mask_url_leaves_plain_locations_alone() -> None:
+    from insightforge.secrets import mask_url
+
+    for plain in ("redis://localhost:6379/0", "sqlite:/tmp/budget.db", "budget.db"):
+        assert mask_url(plain) == plain

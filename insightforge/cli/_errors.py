@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import click
 
 from insightforge.errors import ConfigError, CredentialError, InsightForgeError
-from insightforge.secrets import scrub
+from insightforge.secrets import mask_url, scrub
 
 __all__ = ["EXIT_CONFIG", "EXIT_CREDENTIAL", "EXIT_FAILURE", "EXIT_OK", "CommandError",
            "exit_code", "listening", "reaching", "run", "safe_location"]
@@ -45,16 +45,7 @@ def listening(host: str, port: int) -> Iterator[None]:
 
 def safe_location(spec: str) -> str:
     """A store's path or URL for a message, any password in the URL masked."""
-    from urllib.parse import urlsplit
-
-    try:
-        parts = urlsplit(spec)
-        if parts.password is None:
-            return spec
-        host = parts.netloc.rpartition("@")[2]
-        return parts._replace(netloc=f"{parts.username or ''}:****@{host}").geturl()
-    except ValueError:
-        return "<the given location>"
+    return mask_url(spec)
 
 
 def _store_errors() -> tuple[type[BaseException], ...]:

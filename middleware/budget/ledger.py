@@ -18,6 +18,8 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
+from insightforge.secrets import mask_url
+
 __all__ = ["Entry", "Grant", "Ledger", "MemoryLedger", "decide", "ledger_from"]
 
 
@@ -152,5 +154,4 @@ def _masked(spec: object) -> str:
     """``spec`` for an error message, with any URL password hidden."""
     if not isinstance(spec, str):
         return type(spec).__name__
-    head, sep, tail = spec.rpartition("@")
-    return repr(f"{head.partition('://')[0]}://***@{tail}" if sep else spec)
+    return repr(mask_url(spec))

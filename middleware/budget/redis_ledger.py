@@ -14,7 +14,7 @@ import os
 import threading
 from typing import Any
 
-from insightforge.secrets import scrub
+from insightforge.secrets import mask_url, scrub
 from middleware.budget.ledger import Entry, Grant
 
 __all__ = ["RedisLedger"]
@@ -49,14 +49,6 @@ _RESERVE_SHA = hashlib.sha1(_RESERVE.encode()).hexdigest()
 _SETTLE_SHA = hashlib.sha1(_SETTLE.encode()).hexdigest()
 
 
-def _safe_url(url: str) -> str:
-    head, sep, tail = url.rpartition("@")
-    if not sep:
-        return url
-    scheme, _, _ = head.partition("://")
-    return f"{scheme}://***@{tail}"
-
-
 class RedisLedger:
     """A :class:`~middleware.budget.ledger.Ledger` in the Redis server at ``url``.
 
@@ -77,7 +69,7 @@ class RedisLedger:
     @property
     def url(self) -> str:
         """The URL with any password masked."""
-        return _safe_url(self._url)
+        return mask_url(self._url)
 
     def __reduce__(self) -> tuple[Any, ...]:  # picklable for multiprocessing (reconnects)
         return (_rebuild, (self._url, self.prefix, self.timeout))

@@ -16,7 +16,7 @@ import os
 import threading
 from typing import Any
 
-from insightforge.secrets import scrub
+from insightforge.secrets import mask_url, scrub
 from middleware.cache.entry import CacheEntry, DecodeMemo, encode
 from middleware.cache.stores import CacheStats
 
@@ -25,11 +25,6 @@ __all__ = ["RedisCache"]
 
 STATS_EVERY = 100
 """Lookups counted locally before the counts are added to Redis in one round trip."""
-
-
-def _safe_url(url: str) -> str:
-    head, sep, tail = url.rpartition("@")
-    return f"{head.partition('://')[0]}://***@{tail}" if sep else url
 
 
 class RedisCache:
@@ -52,7 +47,7 @@ class RedisCache:
 
     @property
     def url(self) -> str:
-        return _safe_url(self._url)
+        return mask_url(self._url)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild, (self._url, self.prefix, self.timeout))

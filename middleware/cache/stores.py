@@ -16,6 +16,7 @@ from typing import Protocol, runtime_checkable
 import attrs
 import cachetools
 
+from insightforge.secrets import mask_url
 from middleware.cache.entry import CacheEntry
 
 __all__ = ["CacheStats", "CacheStore", "MemoryCache", "store_from"]
@@ -148,5 +149,4 @@ def _masked(spec: object) -> str:
     """``spec`` for an error message, with any URL password hidden."""
     if not isinstance(spec, str):
         return type(spec).__name__
-    head, sep, tail = spec.rpartition("@")
-    return repr(f"{head.partition('://')[0]}://***@{tail}" if sep else spec)
+    return repr(mask_url(spec))

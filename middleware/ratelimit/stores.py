@@ -23,6 +23,7 @@ from typing import Any, Protocol, runtime_checkable
 from pyrate_limiter import AbstractBucket, Decision, InMemoryBucket, Rate, RateItem
 
 from insightforge.errors import ConfigError
+from insightforge.secrets import mask_url
 
 __all__ = ["LimitStore", "MemoryStore", "RedisStore", "SQLiteStore", "make_store"]
 
@@ -216,13 +217,13 @@ class RedisStore(_BucketStore):
             try:
                 client = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
             except ValueError as exc:  # a malformed URL: say so, never echo a password
-                raise ConfigError(f"RedisStore: cannot use the URL {_safe_url(url)!r}: "
+                raise ConfigError(f"RedisStore: cannot use the URL {mask_url(url)!r}: "
                                   f"{exc}; expected redis://[:password@]host:port/db",
                                   path="store") from None
         self.client = client
         self.prefix = prefix
         self._script_hash: str | None = None
-        self._label = _safe_url(url) if url else type(client).__name__
+        self._label = mask_url(url) if url else type(client).__name__
 
     def _new_bucket(self, name: str, rate: Rate) -> AbstractBucket:
         from pyrate_limiter import RedisBucket
@@ -261,23 +262,6 @@ def _redis_put_script() -> str:
     return script.replace(_ZCOUNT_TO_NOW, "redis.call('ZCOUNT', bucket, window_start, '+inf')")
 
 
-def _safe_url(url: str) -> str:
-    """The URL without a password (reprs must never show a secret)."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:  # not a URL we can parse: hide everything before the last "@"
-        head, sep, tail = url.rpartition("@")
-        return f"{head.partition('://')[0]}://***@{tail}" if sep else url
-    if password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
 def make_store(value: str | LimitStore) -> LimitStore:
     """A store from ``"memory"``, ``"sqlite:<path>"``, a ``redis://`` URL, or a store."""
     if isinstance(value, str):
@@ -290,7 +274,7 @@ def make_store(value: str | LimitStore) -> LimitStore:
             return RedisStore(value)
     elif isinstance(value, LimitStore):
         return value
-    shown = repr(_safe_url(value)) if isinstance(value, str) else type(value).__name__
+    shown = repr(mask_url(value)) if isinstance(value, str) else type(value).__name__
     raise ConfigError("store must be 'memory', 'sqlite:<path>', a redis:// URL, or a store "
                       f"object (SQLiteStore(path), RedisStore(url)); got {shown}",
                       path="store")
