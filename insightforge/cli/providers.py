@@ -25,9 +25,10 @@ def list_() -> None:
 
     rows = list_providers(load=True)
     width = max((len(r.name) for r in rows), default=4)
+    source_width = max((len(r.source) for r in rows), default=7)
     for row in rows:
         status = f"BROKEN: {row.error}" if row.error else "ok"
-        click.echo(f"{row.name:<{width}}  {row.source:<12}  {status}")
+        click.echo(f"{row.name:<{width}}  {row.source:<{source_width}}  {status}")
 
 
 @providers.command()
