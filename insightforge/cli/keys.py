@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from insightforge.cli._errors import CommandError
 from insightforge.errors import (
     AuthenticationError,
     ConfigError,
@@ -60,18 +61,56 @@ def keys() -> None:
     """Store, list, delete and test API keys (kept in the OS keyring)."""
 
 
+_INSTALL = ("install or unlock a keyring backend (gnome-keyring, or `pip install keyrings.alt` "
+            "with PYTHON_KEYRING_BACKEND=keyrings.alt.file.PlaintextKeyring)")
+
+
+def _no_keyring(name: str, ptype: str, why: str, fix: str = _INSTALL) -> CommandError:
+    """The one line (exit code 2) when no usable keyring can take the key: why, and the fix."""
+    env = _env_vars(ptype)
+    instead = f"set {env[0]} instead" if env else "use an environment variable instead"
+    return CommandError(f"cannot store the key for {name}: {why}; {fix}, or {instead}")
+
+
+def _store(name: str, ptype: str, value: str) -> None:
+    """Store ``value`` and read it back: a backend that drops it (the null backend) or is
+    switched off counts as no usable keyring, as one that raises does."""
+    import os
+
+    from insightforge.credentials import KeyringUnavailable, keyring_get, keyring_set
+
+    if os.environ.get("INSIGHTFORGE_NO_KEYRING"):
+        raise _no_keyring(name, ptype, "the keyring is switched off (INSIGHTFORGE_NO_KEYRING "
+                          "is set)", fix="unset INSIGHTFORGE_NO_KEYRING")
+    try:
+        keyring_set(name, value)
+    except KeyringUnavailable as exc:
+        cause = exc.__context__  # what the backend raised (kept out of the message's text)
+        kind = f" ({type(cause).__name__})" if cause is not None else ""
+        raise _no_keyring(name, ptype, f"no usable keyring backend{kind}") from None
+    if keyring_get(name) != value:
+        import keyring
+
+        backend = type(keyring.get_keyring()).__module__
+        raise _no_keyring(name, ptype, f"the keyring backend ({backend}) did not keep it")
+
+
 @keys.command("set")
 @click.argument("name")
 @click.option("--value", hidden=True, help="The key (prefer the prompt or stdin).")
-def set_(name: str, value: str | None) -> None:
+@click.pass_context
+def set_(ctx: click.Context, name: str, value: str | None) -> None:
     """Store the key for provider NAME (prompted with hidden input, or read from stdin).
+
+    With no usable keyring backend (none installed, locked, or INSIGHTFORGE_NO_KEYRING set)
+    nothing is stored and the exit code is 2; the message names the fix (a backend, or the
+    provider's environment variable).
 
     \b
     Examples:
       insightforge keys set openai
       printf %s "$KEY" | insightforge keys set anthropic
     """
-    from insightforge.credentials import keyring_set
 
     if value is None:
         if sys.stdin.isatty():
@@ -80,7 +119,8 @@ def set_(name: str, value: str | None) -> None:
             value = sys.stdin.read().strip()
     if not value or not value.strip():
         raise click.UsageError("the key is empty; nothing stored")
-    keyring_set(name, value.strip())
+    spec = _configured(ctx).get(name)
+    _store(name, spec.type if spec is not None else name, value.strip())
     click.echo(f"Stored the key for {name} in the keyring.")
 
 

@@ -4,7 +4,8 @@
 ``OK: N records``, or exit 1 naming the first bad line and why (edited, inserted, deleted,
 reordered). With rotation, the files a header points back to are checked too. ``tail``
 prints the last records readably (or as JSON lines with ``--json``), and ``-f`` follows the
-file as records are appended, across rotations.
+file as records are appended, across rotations. A FILE that is missing (or a directory)
+is a usage error: one line, exit code 2.
 
 This module only reads files; it never writes or repairs an audit log.
 """
@@ -21,6 +22,8 @@ from typing import Any
 
 import click
 
+from insightforge.cli._errors import CommandError
+
 __all__ = ["audit", "follow", "format_record"]
 
 
@@ -33,9 +36,12 @@ def _lines(path: Path) -> list[str]:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise click.ClickException(f"{path}: no such audit file") from None
+        raise CommandError(f"{path}: no such audit file; pass the file an AuditLog layer writes "
+                           "(its `sink:` in the config's stack)") from None
     except IsADirectoryError:
-        raise click.ClickException(f"{path} is a directory; pass an audit .jsonl file") from None
+        raise CommandError(f"{path} is a directory; pass an audit .jsonl file") from None
+    except PermissionError:
+        raise CommandError(f"{path}: permission denied; run as a user who can read it") from None
     text = data.decode("ascii", errors="replace")
     lines = text.split("\n")
     if lines and lines[-1] == "":
@@ -49,7 +55,10 @@ def _lines(path: Path) -> list[str]:
               help="Also verify the earlier files a rotated file's header points to.")
 @click.pass_context
 def verify(ctx: click.Context, file: Path, follow_rotation: bool) -> None:
-    """Verify the hash chain of FILE; exit 1 naming the first bad line."""
+    """Verify the hash chain of FILE; exit 1 naming the first bad line.
+
+    A FILE that does not exist (or is a directory) is a usage error: exit code 2.
+    """
     from middleware.audit.chain import verify as check
 
     report = check(_lines(file))
@@ -163,7 +172,10 @@ def follow(path: Path, *, poll: float = 0.5, stop: Callable[[], bool] = lambda: 
 @click.option("--json", "as_json", is_flag=True, help="Print the raw JSON lines.")
 @click.option("-f", "--follow", "follow_", is_flag=True, help="Keep printing new records.")
 def tail(file: Path, count: int, as_json: bool, follow_: bool) -> None:
-    """Print the last records of FILE readably (or as JSON with --json)."""
+    """Print the last records of FILE readably (or as JSON with --json).
+
+    A FILE that does not exist (or is a directory) is a usage error: exit code 2.
+    """
     for line in deque(_lines(file), maxlen=count) if count else ():
         click.echo(_show(line, as_json))
     if follow_:

@@ -141,3 +141,91 @@ def test_console_script_chat(cfg: Path) -> None:
     proc = subprocess.run([EXE, "--config", str(cfg), "chat", "from a subprocess"],
                           env=subprocess_env(), capture_output=True, text=True, timeout=60)
     assert (proc.returncode, proc.stdout) == (0, "Echo: from a subprocess\n"), proc.stderr
+
+
+# --- --trace, --usage, -v: extras on stderr only ------------------------------------------
+
+def retry_config(tmp: Path, emu: Any) -> Path:
+    return write_config(tmp, emu, "[{retry: {attempts: 2, max_retry_after: 1}}]")
+
+
+def test_trace_and_usage_go_to_stderr_after_the_answer(cfg: Path, emulator: Any) -> None:
+    retry_config(cfg.parent, emulator)
+    emulator.script(Fault.status(429, retry_after=0), api="openai")
+    code, out, err = invoke(["chat", "--no-stream", "--trace", "--usage", "hi"])
+    assert (code, out) == (0, "Echo: hi\n"), err
+    lines = err.splitlines()
+    assert lines[0].startswith("trace: retry.attempt: attempt 2") and "RateLimitError" in lines[0]
+    assert lines[-1].startswith("usage: provider=openai model=gpt-4o-mini input_tokens=4 "
+                                "output_tokens=2 cost_usd=0.")
+    assert all(ln.startswith("trace: ") for ln in lines[:-1])
+    assert invoke(["chat", "--no-stream", "hi"])[1:] == ("Echo: hi\n", "")  # no flags: nothing
+
+
+@pytest.mark.parametrize("args", [["-v", "chat"], ["chat", "-v"], ["chat", "--verbose"]])
+def test_verbose_means_trace_and_usage(cfg: Path, emulator: Any, args: list[str]) -> None:
+    retry_config(cfg.parent, emulator)
+    emulator.script(Fault.status(429, retry_after=0), api="openai")
+    code, out, err = invoke([*args, "--no-stream", "hi"])
+    assert (code, out) == (0, "Echo: hi\n"), err
+    assert "trace: retry.attempt" in err and "usage: provider=openai" in err
+
+
+def test_usage_alone_has_no_trace(cfg: Path, emulator: Any) -> None:
+    retry_config(cfg.parent, emulator)
+    emulator.script(Fault.status(429, retry_after=0), api="openai")
+    code, _, err = invoke(["chat", "--no-stream", "--usage", "hi"])
+    assert code == 0 and err.count("\n") == 1 and err.startswith("usage: ")
+
+
+def test_trace_of_a_streamed_answer(cfg: Path, emulator: Any) -> None:
+    retry_config(cfg.parent, emulator)
+    emulator.script(Fault.status(429, retry_after=0), api="openai")
+    code, out, err = invoke(["chat", "--stream", "--trace", "--usage", "one two"])
+    assert (code, out) == (0, "Echo: one two\n"), err
+    assert "trace: retry.attempt" in err and "output_tokens=3" in err
+
+
+def test_json_holds_the_trace(cfg: Path, emulator: Any) -> None:
+    retry_config(cfg.parent, emulator)
+    emulator.script(Fault.status(429, retry_after=0), api="openai")
+    code, out, err = invoke(["chat", "--json", "hi"])
+    trace = json.loads(out)["trace"]
+    assert code == 0 and err == ""
+    assert [(e["layer"], e["event"]) for e in trace] == [("retry", "attempt")]
+    assert trace[0]["data"]["attempt"] == 2 and trace[0]["data"]["error"] == "RateLimitError"
+
+
+def test_error_prints_its_trace_before_the_error_line(cfg: Path, emulator: Any) -> None:
+    retry_config(cfg.parent, emulator)
+    emulator.script(Fault.status(500), Fault.status(500), api="openai")
+    code, out, err = invoke(["chat", "--no-stream", "--trace", "--usage", "hi"])
+    lines = err.splitlines()
+    assert (code, out) == (1, "")
+    assert lines[-1].startswith("Error: ") and "usage:" not in err
+    assert any(ln.startswith("trace: retry.gave_up") for ln in lines[:-1]), err
+    assert TEST_OPENAI_KEY not in err
+    emulator.script(Fault.status(500), Fault.status(500), api="openai")
+    code, _, err = invoke(["chat", "--no-stream", "hi"])
+    assert code == 1 and err.count("\n") == 1  # without --trace: still one line
+
+
+def test_embed_trace_in_json_and_usage_summed(cfg: Path, emulator: Any) -> None:
+    retry_config(cfg.parent, emulator)
+    emulator.script(Fault.status(429, retry_after=0), api="openai")
+    code, out, err = invoke(["embed", "--batch-size", "2", "--usage", "--trace", "a", "b", "c"])
+    data = json.loads(out)
+    assert code == 0 and len(data["vectors"]) == 3
+    assert [e["event"] for e in data["trace"]] == ["attempt"]
+    assert data["usage"] == {"input_tokens": 3, "output_tokens": 0}
+    usage = next(ln for ln in err.splitlines() if ln.startswith("usage: "))
+    assert "input_tokens=3 output_tokens=0" in usage
+    assert f"cost_usd={data['cost_usd']}" in usage
+    assert "trace: retry.attempt" in err
+
+
+def test_console_script_verbose_chat(cfg: Path) -> None:
+    proc = subprocess.run([EXE, "--config", str(cfg), "-v", "chat", "--no-stream", "hi"],
+                          env=subprocess_env(), capture_output=True, text=True, timeout=60)
+    assert (proc.returncode, proc.stdout) == (0, "Echo: hi\n"), proc.stderr
+    assert proc.stderr.startswith("usage: provider=openai model=gpt-4o-mini "), proc.stderr

@@ -116,3 +116,51 @@ def test_a_keyring_ref_in_the_config_beats_the_environment(
     credentials.keyring_delete("work")  # no entry: the usual order (the env var) applies
     code, out, _ = invoke(["keys", "test", "work"])
     assert code == 1 and "bad key" in out
+
+
+# --- no usable keyring: a usage error (exit 2), one line naming the fix ------------------
+
+@pytest.fixture
+def backend() -> Iterator[Any]:
+    """Set a keyring backend for one test; the previous one comes back after."""
+    import keyring
+
+    before = keyring.get_keyring()
+    yield keyring.set_keyring
+    keyring.set_keyring(before)
+
+
+@pytest.mark.parametrize("kind", ["fail", "null"])
+def test_set_without_a_usable_keyring_is_exit_2(clean_env: Path, backend: Any,
+                                                kind: str) -> None:
+    import keyring.backends.fail
+    import keyring.backends.null
+
+    backend({"fail": keyring.backends.fail.Keyring,
+             "null": keyring.backends.null.Keyring}[kind]())
+    code, out, err = invoke(["keys", "set", "openai"], input=TEST_OPENAI_KEY)
+    assert (code, out) == (2, ""), err
+    assert err.startswith("Error: cannot store the key for openai: ") and err.count("\n") == 1
+    assert "keyrings.alt" in err and "set OPENAI_API_KEY instead" in err
+    assert TEST_OPENAI_KEY not in err and "Stored" not in err
+
+
+def test_set_with_the_keyring_switched_off_is_exit_2(
+        keyring_env: dict[str, str], clean_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (clean_env / "insightforge.yaml").write_text(
+        "providers: {work: {type: anthropic, model: claude-haiku-4-5}}\n")
+    monkeypatch.setenv("INSIGHTFORGE_NO_KEYRING", "1")
+    code, _, err = invoke(["keys", "set", "work"], input=TEST_OPENAI_KEY)
+    assert code == 2 and err.count("\n") == 1
+    assert "unset INSIGHTFORGE_NO_KEYRING" in err and "ANTHROPIC_API_KEY" in err  # its type's
+    monkeypatch.delenv("INSIGHTFORGE_NO_KEYRING")
+    assert credentials.keyring_get("work") is None  # nothing was stored behind the switch
+
+
+def test_console_script_no_keyring_backend(clean_env: Path) -> None:
+    env = subprocess_env({"PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"})
+    proc = subprocess.run([EXE, "keys", "set", "openai"], input=TEST_OPENAI_KEY, env=env,
+                          capture_output=True, text=True, timeout=60, cwd=clean_env)
+    assert (proc.returncode, proc.stdout) == (2, ""), proc.stderr
+    assert proc.stderr.count("\n") == 1 and "NoKeyringError" in proc.stderr
+    assert "Traceback" not in proc.stderr and TEST_OPENAI_KEY not in proc.stderr

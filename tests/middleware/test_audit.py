@@ -576,7 +576,7 @@ def test_cli_verify_and_tail(log: Path) -> None:
     bad = runner.invoke(audit_cli, ["verify", str(log)])
     assert bad.exit_code == 1 and "line 3: deleted" in bad.output
     missing = runner.invoke(audit_cli, ["verify", str(log) + ".nope"])
-    assert missing.exit_code == 1 and "no such audit file" in missing.output
+    assert missing.exit_code == 2 and "no such audit file" in missing.output
 
 
 def test_format_record_is_readable() -> None:
