@@ -1,8 +1,13 @@
 """The ``insightforge config init`` wizard: prompts in, a checked YAML file out.
 
 Steps: pick providers, for each its name, model and endpoint, its key (hidden input, stored
-in the OS keyring, never in the file), a connection test; then a small stack (retries, an
-optional daily budget); then write the file and load it back to prove it is valid.
+in the OS keyring, never in the file), a connection test; then the stack, one short question
+per layer, each with a default that changes nothing surprising (retry on; fallback to the
+other providers set up; no rate limit, budget, cache or audit log unless asked); then write
+the file and load it back to prove it is valid.
+
+File paths given (the audit log, a SQLite cache) are made absolute against the config file's
+directory, so the stack finds them wherever ``insightforge`` is run from.
 """
 
 from __future__ import annotations
@@ -46,7 +51,7 @@ def _provider(ptype: str, taken: set[str]) -> tuple[str, dict[str, Any]]:
 
 
 def _key(name: str, ptype: str, spec: dict[str, Any]) -> None:
-    from insightforge.credentials import KeyringUnavailable, keyring_set
+    from insightforge.cli.keys import store_key
 
     if ptype in _KEYLESS:
         return
@@ -55,9 +60,9 @@ def _key(name: str, ptype: str, spec: dict[str, Any]) -> None:
     if not key.strip():
         return
     try:
-        keyring_set(name, key.strip())
-    except KeyringUnavailable as exc:  # never fall back to writing the key into the file
-        click.echo(f"  {exc}", err=True)
+        store_key(name, ptype, key.strip())
+    except click.ClickException as exc:  # never fall back to writing the key into the file
+        click.echo(f"  {exc.format_message()}", err=True)
         click.echo("  the key was NOT stored; set it in the environment before using "
                    f"{name}", err=True)
         return
@@ -75,18 +80,102 @@ def _test(name: str, spec: dict[str, Any]) -> bool:
     return ok
 
 
-def _stack(others: list[str]) -> list[Any]:
-    """Outermost first: budget, fallback to the other providers, retry."""
+_NONE = ("", "none", "no", "n", "0", "off")
+
+
+def _file(answer: str, base: Path) -> Path | None:
+    """An answer naming a file, made absolute against ``base``; ``None`` for a directory."""
+    path = Path(answer).expanduser()
+    path = path if path.is_absolute() else base / path
+    return None if path.is_dir() else path
+
+
+def _fallback(primary: str, others: list[str]) -> list[str]:
+    """Which other providers take over when ``primary`` fails (default: all, in order)."""
+    while True:
+        answer = click.prompt(f"If {primary} fails, fall back to (comma separated: "
+                              f"{', '.join(others)}; or none)", default=", ".join(others))
+        if answer.strip().lower() in _NONE:
+            return []
+        names = [n.strip() for n in answer.split(",") if n.strip()]
+        unknown = [n for n in names if n not in others]
+        if not unknown:
+            return list(dict.fromkeys(names))
+        click.echo(f"  not a provider set up here: {', '.join(unknown)}")
+
+
+def _cache(base: Path) -> dict[str, Any] | None:
+    """``none``, ``memory``, or a SQLite file (kept across runs, unlike memory)."""
+    while True:
+        answer = click.prompt("Cache answers (none, memory, or a SQLite file path)",
+                              default="none").strip()
+        if answer.lower() in _NONE:
+            return None
+        if answer.lower() == "memory":
+            return {"ttl": 3600, "store": "memory"}
+        answer = answer.removeprefix("sqlite:///").removeprefix("sqlite:")
+        if "://" in answer:  # a Redis URL may hold a password: the file must not
+            click.echo("  a Redis or other store URL goes in the file by hand, as ${VAR} "
+                       "(docs/middleware/cache.md)")
+            continue
+        path = _file(answer, base)
+        if path is not None:
+            click.echo(f"  cache: {path}")
+            return {"ttl": 3600, "store": f"sqlite:///{path}"}
+        click.echo("  that is a directory; give a file name (cache.db)")
+
+
+def _audit(base: Path) -> dict[str, Any] | None:
+    """An audit log file (one redacted, hash-chained record per request), or none."""
+    while True:
+        answer = click.prompt("Audit log file (a path, or none)", default="none").strip()
+        if answer.lower() in _NONE:
+            return None
+        path = _file(answer, base)
+        if path is not None:
+            click.echo(f"  audit log: {path}")
+            return {"sink": str(path)}
+        click.echo("  that is a directory; give a file name (audit.jsonl)")
+
+
+def _stack(primary: str, others: list[str], base: Path) -> list[Any]:
+    """Ask for each layer; return them outermost first, in the order of
+    docs/configuration.md: audit, cache, budget, fallback, ratelimit, retry."""
     retry = click.confirm("Retry transient failures (retry: {attempts: 3})?", default=True)
-    budget = click.prompt("Daily budget in USD (0 for none)", default=0.0, type=float)
+    fallback = _fallback(primary, others) if others else []
+    rpm = click.prompt("Rate limit in requests per minute (0 for none)", default=0,
+                       type=click.IntRange(min=0))
+    budget = click.prompt("Daily budget in USD (0 for none)", default=0.0,
+                          type=click.FloatRange(min=0, max=1_000_000))
+    cache = _cache(base)
+    audit = _audit(base)
     layers: list[Any] = []
+    if audit is not None:
+        layers.append({"audit": audit})
+    if cache is not None:
+        layers.append({"cache": cache})
     if budget > 0:
         layers.append({"budget": {"limit_usd": budget, "period": "day"}})
-    if others:
-        layers.append({"fallback": others})
+    if fallback:
+        layers.append({"fallback": fallback})
+    if rpm > 0:
+        layers.append({"ratelimit": {"rpm": rpm}})
     if retry:
         layers.append({"retry": {"attempts": 3}})
     return layers
+
+
+def _files(stack: list[Any]) -> set[Path]:
+    """The folders of the files the stack will write (they must exist for it to start)."""
+    found = set()
+    for layer in stack:
+        spec = next(iter(layer.values()))
+        if not isinstance(spec, dict):
+            continue
+        where = spec.get("sink") or str(spec.get("store", "")).removeprefix("sqlite:///")
+        if where and where != "memory":
+            found.add(Path(where).parent)
+    return found
 
 
 def run_wizard(target: Path, *, force: bool = False) -> None:
@@ -119,10 +208,12 @@ def run_wizard(target: Path, *, force: bool = False) -> None:
     if len(providers) > 1:
         primary = click.prompt("Main provider", type=click.Choice(list(providers)),
                                default=primary)
-    stack = _stack([n for n in providers if n != primary])
+    base = target.expanduser().absolute().parent
+    stack = _stack(primary, [n for n in providers if n != primary], base)
     doc = {"providers": providers, "provider": primary, "stack": stack}
     load_config(doc)  # never write a file that does not load
-    target.parent.mkdir(parents=True, exist_ok=True)
+    for folder in {base, *_files(stack)}:
+        folder.mkdir(parents=True, exist_ok=True)
     header = "# InsightForge config, written by `insightforge config init`. No secrets here.\n"
     target.write_text(header + yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     click.echo(f"Wrote {target}. Try: insightforge chat \"hi\"")

@@ -50,8 +50,15 @@ def config() -> None:
 def init(ctx: click.Context, output: str | None, force: bool) -> None:
     """Interactive setup: choose providers, store keys in the keyring, test, write the YAML.
 
+    Then one question per layer of the stack, Enter keeping the default: retry (on),
+    fallback to the other providers set up (all), a rate limit in requests per minute
+    (none), a daily budget (none), a cache (none, memory, or a SQLite file) and an audit log
+    file (none). Relative paths are made absolute against the config file's folder. The file
+    is loaded back before it is written, so it always passes `config validate`.
+
     The file written never holds a key: keys go to the OS keyring and the YAML refers to
-    them (api_key_ref: keyring:NAME).
+    them (api_key_ref: keyring:NAME). Without a usable keyring the key is not stored and
+    the wizard says which environment variable to set instead.
     """
     from insightforge.cli._wizard import run_wizard
     from insightforge.config.load import FILENAME

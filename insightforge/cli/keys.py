@@ -23,7 +23,7 @@ from insightforge.errors import (
     Timeout,
 )
 
-__all__ = ["keys", "test_provider"]
+__all__ = ["keys", "store_key", "test_provider"]
 
 
 def _env_vars(ptype: str) -> tuple[str, ...]:
@@ -72,9 +72,12 @@ def _no_keyring(name: str, ptype: str, why: str, fix: str = _INSTALL) -> Command
     return CommandError(f"cannot store the key for {name}: {why}; {fix}, or {instead}")
 
 
-def _store(name: str, ptype: str, value: str) -> None:
-    """Store ``value`` and read it back: a backend that drops it (the null backend) or is
-    switched off counts as no usable keyring, as one that raises does."""
+def store_key(name: str, ptype: str, value: str) -> None:
+    """Store ``value`` and read it back, or raise :class:`CommandError` naming the fix.
+
+    A backend that drops the key (the null backend) or a keyring switched off
+    (``INSIGHTFORGE_NO_KEYRING``) counts as no usable keyring, as one that raises does.
+    """
     import os
 
     from insightforge.credentials import KeyringUnavailable, keyring_get, keyring_set
@@ -120,7 +123,7 @@ def set_(ctx: click.Context, name: str, value: str | None) -> None:
     if not value or not value.strip():
         raise click.UsageError("the key is empty; nothing stored")
     spec = _configured(ctx).get(name)
-    _store(name, spec.type if spec is not None else name, value.strip())
+    store_key(name, spec.type if spec is not None else name, value.strip())
     click.echo(f"Stored the key for {name} in the keyring.")
 
 
