@@ -87,7 +87,7 @@ def _raw(source: str | os.PathLike[str] | Mapping[str, Any]) -> Any:
             return read_document(path.read_text(encoding="utf-8"), str(path))
         except FileNotFoundError:
             raise ConfigError(f"config file {str(path)!r} does not exist", path="$") from None
-        except (OSError, UnicodeDecodeError) as exc:
+        except (OSError, UnicodeDecodeError, ValueError) as exc:  # ValueError: a NUL byte
             raise ConfigError(f"cannot read {str(path)!r}: {exc}", path="$") from None
     return read_document(str(source))
 
