@@ -136,8 +136,9 @@ def test_set_without_a_usable_keyring_is_exit_2(clean_env: Path, backend: Any,
     import keyring.backends.fail
     import keyring.backends.null
 
-    backend({"fail": keyring.backends.fail.Keyring,
-             "null": keyring.backends.null.Keyring}[kind]())
+    make: Any = {"fail": keyring.backends.fail.Keyring,
+                 "null": keyring.backends.null.Keyring}[kind]
+    backend(make())
     code, out, err = invoke(["keys", "set", "openai"], input=TEST_OPENAI_KEY)
     assert (code, out) == (2, ""), err
     assert err.startswith("Error: cannot store the key for openai: ") and err.count("\n") == 1
