@@ -11,11 +11,18 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.services import redis_server
 
 # Fail the whole session if a test key shows up in any log line, report or warning.
 pytest_plugins = ["tests.leakcheck"]
+
+# Property tests judge behaviour, never speed: a loaded 2-core machine must not turn a
+# slow example into a failure (speed is measured by bench/, not by tests).
+settings.register_profile("insightforge", deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("insightforge")
 
 # Never let a developer's real keys or keyring leak into (or out of) the test run.
 for _var in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "AZURE_OPENAI_API_KEY", "HF_TOKEN",

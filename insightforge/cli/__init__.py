@@ -68,7 +68,9 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="insightforge")
-@click.option("-v", "--verbose", is_flag=True, help="Show details (tracebacks) on errors.")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Show details: tracebacks on errors; for chat and embed also the trace "
+              "and usage (--trace, --usage).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
               envvar="INSIGHTFORGE_CONFIG", help="Config file (default: ./insightforge.yaml, "
               "then the user config dir).")
