@@ -132,7 +132,7 @@ def test_rate_limit_in_front_of_the_real_provider(emulator: Any, openai: Any) ->
 
 # -- two processes sharing one limit ------------------------------------------------------
 LIMIT, WINDOW, PER_PROCESS = 10, 2.0, 14
-SLACK = 0.1  # arrival times differ from admission times by the loopback latency
+SLACK = 0.25  # arrival times differ from admission times by the loopback latency (and load)
 
 
 def _max_in_window(times: list[float], window: float) -> int:
