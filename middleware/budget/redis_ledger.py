@@ -10,11 +10,10 @@ them for ``insightforge budget status``. The URL's password never appears in a r
 from __future__ import annotations
 
 import hashlib
-import os
-import threading
 from typing import Any
 
 from insightforge.secrets import mask_url, scrub
+from middleware._redis import ProcessRedis
 from middleware.budget.ledger import Entry, Grant
 
 __all__ = ["RedisLedger"]
@@ -62,9 +61,7 @@ class RedisLedger:
         self._url = url
         self.prefix = prefix
         self.timeout = timeout
-        self._client: Any = None
-        self._pid = 0
-        self._lock = threading.Lock()
+        self._conn = ProcessRedis(url, timeout=timeout)
 
     @property
     def url(self) -> str:
@@ -75,17 +72,7 @@ class RedisLedger:
         return (_rebuild, (self._url, self.prefix, self.timeout))
 
     def _redis(self) -> Any:
-        client = self._client
-        if client is not None and self._pid == os.getpid():
-            return client
-        with self._lock:  # one client per process, even when threads race to open it
-            if self._client is None or self._pid != os.getpid():
-                import redis
-
-                self._client = redis.Redis.from_url(self._url, socket_timeout=self.timeout,
-                                                    socket_connect_timeout=self.timeout)
-                self._pid = os.getpid()
-            return self._client
+        return self._conn.get()
 
     def _run(self, script: str, sha: str, key: str, *args: int) -> Any:
         """One ``EVALSHA`` round trip (the script is loaded once if the server lacks it)."""
@@ -121,9 +108,7 @@ class RedisLedger:
         return out
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        self._conn.close()
 
     def __repr__(self) -> str:
         return f"RedisLedger({self.url!r})"

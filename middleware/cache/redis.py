@@ -12,11 +12,11 @@ prefix, never ``FLUSHDB``. The URL's password never appears in a repr or an erro
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 from typing import Any
 
 from insightforge.secrets import mask_url, scrub
+from middleware._redis import ProcessRedis
 from middleware.cache.entry import CacheEntry, DecodeMemo, encode
 from middleware.cache.stores import CacheStats
 
@@ -39,10 +39,9 @@ class RedisCache:
         self._url = url
         self.prefix = prefix
         self.timeout = timeout
-        self._client: Any = None
-        self._pid = 0
         self._lock = threading.Lock()
         self._counts = [0, 0]  # hits, misses not yet added to Redis
+        self._conn = ProcessRedis(url, timeout=timeout, on_new=self._reset_counts)
         self._decode = DecodeMemo()
 
     @property
@@ -53,18 +52,11 @@ class RedisCache:
         return (_rebuild, (self._url, self.prefix, self.timeout))
 
     def _redis(self) -> Any:
-        client = self._client
-        if client is not None and self._pid == os.getpid():
-            return client
-        with self._lock:  # one client per process, even when threads race to open it
-            if self._client is None or self._pid != os.getpid():
-                import redis
+        return self._conn.get()
 
-                self._client = redis.Redis.from_url(self._url, socket_timeout=self.timeout,
-                                                    socket_connect_timeout=self.timeout)
-                self._pid = os.getpid()
-                self._counts = [0, 0]  # a forked child starts its own tally
-            return self._client
+    def _reset_counts(self) -> None:
+        with self._lock:
+            self._counts = [0, 0]  # a forked child starts its own tally
 
     def _fail(self, exc: Exception) -> ConnectionError:
         return ConnectionError(f"Cache store at {self.url} failed: {scrub(str(exc))}")
@@ -129,11 +121,10 @@ class RedisCache:
         return CacheStats(len(keys), counts.get("hits", 0), counts.get("misses", 0), size)
 
     def close(self) -> None:
-        if self._client is not None:
+        if self._conn.opened:
             with contextlib.suppress(ConnectionError):
                 self._flush_counts()
-            self._client.close()
-            self._client = None
+        self._conn.close()
 
     def __repr__(self) -> str:
         return f"RedisCache({self.url!r})"
