@@ -33,7 +33,7 @@ __all__ = [
     "StackConfig",
 ]
 
-PERIODS = ("total", "minute", "hour", "day", "week", "month")
+PERIODS = ("total", "day", "month")  # exactly what middleware.budget accepts
 
 
 def _meta(doc: str, **checks: Any) -> dict[str, Any]:
