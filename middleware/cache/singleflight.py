@@ -32,6 +32,21 @@ def _shared(error: BaseException | None) -> BaseException | None:
     return error if isinstance(error, Exception) else None
 
 
+def _own_copy(error: BaseException) -> BaseException:
+    """A follower's own copy of the leader's error, so a layer that adds trace events to
+    it (``error.add_trace``) never writes into another caller's error. The copy is made
+    without calling ``__init__`` (ours take keyword-only fields); if a type refuses, the
+    shared error is raised as it is."""
+    try:
+        twin = type(error).__new__(type(error))
+        twin.__dict__.update(error.__dict__)
+        twin.args = error.args
+    except Exception:
+        return error
+    twin.__cause__, twin.__suppress_context__ = error.__cause__, True
+    return twin
+
+
 class Flight(Generic[T]):
     """One in-flight call: its owner and, once done, its outcome."""
 
@@ -86,7 +101,7 @@ class SingleFlight(Generic[T]):
                     del self._flights[key]
             return None
         if flight.error is not None:
-            raise flight.error
+            raise _own_copy(flight.error)
         return flight.result
 
     def __len__(self) -> int:
@@ -143,6 +158,8 @@ class AsyncSingleFlight(Generic[T]):
         except asyncio.TimeoutError:
             self._retire(id(future.get_loop()), key, future)
             return None
+        except Exception as error:  # the leader's failure: each follower raises its own
+            raise _own_copy(error) from None
 
     def __len__(self) -> int:
         return len(self._flights)

@@ -198,6 +198,51 @@ def test_single_flight_tasks_and_shared_error() -> None:
     asyncio.run(main())
 
 
+def test_followers_get_their_own_copy_of_a_shared_error() -> None:
+    """A layer above the cache adds trace events to the error it sees; with one shared
+    exception object, every caller's error would carry every other caller's events."""
+    from insightforge.types import TraceEvent
+
+    def errors_of(results: list[Any]) -> list[ProviderUnavailable]:
+        assert all(isinstance(r, ProviderUnavailable) for r in results)
+        return list(results)
+
+    async def tasks() -> list[Any]:
+        p = ScriptedProvider([ProviderUnavailable("down", provider="s", status=503)],
+                             delay=0.05)
+        llm = stack(Cache(), provider=p)
+        return list(await asyncio.gather(*(llm.acall(ChatRequest("x")) for _ in range(5)),
+                                         return_exceptions=True))
+
+    def threads() -> list[Any]:
+        p = ScriptedProvider([ProviderUnavailable("down", provider="s", status=503)],
+                             delay=0.1)
+        llm = stack(Cache(), provider=p)
+        out: list[Any] = []
+        barrier = threading.Barrier(5)
+
+        def call() -> None:
+            barrier.wait()
+            try:
+                llm(ChatRequest("x"))
+            except ProviderUnavailable as exc:
+                out.append(exc)
+
+        workers = [threading.Thread(target=call) for _ in range(5)]
+        for t in workers:
+            t.start()
+        for t in workers:
+            t.join(10)
+        return out
+
+    for errors in (errors_of(asyncio.run(tasks())), errors_of(threads())):
+        assert len(errors) == 5 and len({id(e) for e in errors}) == 5
+        assert {(e.message, e.provider, e.status, e.retryable) for e in errors} == {
+            ("down", "s", 503, True)}
+        errors[0].add_trace(TraceEvent("audit", "mine"))
+        assert all(not e.trace for e in errors[1:])
+
+
 def test_single_flight_streams_replay_for_followers() -> None:
     p = ScriptedProvider(delay=0.1)
     llm = stack(Cache(), provider=p)
