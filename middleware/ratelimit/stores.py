@@ -24,6 +24,7 @@ from pyrate_limiter import AbstractBucket, Decision, InMemoryBucket, Rate, RateI
 
 from insightforge.errors import ConfigError
 from insightforge.secrets import mask_url
+from middleware._sqlite import open_wal
 
 __all__ = ["LimitStore", "MemoryStore", "RedisStore", "SQLiteStore", "make_store"]
 
@@ -171,9 +172,7 @@ class SQLiteStore(_BucketStore):
         self.timeout = timeout
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(str(self.path), timeout=timeout,
-                                         isolation_level="DEFERRED", check_same_thread=False)
-            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn = open_wal(str(self.path), timeout=timeout, isolation_level="DEFERRED")
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(f"cannot open the rate-limit database {self.path}: {exc}; "
                               "pass a writable path to SQLiteStore(path)", path="store") from None
