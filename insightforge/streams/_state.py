@@ -11,6 +11,7 @@ from typing import Any
 
 import attrs
 
+from insightforge.streams.assemble import Assembler
 from insightforge.types import ChatResponse, Chunk
 
 __all__ = ["CLOSED", "DONE", "FAILED", "OPEN", "Hooks", "OnChunk", "OnClose", "OnEnd",
@@ -37,15 +38,28 @@ class Hooks:
 class StreamState:
     """State shared by both stream kinds: lifecycle, primed chunk, final response."""
 
-    __slots__ = ("_error", "_hooks", "_primed", "_released", "_response", "_state")
+    __slots__ = ("_acc", "_error", "_hooks", "_inner", "_meta", "_primed", "_released",
+                 "_response", "_state")
 
-    def __init__(self, hooks: Hooks) -> None:
+    def __init__(self, hooks: Hooks, *, model: str, provider: str, id: str,
+                 inner: StreamState | None) -> None:
         self._hooks = hooks
+        self._inner = inner  # a layer's stream reads its response from the stream it wraps
+        self._meta = (model, provider, id)
+        self._acc = Assembler() if inner is None else None
         self._released = False  # the source's close has run (it runs at most once)
         self._state = OPEN
         self._primed: Chunk | None = None
         self._response: ChatResponse | None = None
         self._error: BaseException | None = None
+
+    def _unhooked_response(self) -> ChatResponse:
+        """The response before this stream's ``on_end``: the inner stream's, or assembled."""
+        if self._inner is not None:
+            return self._inner.response
+        assert self._acc is not None
+        model, provider, id = self._meta
+        return self._acc.response(model=model, provider=provider, id=id)
 
     @property
     def finished(self) -> bool:

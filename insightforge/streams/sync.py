@@ -17,7 +17,6 @@ from insightforge.streams._state import (
     OnError,
     StreamState,
 )
-from insightforge.streams.assemble import Assembler
 from insightforge.types import ChatResponse, Chunk
 
 __all__ = ["ChatStream"]
@@ -29,17 +28,15 @@ class ChatStream(StreamState):
     Use it as a context manager (or call :meth:`close`) when you may stop early.
     """
 
-    __slots__ = ("__weakref__", "_acc", "_close_source", "_inner", "_meta", "_source")
+    __slots__ = ("__weakref__", "_close_source", "_source")
 
     def __init__(self, source: Iterator[Chunk], *, model: str, provider: str, id: str = "",
                  close: Callable[[], None] | None = None, _inner: ChatStream | None = None,
                  _hooks: Hooks | None = None) -> None:
-        super().__init__(_hooks or Hooks())
+        super().__init__(_hooks or Hooks(), model=model, provider=provider, id=id,
+                         inner=_inner)
         self._source = source
         self._close_source = close
-        self._inner = _inner
-        self._meta = (model, provider, id)
-        self._acc = Assembler() if _inner is None else None
 
     @classmethod
     def from_chunks(cls, chunks: Iterator[Chunk], *, model: str, provider: str, id: str = "",
@@ -107,12 +104,7 @@ class ChatStream(StreamState):
 
     def _end(self) -> None:
         self._state = DONE
-        if self._inner is not None:
-            response = self._inner.response
-        else:
-            assert self._acc is not None
-            model, provider, id = self._meta
-            response = self._acc.response(model=model, provider=provider, id=id)
+        response = self._unhooked_response()
         if self._hooks.on_end is not None:
             response = self._hooks.on_end(response) or response
         self._response = response
