@@ -27,7 +27,7 @@ from insightforge.stack import AsyncResponse, Request, Response
 from insightforge.types import ChatRequest, EmbedRequest, Route, Usage
 from providers._errors import detach
 
-__all__ = ["BaseProvider", "LazyClient", "PerLoop"]
+__all__ = ["BaseProvider", "LazyClient", "PooledProvider", "PerLoop"]
 
 C = TypeVar("C")
 
@@ -237,3 +237,27 @@ class BaseProvider:
         default = self.base_url == self.default_base_url
         where = "" if default else f", base_url={self.base_url!r}"
         return f"{type(self).__name__}(model={self.model!r}{where})"
+
+
+class PooledProvider(BaseProvider):
+    """A provider with one pooled sync client for its life and one async client per event
+    loop (:class:`LazyClient`, :class:`PerLoop`), both closed by ``close``/``aclose``.
+
+    Subclasses make ``self._sync`` and ``self._async`` in ``__init__`` from their
+    ``_new_client``/``_new_async_client``; this class owns closing them, once, for all.
+    """
+
+    _sync: LazyClient[Any]
+    _async: PerLoop[Any]
+
+    def close(self) -> None:
+        """Close the sync client and, best-effort, the async ones (see :class:`PerLoop`)."""
+        client = self._sync.take()
+        if client is not None:
+            client.close()
+        self._async.close()
+
+    async def aclose(self) -> None:
+        """Close this loop's async client, then everything else."""
+        await self._async.aclose()
+        self.close()

@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from insightforge.errors import InsightForgeError
-from providers._base import BaseProvider, LazyClient, PerLoop
+from providers._base import LazyClient, PerLoop, PooledProvider
 from providers._errors import detach, error_from_status, error_from_transport
 from providers._lines import (
     SSEDecoder,
@@ -54,7 +54,7 @@ class LineStream:
         self.close = close
 
 
-class HttpxProvider(BaseProvider):
+class HttpxProvider(PooledProvider):
     """A provider speaking HTTP through httpx (see the module docstring).
 
     Subclasses set the class attributes of :class:`BaseProvider`, override
@@ -198,14 +198,3 @@ class HttpxProvider(BaseProvider):
         return LineStream(lines(), response.aclose)
 
     # -- life -----------------------------------------------------------------------------
-    def close(self) -> None:
-        """Close the sync client and, best-effort, the async ones (see :class:`PerLoop`)."""
-        client = self._sync.take()
-        if client is not None:
-            client.close()
-        self._async.close()
-
-    async def aclose(self) -> None:
-        """Close this loop's async client, then everything else."""
-        await self._async.aclose()
-        self.close()

@@ -26,7 +26,7 @@ from insightforge.pricing import Price
 from insightforge.streams import AsyncChatStream, ChatStream
 from insightforge.types import ChatRequest, ChatResponse, Chunk, EmbedRequest, EmbedResponse
 from providers import _openai_wire as wire
-from providers._base import BaseProvider, LazyClient, PerLoop
+from providers._base import LazyClient, PerLoop, PooledProvider
 from providers._errors import detach
 
 __all__ = ["OpenAIFamily"]
@@ -73,7 +73,7 @@ class _Meta:
             self.model = got_model if isinstance(got_model, str) and got_model else None
 
 
-class OpenAIFamily(BaseProvider):
+class OpenAIFamily(PooledProvider):
     """Shared skeleton of the OpenAI-wire providers (see the module docstring).
 
     Attributes:
@@ -99,11 +99,22 @@ class OpenAIFamily(BaseProvider):
                                             lambda client: client.close())
 
     # -- hooks for subclasses ---------------------------------------------------------------
-    def _new_client(self) -> Any:
+    def _client_options(self) -> dict[str, Any]:
+        """Keyword arguments for the SDK client (subclasses add theirs)."""
         raise NotImplementedError
 
+    def _new_client(self) -> Any:
+        import openai
+
+        return openai.OpenAI(**self._client_options(), http_client=openai.DefaultHttpxClient(
+            limits=self._http_limits(), timeout=self.timeout))
+
     def _new_async_client(self) -> Any:
-        raise NotImplementedError
+        import openai
+
+        return openai.AsyncOpenAI(**self._client_options(),
+                                  http_client=openai.DefaultAsyncHttpxClient(
+                                      limits=self._http_limits(), timeout=self.timeout))
 
     def _http_limits(self) -> Any:
         import httpx2
@@ -302,14 +313,3 @@ class OpenAIFamily(BaseProvider):
         data = await self._asdk(self._async.get().get(self.check_path, cast_to=object))
         self._checked(data)
 
-    def close(self) -> None:
-        """Close the sync client and, best-effort, the async ones (see :class:`PerLoop`)."""
-        client = self._sync.take()
-        if client is not None:
-            client.close()
-        self._async.close()
-
-    async def aclose(self) -> None:
-        """Close this loop's async client, then everything else."""
-        await self._async.aclose()
-        self.close()

@@ -91,19 +91,6 @@ class HuggingFace(OpenAIFamily):
         return {"api_key": self._key(), "base_url": self.base_url, "timeout": self.timeout,
                 "max_retries": 0}
 
-    def _new_client(self) -> Any:
-        import openai
-
-        return openai.OpenAI(**self._client_options(), http_client=openai.DefaultHttpxClient(
-            limits=self._http_limits(), timeout=self.timeout))
-
-    def _new_async_client(self) -> Any:
-        import openai
-
-        return openai.AsyncOpenAI(**self._client_options(),
-                                  http_client=openai.DefaultAsyncHttpxClient(
-                                      limits=self._http_limits(), timeout=self.timeout))
-
     def _http_options(self) -> dict[str, Any]:
         import httpx
 

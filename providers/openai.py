@@ -48,16 +48,3 @@ class OpenAI(OpenAIFamily):
     def _client_options(self) -> dict[str, Any]:
         return {"api_key": self._key(), "organization": self.organization,
                 "base_url": self.base_url, "timeout": self.timeout, "max_retries": 0}
-
-    def _new_client(self) -> Any:
-        import openai
-
-        return openai.OpenAI(**self._client_options(), http_client=openai.DefaultHttpxClient(
-            limits=self._http_limits(), timeout=self.timeout))
-
-    def _new_async_client(self) -> Any:
-        import openai
-
-        return openai.AsyncOpenAI(**self._client_options(),
-                                  http_client=openai.DefaultAsyncHttpxClient(
-                                      limits=self._http_limits(), timeout=self.timeout))
