@@ -17,25 +17,80 @@ __all__ = ["ChatResponse", "Chunk", "EmbedResponse", "Route", "ToolCallDelta", "
            "Usage"]
 
 
+def _count(_: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if type(value) is not int or value < 0:  # bool is not a count
+        raise ValueError(f"Usage.{attribute.name} must be a whole number >= 0, got {value!r}")
+
+
 @attrs.frozen(slots=True)
 class Usage:
-    """Token counts of one call.
+    """Token counts of one call, as the provider billed them.
+
+    The parts nest: ``input_tokens`` counts **every** prompt token, those read from or
+    written to the provider's prompt cache included, and ``output_tokens`` counts every
+    completion token, reasoning included. So ``cache_read_tokens + cache_write_tokens <=
+    input_tokens`` and ``reasoning_tokens <= output_tokens``; a price applies its cache rates
+    to those parts and its plain rates to the rest.
 
     Attributes:
-        input_tokens: prompt tokens billed.
-        output_tokens: completion tokens billed.
+        input_tokens: prompt tokens, all of them.
+        output_tokens: completion tokens, all of them (reasoning included).
+        cache_read_tokens: the part of the input read from the prompt cache (OpenAI
+            ``prompt_tokens_details.cached_tokens``, Anthropic ``cache_read_input_tokens``).
+        cache_write_tokens: the part of the input written to the prompt cache, whatever its
+            lifetime (Anthropic ``cache_creation_input_tokens``).
+        cache_write_1h_tokens: the part of ``cache_write_tokens`` written with a one-hour
+            lifetime, billed at a higher rate (Anthropic ``ephemeral_1h_input_tokens``); the
+            rest of the cache writes are five-minute writes.
+        reasoning_tokens: the part of the output spent on reasoning (OpenAI
+            ``completion_tokens_details.reasoning_tokens``).
+        estimated: the counts are InsightForge's estimate, because the server reported none.
     """
 
-    input_tokens: int = 0
-    output_tokens: int = 0
+    input_tokens: int = attrs.field(default=0, validator=_count)
+    output_tokens: int = attrs.field(default=0, validator=_count)
+    cache_read_tokens: int = attrs.field(default=0, kw_only=True, validator=_count)
+    cache_write_tokens: int = attrs.field(default=0, kw_only=True, validator=_count)
+    cache_write_1h_tokens: int = attrs.field(default=0, kw_only=True, validator=_count)
+    reasoning_tokens: int = attrs.field(default=0, kw_only=True, validator=_count)
+    estimated: bool = attrs.field(default=False, kw_only=True)
+
+    def __attrs_post_init__(self) -> None:
+        if self.cache_read_tokens + self.cache_write_tokens > self.input_tokens:
+            raise ValueError(f"Usage: cache reads ({self.cache_read_tokens}) and writes "
+                             f"({self.cache_write_tokens}) are parts of input_tokens "
+                             f"({self.input_tokens}) and cannot exceed it")
+        if self.cache_write_1h_tokens > self.cache_write_tokens:
+            raise ValueError(f"Usage: cache_write_1h_tokens ({self.cache_write_1h_tokens}) is "
+                             f"a part of cache_write_tokens ({self.cache_write_tokens})")
+        if self.reasoning_tokens > self.output_tokens:
+            raise ValueError(f"Usage: reasoning_tokens ({self.reasoning_tokens}) are a part "
+                             f"of output_tokens ({self.output_tokens}) and cannot exceed it")
 
     @property
     def total_tokens(self) -> int:
         return self.input_tokens + self.output_tokens
 
+    @property
+    def cache_write_5m_tokens(self) -> int:
+        """The five-minute part of the cache writes."""
+        return self.cache_write_tokens - self.cache_write_1h_tokens
+
+    @property
+    def uncached_input_tokens(self) -> int:
+        """Input tokens billed at the plain input rate (neither read from nor written to
+        the cache)."""
+        return self.input_tokens - self.cache_read_tokens - self.cache_write_tokens
+
     def __add__(self, other: Usage) -> Usage:
         return Usage(self.input_tokens + other.input_tokens,
-                     self.output_tokens + other.output_tokens)
+                     self.output_tokens + other.output_tokens,
+                     cache_read_tokens=self.cache_read_tokens + other.cache_read_tokens,
+                     cache_write_tokens=self.cache_write_tokens + other.cache_write_tokens,
+                     cache_write_1h_tokens=self.cache_write_1h_tokens
+                     + other.cache_write_1h_tokens,
+                     reasoning_tokens=self.reasoning_tokens + other.reasoning_tokens,
+                     estimated=self.estimated or other.estimated)
 
 
 @attrs.frozen(slots=True)
