@@ -6,15 +6,16 @@ a local Ollama on one GPU, a shared endpoint with a concurrency quota. It is sma
 has every part a layer has (see docs/writing-a-layer.md):
 
 * **the layer** — :class:`Bulkhead`, attrs-frozen configuration that validates its options
-  when built, and ``__call__(inner)`` returning the handler;
+  when built, a :class:`~insightforge.kit.FlowLayer`;
 * **the policy** — :class:`Slots`, a pure value: ``take()`` and ``give()`` return new
   values, so the decision is testable without threads or I/O;
-* **the handler** — :class:`BulkheadHandler`, a ``Middleware`` whose sync ``__call__`` and
-  async ``acall`` drivers are the same few lines around the same policy;
-* **streams** — a stream holds its slot until it ends, fails *or is abandoned*: the slot
-  goes back in whichever of ``on_end``/``on_error``/``on_close`` fires (``stream.wrap``
-  passes ``close`` through to the provider). Forgetting ``on_close`` would leak a slot per
-  abandoned stream until the bulkhead refused everything;
+* **the state** — :class:`InFlight`, made once per wrapped handler by ``open(inner)``;
+* **the flow** — ``Bulkhead.flow``: take a slot, ``yield Call(request)``, give the slot back
+  in a ``finally``. The kit's two drivers run it sync and async, so there is no driver code
+  here at all, and parity holds by construction;
+* **streams** — a stream holds its slot until it ends, fails *or is abandoned*: the kit
+  resumes the flow at the stream's ending (an abandoned stream throws
+  :class:`~insightforge.kit.Abandoned` in), so the same ``finally`` gives the slot back;
 * **trace** — a ``bulkhead.admitted`` event on every answer, ``bulkhead.refused`` on the
   refusal, and the admission event on errors that pass through;
 * **errors** — ours, from the core family: ``BulkheadFull`` is a ``RateLimited``, so code
@@ -35,19 +36,18 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import attrs
 
 from insightforge import ChatRequest, ChatResponse, from_config, registry, stack
 from insightforge.errors import ConfigError, InsightForgeError, RateLimited
-from insightforge.stack import AsyncResponse, Handler, Middleware, Request, Response
-from insightforge.streams import AsyncChatStream, ChatStream
-from insightforge.types import EmbedResponse, TraceEvent
+from insightforge.kit import Call, Flow, FlowHandler, FlowLayer, add_trace, with_trace
+from insightforge.stack import Handler, Request
+from insightforge.streams import ChatStream
+from insightforge.types import TraceEvent
 
-__all__ = ["Bulkhead", "BulkheadFull", "BulkheadHandler", "Slots", "main", "register"]
-
-Answer = TypeVar("Answer", bound=ChatResponse | EmbedResponse)
+__all__ = ["Bulkhead", "BulkheadFull", "InFlight", "Slots", "main", "register"]
 
 
 # -- the policy: pure ----------------------------------------------------------------------
@@ -94,7 +94,30 @@ class BulkheadFull(RateLimited):
         self.key, self.limit, self.wait, self.max_wait = name, limit, None, 0.0
 
 
-# -- the layer: configuration, validated once ----------------------------------------------
+# -- the per-handler state: the slots, under a lock ---------------------------------------
+class InFlight:
+    """One handler's slots, shared by its threads and tasks (the lock is held for a few
+    instructions: safe on an event loop)."""
+
+    def __init__(self, slots: Slots) -> None:
+        self.slots, self.lock = slots, threading.Lock()
+
+    @property
+    def in_flight(self) -> int:
+        return self.slots.used
+
+    def take(self) -> Slots | None:
+        with self.lock:
+            taken = self.slots.take()
+            self.slots = taken or self.slots
+            return taken
+
+    def give(self) -> None:
+        with self.lock:
+            self.slots = self.slots.give()
+
+
+# -- the layer: configuration, validated once, and the flow --------------------------------
 def _check_limit(_: object, attribute: attrs.Attribute[int], value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(f"Bulkhead max_in_flight must be a whole number >= 1 "
@@ -108,7 +131,7 @@ def _check_name(_: object, attribute: attrs.Attribute[str], value: object) -> No
 
 
 @attrs.frozen(slots=True)
-class Bulkhead:
+class Bulkhead(FlowLayer):
     """At most ``max_in_flight`` calls at once through the stack below; refuse the rest.
 
     Attributes:
@@ -119,91 +142,28 @@ class Bulkhead:
     max_in_flight: int = attrs.field(validator=_check_limit)
     name: str = attrs.field(default="bulkhead", validator=_check_name)
 
-    def __call__(self, inner: Handler) -> BulkheadHandler:
-        return BulkheadHandler(self, inner)
+    def open(self, inner: Handler) -> InFlight:
+        return InFlight(Slots(self.max_in_flight))
 
-
-# -- the handler: two thin drivers ---------------------------------------------------------
-def _add_trace(error: BaseException, event: TraceEvent) -> None:
-    if isinstance(error, InsightForgeError):
-        error.add_trace(event)
-
-
-class _Hold:
-    """One call's slot, given back exactly once: by the answer, the error, or the stream's
-    end, failure or abandonment — whichever comes first."""
-
-    __slots__ = ("event", "give", "held")
-
-    def __init__(self, give: Callable[[], None], event: TraceEvent) -> None:
-        self.give, self.event, self.held = give, event, True
-
-    def release(self) -> None:
-        if self.held:
-            self.held = False
-            self.give()
-
-    def answer(self, response: Answer) -> Answer:
-        self.release()
-        return attrs.evolve(response, trace=(self.event, *response.trace))
-
-    def error(self, error: BaseException) -> None:
-        self.release()
-        _add_trace(error, self.event)
-
-
-class BulkheadHandler(Middleware):
-    """The handler a :class:`Bulkhead` wraps around ``inner``; ``in_flight`` for tests."""
-
-    __slots__ = ("_lock", "_slots")
-    layer: Bulkhead
-
-    def __init__(self, layer: Bulkhead, inner: Handler) -> None:
-        super().__init__(layer, inner)
-        self._lock = threading.Lock()  # held for a few instructions: safe on an event loop
-        self._slots = Slots(layer.max_in_flight)
-
-    @property
-    def in_flight(self) -> int:
-        return self._slots.used
-
-    def _take(self) -> _Hold:
-        with self._lock:
-            taken = self._slots.take()
-            if taken is not None:
-                self._slots = taken
+    def flow(self, request: Request, handler: FlowHandler) -> Flow:
+        """Take a slot or refuse; call; give the slot back however the call ends (an
+        answer, an error, or a stream that ends, fails or is abandoned — the kit resumes
+        this flow then)."""
+        taken = handler.state.take()
         if taken is None:
-            error = BulkheadFull(self.layer.name, self.layer.max_in_flight)
+            error = BulkheadFull(self.name, self.max_in_flight)
             error.add_trace(TraceEvent("bulkhead", "refused", error.message,
-                                       {"name": self.layer.name, "limit": error.limit}))
+                                       {"name": self.name, "limit": error.limit}))
             raise error
-        return _Hold(self._give, admitted_event(self.layer.name, taken))
-
-    def _give(self) -> None:
-        with self._lock:
-            self._slots = self._slots.give()
-
-    def __call__(self, request: Request, /) -> Response:
-        hold = self._take()
+        event = admitted_event(self.name, taken)
         try:
-            result = self.inner(request)
+            response = yield Call(request)
         except BaseException as error:
-            hold.error(error)
+            add_trace(error, [event])
             raise
-        if isinstance(result, ChatStream):
-            return result.wrap(on_end=hold.answer, on_error=hold.error, on_close=hold.release)
-        return hold.answer(result)
-
-    async def acall(self, request: Request, /) -> AsyncResponse:
-        hold = self._take()
-        try:
-            result = await self.inner.acall(request)
-        except BaseException as error:
-            hold.error(error)
-            raise
-        if isinstance(result, AsyncChatStream):
-            return result.wrap(on_end=hold.answer, on_error=hold.error, on_close=hold.release)
-        return hold.answer(result)
+        finally:
+            handler.state.give()
+        return with_trace(response, [event])
 
 
 # -- registration --------------------------------------------------------------------------
@@ -230,7 +190,7 @@ def main(emu: Any, report: Callable[[str], None] = print) -> dict[str, Any]:
     facts: dict[str, Any] = {}
     llm = stack(Bulkhead(max_in_flight=1),
                 provider=OpenAI(model="gpt-4o-mini", base_url=emu.openai_url, api_key=KEY))
-    gate: BulkheadHandler = llm.handler  # type: ignore[assignment]
+    gate: Any = llm.handler
     answer = llm(ChatRequest("Hello through a bulkhead"))
     assert isinstance(answer, ChatResponse)
     facts["answer"] = answer

@@ -1,0 +1,131 @@
+"""What a flow yields: effects. Each says *what* to do; a driver decides *how* (sync or async).
+
+A flow (see :mod:`insightforge.kit`) is a generator that yields effects and receives their
+results. There is one special effect, :class:`Call` — ask the inner handler — and any number
+of ordinary ones: objects with ``run()`` (the sync driver calls it) and ``arun()`` (the async
+driver awaits it). :class:`Blocking` wraps a store call, :class:`Sleep` a wait; a layer may
+define its own (single flight's wait does). No I/O happens in this module.
+
+Two things are thrown *into* a flow instead of being sent: the failure of the inner call (at
+its ``Call``), and :class:`Abandoned` when the consumer closed a stream before its end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, runtime_checkable
+
+from insightforge.types import ChatRequest, ChatResponse, Chunk, EmbedRequest, ToolCallDelta
+
+__all__ = ["Abandoned", "Blocking", "Call", "Effect", "Replay", "Sleep", "one_chunk"]
+
+
+@runtime_checkable
+class Effect(Protocol):
+    """An ordinary effect: the sync driver calls ``run()``, the async driver awaits
+    ``arun()``; both return the value the flow receives."""
+
+    def run(self) -> Any: ...
+
+    async def arun(self) -> Any: ...
+
+
+class Abandoned(BaseException):
+    """Thrown into a flow at its :class:`Call` when the consumer closed (or dropped) the
+    stream before it ended. Not an ``Exception``: ``except Exception`` does not catch it,
+    ``finally`` does. A flow may run effects and then re-raise it (or return)."""
+
+
+class Call:
+    """Ask the inner handler. The flow receives the complete answer — for a stream, when
+    the stream has ended — or has the failure thrown in at this point.
+
+    After the yield the driver has filled in what it saw of a stream:
+
+    Attributes:
+        request: the request to send (a layer may have changed it).
+        chunks: how many chunks reached the consumer (0 for a plain answer).
+        first_chunk_at: ``timer()`` when the first chunk arrived (with ``timer=``).
+        recorded: every chunk, in order (with ``record=True``), else ``None``.
+        streamed: the answer was a stream.
+    """
+
+    __slots__ = ("chunks", "first_chunk_at", "recorded", "request", "streamed", "timer")
+
+    def __init__(self, request: ChatRequest | EmbedRequest, *, record: bool = False,
+                 timer: Callable[[], float] | None = None) -> None:
+        self.request = request
+        self.timer = timer
+        self.recorded: list[Chunk] | None = [] if record else None
+        self.chunks = 0
+        self.first_chunk_at: float | None = None
+        self.streamed = False
+
+    def saw(self, chunk: Chunk) -> None:
+        """One chunk reached the consumer (called by the drivers)."""
+        self.chunks += 1
+        if self.chunks == 1 and self.timer is not None:
+            self.first_chunk_at = self.timer()
+        if self.recorded is not None:
+            self.recorded.append(chunk)
+
+
+class Replay:
+    """What a flow returns to answer a stream request itself (a cache hit): these chunks,
+    then ``response`` as the stream's final response. A flow that returns a plain
+    :class:`ChatResponse` for a stream request is replayed as one chunk."""
+
+    __slots__ = ("chunks", "response")
+
+    def __init__(self, response: ChatResponse, chunks: tuple[Chunk, ...] | None = None) -> None:
+        self.response = response
+        self.chunks = chunks if chunks is not None else (one_chunk(response),)
+
+
+def one_chunk(response: ChatResponse) -> Chunk:
+    """A whole answer as a single chunk (text, tool calls, finish reason and usage)."""
+    calls = tuple(ToolCallDelta(i, call.id, call.name, call.arguments)
+                  for i, call in enumerate(response.message.tool_calls))
+    return Chunk(response.text, tool_calls=calls, finish_reason=response.finish_reason,
+                 usage=response.usage)
+
+
+class Blocking:
+    """A call that may block on I/O (a store): run inline by the sync driver; by the async
+    driver in a worker thread when ``blocking`` (SQLite, Redis), inline when not (memory)."""
+
+    __slots__ = ("args", "blocking", "fn")
+
+    def __init__(self, fn: Callable[..., Any], *args: Any, blocking: bool = True) -> None:
+        self.fn = fn
+        self.args = args
+        self.blocking = blocking
+
+    def run(self) -> Any:
+        return self.fn(*self.args)
+
+    async def arun(self) -> Any:
+        if self.blocking:
+            return await asyncio.to_thread(self.fn, *self.args)
+        return self.fn(*self.args)
+
+
+class Sleep:
+    """Wait ``seconds``: ``sleep`` in the sync driver, ``asleep`` in the async one (both
+    injectable, so tests run on a fake clock)."""
+
+    __slots__ = ("asleep", "seconds", "sleep")
+
+    def __init__(self, seconds: float, sleep: Callable[[float], None] = time.sleep,
+                 asleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        self.seconds = seconds
+        self.sleep = sleep
+        self.asleep = asleep
+
+    def run(self) -> None:
+        self.sleep(self.seconds)
+
+    async def arun(self) -> None:
+        await self.asleep(self.seconds)
