@@ -32,8 +32,7 @@ from insightforge import ChatRequest, stack
 from insightforge.pricing import Price
 from insightforge.testing.scripted import ScriptedProvider
 from middleware.budget import Budget, MemoryLedger
-from middleware.budget.redis_ledger import RedisLedger
-from middleware.budget.sqlite_ledger import SQLiteLedger
+from middleware.budget.stores import RedisLedger, SQLiteLedger
 from middleware.cache import Cache, MemoryCache
 from middleware.cache.entry import decode, encode, make_entry
 from middleware.cache.redis import RedisCache
@@ -126,7 +125,7 @@ def bench_ledger(name: str, make: Callable[[], object]) -> None:
         ledger.settle("bench|total", g.granted, 500)  # type: ignore[attr-defined]
 
     us, _ = per_call(pair, 0.5)
-    budget = Budget(limit_usd=10**6, ledger=make())  # type: ignore[arg-type]
+    budget = Budget(limit_usd=10**6, store=make())  # type: ignore[arg-type]
     llm = stack(budget, provider=ScriptedProvider(price=Price("1", "2")))
     base = stack(provider=ScriptedProvider(price=Price("1", "2")))
     layer_us, _ = per_call(lambda: llm(REQUEST), 0.5)

@@ -1,17 +1,20 @@
 """A custom store written the house way: ``JsonFileLedger``, a Budget ledger in a JSON file.
 
-A :class:`~middleware.budget.ledger.Ledger` is the shared state of a ``Budget``: spent and
+A :class:`~middleware.budget.stores.Ledger` is the shared state of a ``Budget``: spent and
 reserved units (integer nano-dollars) per key. This one keeps them in a JSON file that
 every process on one machine can share — no database needed — and shows what any ledger
 must get right (see docs/writing-a-store.md):
 
-* **the protocol, exactly** — ``reserve(key, limit, want, least) -> Grant``,
-  ``settle(key, reserved, actual)``, ``entries() -> list[Entry]``, ``close()``; being a
-  structural ``Ledger``, ``Budget(ledger=JsonFileLedger(...))`` takes it as it is;
+* **the protocol, exactly** — ``reserve(key, limit, want, least, *, ttl=None) -> Grant``,
+  ``settle(key, reserved, actual, *, lease="")``, ``entries() -> list[Entry]``, ``close()``
+  and ``blocking`` (``True``: async callers run it in a worker thread); being a structural
+  ``Ledger``, ``Budget(store=JsonFileLedger(...))`` takes it as it is. This one keeps no
+  leases (it ignores ``ttl``): a reservation of a process killed mid-call stays counted until
+  the period ends — ``SQLiteLedger`` and ``RedisLedger`` return it when its lease expires;
 * **one atomic read-decide-write** — each ``reserve`` and ``settle`` holds an exclusive
   ``fcntl.flock`` on ``<path>.lock`` from reading the file to replacing it, so no two
   threads or processes can both see the same "remaining" and both spend it. The decision
-  is the built-ins' pure :func:`~middleware.budget.ledger.decide`, not a copy of it;
+  is the built-ins' pure :func:`~middleware.budget.stores.decide`, not a copy of it;
 * **crash safety** — the new state is written to a temporary file, flushed and moved over
   the old one with ``os.replace``, so a reader never sees half a file;
 * **clear errors** — a lock that cannot be had within ``timeout`` or a damaged file raise
@@ -40,7 +43,7 @@ from insightforge import ChatRequest, ChatResponse, stack
 from insightforge.errors import BudgetExceeded, ConfigError
 from insightforge.testing.scripted import ScriptedProvider
 from middleware.budget import Budget, Entry, Grant
-from middleware.budget.ledger import decide
+from middleware.budget.stores import decide
 
 __all__ = ["JsonFileLedger", "main"]
 
@@ -48,12 +51,14 @@ Rows = dict[str, list[int]]  # key -> [limit, spent, reserved], as MemoryLedger 
 
 
 class JsonFileLedger:
-    """A budget :class:`~middleware.budget.ledger.Ledger` in the JSON file at ``path``.
+    """A budget :class:`~middleware.budget.stores.Ledger` in the JSON file at ``path``.
 
     Attributes:
         path: the JSON file (created on first use); its lock is ``<path>.lock``.
         timeout: seconds to wait for the lock before ``ConfigError``.
     """
+
+    blocking = True  # file I/O and a lock: async callers use a worker thread
 
     def __init__(self, path: str | os.PathLike[str], *, timeout: float = 10.0) -> None:
         self.path = Path(path)
@@ -61,7 +66,8 @@ class JsonFileLedger:
         self._lock_path = self.path.with_name(self.path.name + ".lock")
 
     # -- the protocol ----------------------------------------------------------------------
-    def reserve(self, key: str, limit: int, want: int, least: int) -> Grant:
+    def reserve(self, key: str, limit: int, want: int, least: int, *,
+                ttl: float | None = None) -> Grant:
         with self._locked():
             rows = self._read()
             before = list(rows.get(key, ()))
@@ -74,7 +80,7 @@ class JsonFileLedger:
                 self._write(rows)
             return grant
 
-    def settle(self, key: str, reserved: int, actual: int) -> None:
+    def settle(self, key: str, reserved: int, actual: int, *, lease: str = "") -> None:
         with self._locked():
             rows = self._read()
             row = rows.setdefault(key, [0, 0, 0])
@@ -164,7 +170,7 @@ def main(folder: str | os.PathLike[str], report: Callable[[str], None] = print,
     the overflow before any call and the settled spend stays within the limit."""
     path = Path(folder) / "budget.json"
     provider = ScriptedProvider()  # $1 / $2 per million tokens; answers "Echo: ..."
-    llm = stack(Budget(limit_usd="0.0003", ledger=JsonFileLedger(path)), provider=provider)
+    llm = stack(Budget(limit_usd="0.0003", store=JsonFileLedger(path)), provider=provider)
     answers: list[ChatResponse] = []
     refused: list[BudgetExceeded] = []
     guard = threading.Lock()

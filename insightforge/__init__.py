@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from insightforge.errors import (
     AllProvidersFailed,
+    AuditUnavailable,
     AuthenticationError,
     BudgetExceeded,
     ConfigError,
@@ -29,6 +30,7 @@ from insightforge.errors import (
     ProviderUnavailable,
     RateLimited,
     RateLimitError,
+    StoreUnavailable,
     Timeout,
     Unsupported,
 )
@@ -60,6 +62,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AllProvidersFailed",
     "AsyncChatStream",
+    "AuditUnavailable",
     "AuthenticationError",
     "BudgetExceeded",
     "ChatRequest",
@@ -88,6 +91,7 @@ __all__ = [
     "Route",
     "Secret",
     "Stack",
+    "StoreUnavailable",
     "Timeout",
     "Tool",
     "ToolCall",

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AllProvidersFailed",
+    "AuditUnavailable",
     "AuthenticationError",
     "BudgetExceeded",
     "ConfigError",
@@ -36,6 +37,7 @@ __all__ = [
     "ProviderUnavailable",
     "RateLimitError",
     "RateLimited",
+    "StoreUnavailable",
     "Timeout",
     "Unsupported",
 ]
@@ -65,8 +67,8 @@ class InsightForgeError(Exception):
         return f"{type(self).__name__}({self.message!r})"
 
 
-class ConfigError(InsightForgeError):
-    """A configuration value is missing or wrong.
+class ConfigError(InsightForgeError, ValueError):
+    """A configuration value is missing or wrong (also a ``ValueError``, as a bad argument is).
 
     Attributes:
         path: where the bad value is (``$.stack[2].budget.limit_usd``), or ``"$"``.
@@ -212,6 +214,44 @@ class RateLimited(InsightForgeError):
             f"Rate limit for {key} reached: waiting would exceed max_wait={max_wait}s; "
             "raise the limit or max_wait, or slow down."
         )
+
+
+class StoreUnavailable(InsightForgeError):
+    """A layer's store (a SQLite file, a Redis server) failed or could not be reached.
+
+    Each layer has its own policy: a ``Budget`` fails closed (this error reaches the
+    caller, before any network call when it happens at the reservation); a ``Cache`` fails
+    open (a miss, with a breaker); a ``RateLimit`` chooses (``on_store_error``).
+
+    Attributes:
+        store: where the store is (passwords masked). operation: what was being done.
+        reason: the store's own words (SQLite's or Redis') for what went wrong.
+    """
+
+    def __init__(self, store: str, *, operation: str, reason: str,
+                 fix: str = "check that the store is running, reachable and writable") -> None:
+        self.store = store
+        self.operation = operation
+        self.reason = reason
+        super().__init__(f"The store {store} failed to {operation}: {reason}; {fix}.")
+
+
+class AuditUnavailable(InsightForgeError):
+    """The audit log cannot write its records (a full disk, a removed folder, a read-only
+    file), so the request is refused rather than served unaudited.
+
+    ``AuditLog(on_write_error="serve")`` keeps serving instead and records the gap.
+
+    Attributes:
+        sink: where the records go. reason: what went wrong.
+    """
+
+    def __init__(self, sink: str, reason: str) -> None:
+        self.sink = sink
+        self.reason = reason
+        super().__init__(f"The audit log {sink} cannot write records: {reason}; free the "
+                         "disk or fix the path (or set on_write_error='serve' to keep serving "
+                         "and count the gap).")
 
 
 class AllProvidersFailed(InsightForgeError):

@@ -9,12 +9,14 @@ import sys
 import pytest
 
 INSIGHTFORGE = [
-    "AllProvidersFailed", "AsyncChatStream", "AuthenticationError", "BudgetExceeded",
+    "AllProvidersFailed", "AsyncChatStream", "AuditUnavailable", "AuthenticationError",
+    "BudgetExceeded",
     "ChatRequest", "ChatResponse", "ChatStream", "Chunk", "ConfigError", "ContentFiltered",
     "ContextLengthExceeded", "CredentialError", "EmbedRequest", "EmbedResponse", "Handler",
     "InsightForgeError", "InvalidRequest", "LLMProvider", "Layer", "MalformedResponse",
     "Message", "Middleware", "Price", "ProviderError", "ProviderUnavailable", "RateLimitError",
-    "RateLimited", "Route", "Secret", "Stack", "Timeout", "Tool", "ToolCall", "ToolCallDelta",
+    "RateLimited", "Route", "Secret", "Stack", "StoreUnavailable", "Timeout", "Tool", "ToolCall",
+    "ToolCallDelta",
     "TraceEvent", "Unsupported", "Usage", "__version__", "create_provider", "from_config",
     "register_provider", "stack",
 ]

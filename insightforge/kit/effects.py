@@ -96,20 +96,22 @@ class Blocking:
     """A call that may block on I/O (a store): run inline by the sync driver; by the async
     driver in a worker thread when ``blocking`` (SQLite, Redis), inline when not (memory)."""
 
-    __slots__ = ("args", "blocking", "fn")
+    __slots__ = ("args", "blocking", "fn", "kwargs")
 
-    def __init__(self, fn: Callable[..., Any], *args: Any, blocking: bool = True) -> None:
+    def __init__(self, fn: Callable[..., Any], *args: Any, blocking: bool = True,
+                 **kwargs: Any) -> None:
         self.fn = fn
         self.args = args
+        self.kwargs = kwargs
         self.blocking = blocking
 
     def run(self) -> Any:
-        return self.fn(*self.args)
+        return self.fn(*self.args, **self.kwargs)
 
     async def arun(self) -> Any:
         if self.blocking:
-            return await asyncio.to_thread(self.fn, *self.args)
-        return self.fn(*self.args)
+            return await asyncio.to_thread(self.fn, *self.args, **self.kwargs)
+        return self.fn(*self.args, **self.kwargs)
 
 
 class Sleep:

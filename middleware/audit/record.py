@@ -55,7 +55,7 @@ def check_fields(fields: Iterable[str] | None) -> frozenset[str]:
 
 def iso_utc(ts: float) -> str:
     """``2026-11-25T08:10:54.123456Z`` for a POSIX timestamp."""
-    return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return _dt.datetime.fromtimestamp(ts, _dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def outcome_of(error: BaseException | None, *, abandoned: bool = False) -> Outcome:

@@ -158,7 +158,7 @@ class FileSink:
 
     def _rotate(self, fd: int, last: str) -> tuple[int, dict[str, Any]]:
         """Rename the full file aside; the new file's header carries ``last``."""
-        stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
         target = self.path.with_name(f"{self.path.name}.{stamp}")
         os.fsync(fd)
         os.rename(self.path, target)

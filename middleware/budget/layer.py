@@ -1,39 +1,47 @@
-"""The ``Budget`` layer's configuration and its per-request plan (no I/O here).
+"""``Budget``: the configuration, validated once, and its flow — reserve, call, settle.
 
-:class:`Budget` validates its options once; :meth:`Budget.plan` turns a request into a
-:class:`Plan` (ledger key, price, worst case), :meth:`Budget.admit` turns the ledger's
-:class:`~middleware.budget.ledger.Grant` into a :class:`Reservation` (the request to send,
-``max_tokens`` lowered to what the grant pays for) or a ``BudgetExceeded``, and
-:meth:`Budget.charge` says what a finished call costs. The drivers in ``handler`` only move
-these between the ledger and the inner handler.
+Per call: plan (pure, :mod:`.policy`) -> ``reserve`` in the ledger -> admit (or
+``BudgetExceeded`` before any network call) -> the inner call -> settle exactly once:
+
+* a response settles its usage at the answering route's price and releases the rest;
+* a failure releases the reservation (nothing was billed);
+* a stream settles when it ends; when it is **abandoned** (``close()`` or garbage) it keeps
+  the full reservation as spent, because tokens may have been billed; when it **fails** it
+  releases the reservation if no chunk arrived, and keeps it otherwise;
+* a ledger that fails at the reservation fails the call closed
+  (:class:`~insightforge.errors.StoreUnavailable`, before any network call); a settlement the
+  ledger cannot take is logged and leaves the lease to expire — never an over-spend, and the
+  call's own answer or error is returned unchanged.
+
+The kit's drivers run the flow sync and async; the ledger's ``blocking`` flag decides
+whether async calls hop to a worker thread.
 """
 
 from __future__ import annotations
 
+import logging
+import warnings
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
-from insightforge.errors import BudgetExceeded
+from insightforge.errors import ConfigError
+from insightforge.kit import Abandoned, Blocking, Call, Flow, FlowHandler, FlowLayer, add_trace
+from insightforge.kit.keys import check_key_spec
 from insightforge.pricing import Price, PriceTable
-from insightforge.types import (
-    ChatRequest,
-    ChatResponse,
-    EmbedRequest,
-    EmbedResponse,
-    Route,
-    TraceEvent,
-)
+from insightforge.secrets import scrub
+from insightforge.stack import Handler, Request
+from insightforge.types import ChatRequest, EmbedRequest, Route
 from middleware.budget import policy
-from middleware.budget.ledger import Grant, Ledger, MemoryLedger, ledger_from
+from middleware.budget.policy import Reservation, from_units
+from middleware.budget.stores import Ledger, MemoryLedger, ledger_from
 
-if TYPE_CHECKING:
-    from insightforge.stack import Handler
+__all__ = ["Budget"]
 
-__all__ = ["Budget", "Plan", "Reservation"]
+_log = logging.getLogger("insightforge.budget")
 
 
 def _usd(value: Decimal | float | int | str) -> Decimal:
@@ -42,9 +50,11 @@ def _usd(value: Decimal | float | int | str) -> Decimal:
     try:
         out = value if isinstance(value, Decimal) else Decimal(str(value))
     except ArithmeticError:
-        raise ValueError(f"limit_usd must be a number of dollars, got {shown}") from None
+        raise ConfigError(f"limit_usd must be a number of dollars, got {shown}",
+                          path="limit_usd") from None
     if not out.is_finite() or out < 0:
-        raise ValueError(f"limit_usd must be a finite amount >= 0, got {shown}")
+        raise ConfigError(f"limit_usd must be a finite amount >= 0, got {shown}",
+                          path="limit_usd")
     return out
 
 
@@ -55,8 +65,8 @@ def _unknown(value: object) -> Price | None:
         return value
     if isinstance(value, Mapping):
         return Price(**value)
-    raise ValueError(f"on_unknown_price must be 'refuse' or a Price(input=..., output=...), "
-                     f"got a {type(value).__name__}")
+    raise ConfigError(f"on_unknown_price must be 'refuse' or a Price(input=..., output=...), "
+                      f"got a {type(value).__name__}", path="on_unknown_price")
 
 
 def _prices(value: object) -> PriceTable:
@@ -66,69 +76,56 @@ def _prices(value: object) -> PriceTable:
         return PriceTable()
     if isinstance(value, Mapping):
         return PriceTable.from_mapping(value)
-    raise ValueError("prices must be a PriceTable or a mapping provider -> model -> price")
+    raise ConfigError("prices must be a PriceTable or a mapping provider -> model -> price",
+                      path="prices")
 
 
 def _period(_: object, __: attrs.Attribute[str], value: str) -> None:
     if value not in policy.PERIODS:
-        raise ValueError(f"period must be one of {list(policy.PERIODS)}, got {value!r}")
+        raise ConfigError(f"period must be one of {list(policy.PERIODS)}, got {value!r}",
+                          path="period")
 
 
-def _positive(_: object, attribute: attrs.Attribute[int], value: int) -> None:
-    if not isinstance(value, int) or value < 1:
-        raise ValueError(f"{attribute.name} must be a positive integer, got {value!r}")
+def _positive(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 1:
+        raise ConfigError(f"{attribute.name} must be a positive number, got {value!r}",
+                          path=attribute.name)
+
+
+def _scope(value: Any) -> Any:
+    return check_key_spec(value, "scope", allowed=("global", "route"))
 
 
 def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
-@attrs.frozen(slots=True)
-class Plan:
-    """What a request may cost, before the ledger is asked.
+class _Routes:
+    """The inner handler's routes, asked once (per handler)."""
 
-    Attributes:
-        key: ledger key; scope: the scope key; period: the period key.
-        price: the dearest price of any route; input_tokens: the input upper bound.
-        cap: the output tokens wanted (request's or the default); want/least: units.
-    """
+    __slots__ = ("_inner", "_routes")
 
-    key: str
-    scope: str
-    period: str
-    price: Price
-    input_tokens: int
-    cap: int
-    want: int
-    least: int
+    def __init__(self, inner: Handler) -> None:
+        self._inner = inner
+        self._routes: tuple[Route, ...] | None = None
 
-
-@attrs.frozen(slots=True)
-class Reservation:
-    """An admitted request: what was reserved, and the request to send.
-
-    Attributes:
-        plan: the plan; units: reserved units; request: the (possibly lowered) request.
-        events: trace events recorded at admission.
-    """
-
-    plan: Plan
-    units: int
-    request: ChatRequest | EmbedRequest
-    events: tuple[TraceEvent, ...]
+    def __call__(self) -> tuple[Route, ...]:
+        if self._routes is None:
+            self._routes = self._inner.routes()
+        return self._routes
 
 
 @attrs.frozen(repr=False)
-class Budget:
+class Budget(FlowLayer):
     """Reserve the worst case before each call, settle the actual cost after.
 
     Attributes:
-        limit_usd: the limit per period and scope, in dollars.
+        limit_usd: the limit per period and bucket, in dollars.
         period: ``total``, ``day`` or ``month`` (calendar, UTC).
-        scope: ``global``, or ``tag:<name>`` (or just ``<name>``) for one budget per value
-            of that tag (per tenant, per user); untagged requests share one bucket.
-        ledger: ``"memory"``, a SQLite path (``"sqlite:///budget.db"``), a Redis URL, or a
-            :class:`~middleware.budget.ledger.Ledger` (``SQLiteLedger``, ``RedisLedger``).
+        scope: ``global``, ``route``, or ``tag:<name>`` (or just ``<name>``) for one budget
+            per value of that tag (per tenant, per user); untagged requests share one bucket.
+        store: ``"memory"``, ``"sqlite:///budget.db"``, ``"redis://host:6379/0"``, or a
+            :class:`~middleware.budget.stores.Ledger` (``SQLiteLedger``, ``RedisLedger``).
         on_unknown_price: ``"refuse"`` (a ``ConfigError`` before any call) or a ``Price``
             used for models no table knows. Never a silent zero.
         estimate: ``request -> input tokens``; must be an upper bound (the default counts
@@ -136,91 +133,98 @@ class Budget:
         default_max_tokens: the output cap when the request sets none.
         min_output_tokens: refuse when not even this many output tokens fit.
         prices: overrides over the global price table (a ``PriceTable`` or a mapping).
+        lease: seconds a reservation lives if its process dies before settling; set it above
+            the longest call you make (streams included).
         clock: returns "now" (UTC) for period keys; injectable for tests.
+        ledger: the old name of ``store`` (deprecated).
     """
 
     limit_usd: Decimal = attrs.field(converter=_usd)
     period: str = attrs.field(default="total", validator=_period)
-    scope: str = attrs.field(default="global", converter=policy.normalize_scope)
-    ledger: Ledger = attrs.field(factory=MemoryLedger, converter=ledger_from)
+    scope: str = attrs.field(default="global", converter=_scope)
+    store: Ledger = attrs.field(factory=MemoryLedger, converter=ledger_from)
     on_unknown_price: Price | None = attrs.field(default=None, converter=_unknown)
     estimate: Callable[[ChatRequest | EmbedRequest], int] = policy.estimate_input_tokens
     default_max_tokens: int = attrs.field(default=4096, validator=_positive)
     min_output_tokens: int = attrs.field(default=16, validator=_positive)
     prices: PriceTable = attrs.field(factory=PriceTable, converter=_prices)
+    lease: float = attrs.field(default=900.0, validator=_positive)
     clock: Callable[[], datetime] = attrs.field(default=_utcnow, repr=False)
+    _ledger: Any = attrs.field(default=None, kw_only=True, eq=False, repr=False,
+                               alias="ledger")
+
+    def __attrs_post_init__(self) -> None:
+        if self._ledger is not None:
+            warnings.warn("Budget(ledger=...) is now Budget(store=...)", DeprecationWarning,
+                          stacklevel=3)
+            object.__setattr__(self, "store", ledger_from(self._ledger, "ledger"))
+            object.__setattr__(self, "_ledger", None)
+
+    @property
+    def ledger(self) -> Ledger:
+        """The old name of :attr:`store`."""
+        return self.store
 
     def __repr__(self) -> str:
         unknown = "refuse" if self.on_unknown_price is None else self.on_unknown_price
         return (f"Budget(limit_usd={self.limit_usd}, period={self.period!r}, "
-                f"scope={self.scope!r}, ledger={self.ledger!r}, on_unknown_price={unknown!r})")
-
-    def __call__(self, inner: Handler) -> Handler:
-        from middleware.budget.handler import BudgetHandler
-
-        return BudgetHandler(self, inner)
+                f"scope={self.scope!r}, store={self.store!r}, on_unknown_price={unknown!r})")
 
     @property
     def limit_units(self) -> int:
         return policy.to_units(self.limit_usd)
 
-    def plan(self, request: ChatRequest | EmbedRequest, routes: tuple[Route, ...]) -> Plan:
+    def open(self, inner: Handler) -> _Routes:
+        return _Routes(inner)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def plan(self, request: ChatRequest | EmbedRequest, routes: tuple[Route, ...]) -> policy.Plan:
         """The worst case of ``request`` over ``routes`` (raises ConfigError if unpriced)."""
-        price = policy.dearest_price(routes, request.model, self.prices, self.on_unknown_price)
-        scope = policy.scope_key(self.scope, request.tags)
-        period = policy.period_key(self.period, self.clock())
-        input_tokens = self.estimate(request)
-        if isinstance(request, EmbedRequest):
-            cap = least_out = 0
+        return policy.plan(request, routes, scope=self.scope, period=self.period,
+                           now=self.clock(), prices=self.prices,
+                           on_unknown=self.on_unknown_price, estimate=self.estimate,
+                           default_max_tokens=self.default_max_tokens,
+                           min_output_tokens=self.min_output_tokens)
+
+    def flow(self, request: Request, handler: FlowHandler) -> Flow:
+        routes = handler.state()
+        plan = self.plan(request, routes)
+        if plan.want:
+            grant = yield Blocking(self.store.reserve, plan.key, self.limit_units, plan.want,
+                                   plan.least, ttl=self.lease, blocking=self.store.blocking)
+            if not grant.granted:
+                raise policy.refusal(plan, self.limit_usd, grant.spent + grant.reserved)
+            res = policy.admit(plan, request, grant.granted, grant.lease)
         else:
-            cap = request.max_tokens or self.default_max_tokens
-            least_out = min(cap, self.min_output_tokens)
-        want = policy.worst_case(price, input_tokens, cap)
-        least = max(1, policy.worst_case(price, input_tokens, least_out)) if want else 0
-        return Plan(policy.ledger_key(scope, period), scope, period, price, input_tokens, cap,
-                    want, least)
+            res = policy.admit(plan, request, 0)
+        call = Call(res.request)
+        try:
+            response = yield call
+        except Abandoned:
+            yield from self._settle(res, res.units)  # tokens may have been billed: kept
+            raise
+        except BaseException as error:
+            actual = res.units if call.chunks else 0
+            yield from self._settle(res, actual)
+            how = ("stream failed" if call.streamed else "failed, released")
+            add_trace(error, res.events, [policy.settled_event(res, actual, how)])
+            raise
+        actual = policy.charge(res, response, routes, self.prices)
+        yield from self._settle(res, actual)
+        event = policy.settled_event(res, actual, "stream ended" if call.streamed
+                                     else "response")
+        return attrs.evolve(response, cost_usd=from_units(actual),
+                            trace=(*res.events, *response.trace, event))
 
-    def admit(self, plan: Plan, request: ChatRequest | EmbedRequest,
-              grant: Grant | None) -> Reservation:
-        """The reservation a grant allows, or ``BudgetExceeded`` (``grant=None``: free)."""
-        units = 0 if grant is None else grant.granted
-        if grant is not None and units == 0:
-            raise BudgetExceeded(scope=plan.scope, limit=self.limit_usd,
-                                 spent=policy.from_units(grant.spent + grant.reserved),
-                                 needed=policy.from_units(plan.least), period=plan.period)
-        events = [TraceEvent("budget", "reserved",
-                             f"reserved ${policy.from_units(units):f} "
-                             f"({plan.scope}, {plan.period})",
-                             {"scope": plan.scope, "period": plan.period,
-                              "usd": str(policy.from_units(units))})]
-        if isinstance(request, ChatRequest):
-            tokens = policy.output_tokens_for(plan.price, plan.input_tokens, units, plan.cap) \
-                if units < plan.want else plan.cap
-            if tokens < plan.cap:
-                events.append(TraceEvent("budget", "lowered", f"max_tokens {plan.cap} -> {tokens}",
-                                         {"from": plan.cap, "to": tokens}))
-            if tokens != request.max_tokens:
-                request = attrs.evolve(request, max_tokens=tokens)
-        return Reservation(plan, units, request, tuple(events))
-
-    def charge(self, reservation: Reservation, response: ChatResponse | EmbedResponse,
-               routes: tuple[Route, ...]) -> int:
-        """Units the finished call cost: its usage at the answering route's price.
-
-        A response without usage (a provider that reports none) costs the reservation.
-        """
-        if response.usage.total_tokens == 0:
-            return reservation.units
-        price = policy.settle_price(routes, response.provider, response.model, self.prices,
-                                    reservation.plan.price)
-        return policy.to_units(price.cost(response.usage.input_tokens,
-                                          response.usage.output_tokens))
-
-    def settled_event(self, reservation: Reservation, actual: int, how: str) -> TraceEvent:
-        data: dict[str, Any] = {"scope": reservation.plan.scope, "usd": str(
-            policy.from_units(actual)), "released": str(
-            policy.from_units(max(0, reservation.units - actual))), "how": how}
-        if actual > reservation.units:
-            data["overshoot"] = str(policy.from_units(actual - reservation.units))
-        return TraceEvent("budget", "settled", f"settled ${policy.from_units(actual):f} ({how})",
-                          data)
+    def _settle(self, res: Reservation, actual: int) -> Flow:
+        if not (res.units or actual):
+            return
+        try:
+            yield Blocking(self.store.settle, res.plan.key, res.units, actual, lease=res.lease,
+                           blocking=self.store.blocking)
+        except Exception as exc:  # the call's own outcome is not replaced by the ledger's
+            _log.warning("budget settlement of %s units for %s failed; the reservation "
+                         "stays counted until its lease expires: %s: %s", res.units,
+                         res.plan.key, type(exc).__name__, scrub(str(exc)))

@@ -18,17 +18,34 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import ROUND_CEILING, Decimal
-from typing import Literal
+from typing import Any, Literal
 
-from insightforge.errors import ConfigError
+import attrs
+
+from insightforge.errors import BudgetExceeded, ConfigError
+from insightforge.kit.keys import bucket_key
 from insightforge.pricing import Price, PriceTable
-from insightforge.types import ChatRequest, EmbedRequest, Route
+from insightforge.types import (
+    ChatRequest,
+    ChatResponse,
+    EmbedRequest,
+    EmbedResponse,
+    Route,
+    TraceEvent,
+)
 
 __all__ = [
     "MESSAGE_OVERHEAD",
     "REQUEST_OVERHEAD",
+    "Plan",
+    "Reservation",
+    "admit",
+    "charge",
+    "plan",
+    "refusal",
+    "settled_event",
     "UNIT",
     "Period",
     "dearest_price",
@@ -149,7 +166,7 @@ def output_tokens_for(price: Price, input_tokens: int, units: int, cap: int) -> 
 
 def period_key(period: str, now: datetime) -> str:
     """``total``, ``day:2026-11-25`` or ``month:2026-11`` — calendar periods in UTC."""
-    utc = now.astimezone(timezone.utc) if now.tzinfo else now.replace(tzinfo=timezone.utc)
+    utc = now.astimezone(UTC) if now.tzinfo else now.replace(tzinfo=UTC)
     if period == "total":
         return "total"
     if period == "day":
@@ -159,33 +176,16 @@ def period_key(period: str, now: datetime) -> str:
     raise ValueError(f"period must be one of {list(PERIODS)}, got {period!r}")
 
 
-UNTAGGED = "<untagged>"
-
-
 def scope_key(scope: str, tags: Mapping[str, str]) -> str:
-    """``global``, or ``<tag>=<value>`` for ``scope="tag:<tag>"``.
-
-    Requests without the tag share one ``<tag>=<untagged>`` bucket with the same limit,
-    so leaving a tag off never escapes the budget.
-    """
-    if scope == "global":
-        return "global"
-    name = scope[4:]
-    value = tags.get(name) or UNTAGGED
-    return f"{name}={value}"
+    """``global``, or ``<tag>=<value>`` for ``scope="tag:<tag>"`` (:mod:`insightforge.kit.keys`)."""
+    return bucket_key(scope, _Tagged(tags))
 
 
-def normalize_scope(scope: str) -> str:
-    """``global`` or ``tag:<name>``; a bare tag name (as config writes it) means ``tag:<name>``."""
-    if not isinstance(scope, str) or not scope.strip():
-        raise ValueError(f"scope must be 'global' or 'tag:<name>' (e.g. 'tag:tenant'), "
-                         f"got {scope!r}")
-    if scope == "global" or (scope.startswith("tag:") and len(scope) > 4):
-        return scope
-    if scope.startswith("tag:") or not scope.replace("_", "").replace("-", "").isalnum():
-        raise ValueError(f"scope must be 'global' or 'tag:<name>' (e.g. 'tag:tenant'), "
-                         f"got {scope!r}")
-    return f"tag:{scope}"
+class _Tagged:
+    __slots__ = ("tags",)
+
+    def __init__(self, tags: Mapping[str, str]) -> None:
+        self.tags = tags
 
 
 def ledger_key(scope: str, period: str) -> str:
@@ -193,3 +193,107 @@ def ledger_key(scope: str, period: str) -> str:
 
 
 Estimator = Callable[[ChatRequest | EmbedRequest], int]
+
+
+# -- one request: plan, admission, charge ---------------------------------------------------
+@attrs.frozen(slots=True)
+class Plan:
+    """What a request may cost, before the ledger is asked.
+
+    Attributes:
+        key: ledger key; scope: the scope key; period: the period key.
+        price: the dearest price of any route; input_tokens: the input upper bound.
+        cap: the output tokens wanted (request's or the default); want/least: units.
+    """
+
+    key: str
+    scope: str
+    period: str
+    price: Price
+    input_tokens: int
+    cap: int
+    want: int
+    least: int
+
+
+@attrs.frozen(slots=True)
+class Reservation:
+    """An admitted request: what was reserved, and the request to send.
+
+    Attributes:
+        plan: the plan; units: reserved units; request: the (possibly lowered) request.
+        events: trace events recorded at admission. lease: the ledger's lease id.
+    """
+
+    plan: Plan
+    units: int
+    request: ChatRequest | EmbedRequest
+    events: tuple[TraceEvent, ...]
+    lease: str = ""
+
+
+def plan(request: ChatRequest | EmbedRequest, routes: Sequence[Route], *, scope: str,
+         period: str, now: datetime, prices: PriceTable, on_unknown: Price | None,
+         estimate: Estimator, default_max_tokens: int, min_output_tokens: int) -> Plan:
+    """The worst case of ``request`` over ``routes`` (a ``ConfigError`` if unpriced)."""
+    price = dearest_price(routes, request.model, prices, on_unknown)
+    scope_value = bucket_key(scope, request, routes)
+    period_value = period_key(period, now)
+    input_tokens = estimate(request)
+    if isinstance(request, EmbedRequest):
+        cap = least_out = 0
+    else:
+        cap = request.max_tokens or default_max_tokens
+        least_out = min(cap, min_output_tokens)
+    want = worst_case(price, input_tokens, cap)
+    least = max(1, worst_case(price, input_tokens, least_out)) if want else 0
+    return Plan(ledger_key(scope_value, period_value), scope_value, period_value, price,
+                input_tokens, cap, want, least)
+
+
+def refusal(plan: Plan, limit: Decimal, spent: int) -> BudgetExceeded:
+    """The ``BudgetExceeded`` for a plan the ledger could not grant, with its trace."""
+    error = BudgetExceeded(scope=plan.scope, limit=limit, spent=from_units(spent),
+                           needed=from_units(plan.least), period=plan.period)
+    error.add_trace(TraceEvent("budget", "refused", str(error), {"scope": plan.scope}))
+    return error
+
+
+def admit(plan: Plan, request: ChatRequest | EmbedRequest, units: int,
+          lease: str = "") -> Reservation:
+    """The reservation ``units`` allow: ``max_tokens`` lowered to what they pay for."""
+    events = [TraceEvent("budget", "reserved",
+                         f"reserved ${from_units(units):f} ({plan.scope}, {plan.period})",
+                         {"scope": plan.scope, "period": plan.period,
+                          "usd": str(from_units(units))})]
+    if isinstance(request, ChatRequest):
+        tokens = output_tokens_for(plan.price, plan.input_tokens, units, plan.cap) \
+            if units < plan.want else plan.cap
+        if tokens < plan.cap:
+            events.append(TraceEvent("budget", "lowered", f"max_tokens {plan.cap} -> {tokens}",
+                                     {"from": plan.cap, "to": tokens}))
+        if tokens != request.max_tokens:
+            request = attrs.evolve(request, max_tokens=tokens)
+    return Reservation(plan, units, request, tuple(events), lease)
+
+
+def charge(reservation: Reservation, response: ChatResponse | EmbedResponse,
+           routes: Sequence[Route], prices: PriceTable) -> int:
+    """Units the finished call cost: its usage at the answering route's price.
+
+    A response without usage (a provider that reports none) costs the reservation.
+    """
+    if response.usage.total_tokens == 0:
+        return reservation.units
+    price = settle_price(routes, response.provider, response.model, prices,
+                         reservation.plan.price)
+    return to_units(price.cost(response.usage.input_tokens, response.usage.output_tokens))
+
+
+def settled_event(reservation: Reservation, actual: int, how: str) -> TraceEvent:
+    data: dict[str, Any] = {"scope": reservation.plan.scope, "usd": str(from_units(actual)),
+                            "released": str(from_units(max(0, reservation.units - actual))),
+                            "how": how}
+    if actual > reservation.units:
+        data["overshoot"] = str(from_units(actual - reservation.units))
+    return TraceEvent("budget", "settled", f"settled ${from_units(actual):f} ({how})", data)

@@ -155,7 +155,7 @@ class AsyncSingleFlight(Generic[T]):
         the flight so later callers lead a new one."""
         try:
             return await asyncio.wait_for(asyncio.shield(future), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self._retire(id(future.get_loop()), key, future)
             return None
         except Exception as error:  # the leader's failure: each follower raises its own

@@ -61,13 +61,13 @@ def test_demo_keeps_the_budget_under_concurrent_callers(tmp_path: Path) -> None:
 def test_it_is_a_ledger_and_budget_takes_it_as_it_is(tmp_path: Path) -> None:
     ledger = ex.JsonFileLedger(tmp_path / "b.json")
     assert isinstance(ledger, Ledger)
-    assert Budget(limit_usd=1, ledger=ledger).ledger is ledger
+    assert Budget(limit_usd=1, store=ledger).ledger is ledger
     assert repr(ledger) == f"JsonFileLedger({str(tmp_path / 'b.json')!r})"
 
 
 def test_async_calls_go_through_it_too(tmp_path: Path) -> None:
     ledger = ex.JsonFileLedger(tmp_path / "b.json")
-    llm = stack(Budget(limit_usd="0.0002", ledger=ledger), provider=ScriptedProvider())
+    llm = stack(Budget(limit_usd="0.0002", store=ledger), provider=ScriptedProvider())
 
     async def run() -> list[str]:
         outcomes = []

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,16 +20,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from insightforge import ChatRequest, EmbedRequest, Message, stack
-from insightforge.errors import BudgetExceeded, ConfigError, ProviderUnavailable
+from insightforge.errors import BudgetExceeded, ConfigError, ProviderUnavailable, StoreUnavailable
 from insightforge.pricing import Price, PriceTable
 from insightforge.testing import strategies as ist
 from insightforge.testing.scripted import ScriptedProvider, StreamStep
 from insightforge.types import Route
 from middleware.budget import Budget, MemoryLedger, ledger_from
 from middleware.budget import policy as P
-from middleware.budget.ledger import Grant, decide
-from middleware.budget.redis_ledger import RedisLedger
-from middleware.budget.sqlite_ledger import SQLiteLedger
+from middleware.budget.stores import Grant, RedisLedger, SQLiteLedger, decide
 
 CHEAP = Price("100", "200")  # $ per million tokens: large enough to hit limits quickly
 
@@ -80,7 +78,7 @@ def test_decide_never_grants_past_the_limit(limit: int, spent_: int, reserved: i
         assert spent_ + reserved + granted <= limit
 
 
-@given(st.datetimes(timezones=st.just(timezone.utc)))
+@given(st.datetimes(timezones=st.just(UTC)))
 def test_period_keys_are_utc_calendar_periods(now: datetime) -> None:
     assert P.period_key("total", now) == "total"
     assert P.period_key("day", now) == f"day:{now:%Y-%m-%d}"
@@ -124,7 +122,7 @@ ops = st.lists(st.tuples(st.sampled_from(["reserve", "settle"]), st.integers(0, 
 def test_spend_never_exceeds_limit_under_any_interleaving(limit: int, schedule: list[Any]
                                                           ) -> None:
     """Reserve/settle in generated orders: spent ≤ limit and spent = Σ settled."""
-    budget = Budget(limit_usd=P.from_units(limit), ledger=MemoryLedger())
+    budget = Budget(limit_usd=P.from_units(limit), store=MemoryLedger())
     price = Price("1000", "2000")
     open_: list[tuple[int, int]] = []  # (units reserved, input tokens)
     settled = 0
@@ -244,12 +242,12 @@ def test_failure_releases_the_reservation() -> None:
 class _SettleFails(MemoryLedger):
     """A ledger that reserves, then loses its server before the settlement."""
 
-    def settle(self, key: str, reserved: int, actual: int) -> None:
+    def settle(self, key: str, reserved: int, actual: int, *, lease: str = "") -> None:
         raise ConnectionError("Budget ledger at redis://ledger:6379/0 failed: reset by peer")
 
 
 def test_a_failing_settlement_keeps_the_reservation_and_the_outcome() -> None:
-    budget = Budget(limit_usd=10, ledger=_SettleFails())
+    budget = Budget(limit_usd=10, store=_SettleFails())
     p = provider(script=[ProviderUnavailable("down", provider="scripted")])
     llm = stack(budget, provider=p)
     with pytest.raises(ProviderUnavailable):  # the provider's error, not the ledger's
@@ -305,7 +303,7 @@ def test_embeddings_are_budgeted_on_input() -> None:
 
 
 def test_scopes_per_tag_and_periods_per_day() -> None:
-    now = [datetime(2026, 1, 31, 23, 0, tzinfo=timezone.utc)]
+    now = [datetime(2026, 1, 31, 23, 0, tzinfo=UTC)]
     budget = Budget(limit_usd="0.01", period="day", scope="tag:tenant", clock=lambda: now[0])
     llm = stack(budget, provider=provider())
     llm(ChatRequest("hi", tags={"tenant": "a"}))
@@ -410,7 +408,7 @@ def test_redis_ledger(redis_url: str, redis_client: Any) -> None:
     check_ledger(RedisLedger(redis_url))
     secret = RedisLedger("redis://:hunter2secret@127.0.0.1:1/0", timeout=0.2)
     assert "hunter2secret" not in repr(secret)
-    with pytest.raises(ConnectionError) as info:
+    with pytest.raises(StoreUnavailable) as info:
         secret.reserve("k", 1, 1, 1)
     assert "hunter2secret" not in str(info.value)
 
@@ -446,7 +444,7 @@ def test_cli_budget_status(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
     monkeypatch.delenv("INSIGHTFORGE_BUDGET_LEDGER", raising=False)
     db = tmp_path / "b.db"
-    budget = Budget(limit_usd="0.5", period="month", ledger=SQLiteLedger(db))
+    budget = Budget(limit_usd="0.5", period="month", store=SQLiteLedger(db))
     stack(budget, provider=provider())(ChatRequest("hello"))
     result = CliRunner().invoke(cli, ["budget", "status", "--ledger", str(db)])
     assert result.exit_code == 0, result.output

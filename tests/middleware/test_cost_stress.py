@@ -25,8 +25,7 @@ from insightforge import ChatRequest, stack
 from insightforge.errors import BudgetExceeded
 from middleware.budget import Budget, MemoryLedger
 from middleware.budget.policy import from_units
-from middleware.budget.redis_ledger import RedisLedger
-from middleware.budget.sqlite_ledger import SQLiteLedger
+from middleware.budget.stores import RedisLedger, SQLiteLedger
 from middleware.cache import Cache
 from tests.conftest import TEST_OPENAI_KEY
 
@@ -46,7 +45,7 @@ def ask(i: int) -> ChatRequest:
 
 
 def test_200_concurrent_requests_never_pass_a_005_budget(emulator: Any) -> None:
-    budget = Budget(limit_usd="0.05", ledger=MemoryLedger())
+    budget = Budget(limit_usd="0.05", store=MemoryLedger())
     llm = stack(budget, provider=openai(emulator.openai_url))
     costs: list[Decimal] = []
     refused: list[BudgetExceeded] = []
@@ -90,7 +89,7 @@ def test_200_concurrent_requests_never_pass_a_005_budget(emulator: Any) -> None:
 
 def _process_worker(ledger: Any, emu_url: str, worker: int, out: Any) -> None:
     """One process: 6 threads x 8 requests through a Budget on the shared ledger."""
-    budget = Budget(limit_usd="0.10", ledger=ledger)
+    budget = Budget(limit_usd="0.10", store=ledger)
     llm = stack(budget, provider=openai(emu_url))
     costs: list[Decimal] = []
     lock = threading.Lock()

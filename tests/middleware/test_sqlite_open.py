@@ -17,7 +17,7 @@ WORKERS = 6
 
 
 def _open_all(folder: str, start_at: float) -> str:
-    from middleware.budget.sqlite_ledger import SQLiteLedger
+    from middleware.budget.stores import SQLiteLedger
     from middleware.cache.sqlite import SQLiteCache
     from middleware.ratelimit.stores import SQLiteStore
 

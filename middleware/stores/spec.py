@@ -1,0 +1,76 @@
+"""The one spec grammar every store-backed layer takes as ``store=``. Pure.
+
+=================================  ==============================================
+``memory``                         in this process (the default)
+``sqlite:///budget.db``            a SQLite file, relative to the working folder
+``sqlite:////var/lib/if/budget.db``  a SQLite file, absolute path
+``sqlite:budget.db``               the same as ``sqlite:///budget.db``
+``budget.db`` (``.sqlite``, ``.sqlite3``)  a bare file name ending in a SQLite suffix
+``redis://[:password@]host:6379/0``  a Redis server (also ``rediss://``, ``unix://``)
+=================================  ==============================================
+
+A spec that matches none of them is a :class:`~insightforge.errors.ConfigError` naming the
+field (``store``) and the accepted forms, with any password masked.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import attrs
+
+from insightforge.errors import ConfigError
+from insightforge.secrets import mask_url
+
+__all__ = ["SQLITE_SUFFIXES", "StoreSpec", "parse_store"]
+
+Kind = Literal["memory", "sqlite", "redis"]
+SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+_REDIS = ("redis://", "rediss://", "unix://")
+
+
+@attrs.frozen(slots=True)
+class StoreSpec:
+    """A parsed store spec.
+
+    Attributes:
+        kind: ``memory``, ``sqlite`` or ``redis``.
+        location: the file path (SQLite), the URL (Redis, password included), or ``""``.
+    """
+
+    kind: Kind
+    location: str = ""
+
+    @property
+    def shown(self) -> str:
+        """The spec as it may appear in a repr, a log or an error (password masked)."""
+        if self.kind == "memory":
+            return "memory"
+        if self.kind == "sqlite":
+            return f"sqlite:///{self.location}"
+        return mask_url(self.location)
+
+
+def parse_store(spec: str, field: str = "store") -> StoreSpec:
+    """The :class:`StoreSpec` of ``spec``; a ``ConfigError`` at ``field`` when it is none."""
+    if not isinstance(spec, str):
+        raise ConfigError(f"expected a store spec string, got {type(spec).__name__}; "
+                          + _FORMS, path=field)
+    text = spec.strip()
+    if text == "memory":
+        return StoreSpec("memory")
+    if text.startswith(_REDIS):
+        return StoreSpec("redis", text)
+    if text.startswith("sqlite:"):
+        rest = text[len("sqlite:"):]
+        path = rest[3:] if rest.startswith("///") else rest.lstrip("/") if rest.startswith(
+            "//") else rest
+        if path and "\0" not in path:
+            return StoreSpec("sqlite", path)
+    elif text.endswith(SQLITE_SUFFIXES) and "\0" not in text and "://" not in text:
+        return StoreSpec("sqlite", text)
+    raise ConfigError(f"not a store spec: {mask_url(text)!r}; " + _FORMS, path=field)
+
+
+_FORMS = ("use 'memory', 'sqlite:///path/to/file.db' (or a path ending in .db) or "
+          "'redis://[:password@]host:6379/0'")
