@@ -35,8 +35,7 @@ from middleware.budget import Budget, MemoryLedger
 from middleware.budget.stores import RedisLedger, SQLiteLedger
 from middleware.cache import Cache, MemoryCache
 from middleware.cache.entry import decode, encode, make_entry
-from middleware.cache.redis import RedisCache
-from middleware.cache.sqlite import SQLiteCache
+from middleware.cache.stores import RedisCache, SQLiteCache
 
 REQUEST = ChatRequest("What is the capital of France? Answer in one short sentence.",
                       max_tokens=64, temperature=0.0)

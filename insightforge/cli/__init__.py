@@ -1,10 +1,9 @@
 """The ``insightforge`` command. Each command group lives in its own module and is imported
 only when invoked, so ``insightforge --help`` and every command start fast.
 
-Commands come from two places: the core's own (:data:`COMMANDS`) and the entry-point group
-``insightforge.commands``, through which the layers add theirs (``audit``, ``budget``,
-``cache`` live beside their layers in ``middleware/``) exactly as a plugin would — so the
-core never imports the ``middleware`` or ``providers`` packages.
+Commands come from two places: the CLI's own (:data:`COMMANDS`, the inspection commands of
+the layers included — the CLI is the top floor and may import ``middleware``) and the
+entry-point group ``insightforge.commands``, through which a plugin adds its own.
 
 Exit codes (docs/cli.md): 0 success; 1 the provider or a layer failed (the error printed in
 one line); 2 bad usage or bad configuration; 3 no credential; 130 interrupted.
@@ -30,6 +29,9 @@ COMMANDS: dict[str, str] = {
     "emulator": "insightforge.cli.emulator:emulator",
     "demo": "insightforge.cli.demo:demo",
     "serve": "insightforge.cli.serve:serve",
+    "audit": "insightforge.cli.audit:audit",
+    "budget": "insightforge.cli.budget:budget",
+    "cache": "insightforge.cli.cache:cache",
 }
 
 

@@ -11,14 +11,15 @@ import errno
 import sys
 import traceback
 from collections.abc import Iterator
+from typing import Any
 
 import click
 
-from insightforge.errors import ConfigError, CredentialError, InsightForgeError
+from insightforge.errors import ConfigError, CredentialError, InsightForgeError, StoreUnavailable
 from insightforge.secrets import mask_url, scrub
 
 __all__ = ["EXIT_CONFIG", "EXIT_CREDENTIAL", "EXIT_FAILURE", "EXIT_OK", "CommandError",
-           "exit_code", "listening", "reaching", "run", "safe_location"]
+           "exit_code", "listening", "open_shared_store", "reaching", "run", "safe_location"]
 
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG, EXIT_CREDENTIAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -65,6 +66,11 @@ def reaching(what: str, spec: str, option: str) -> Iterator[None]:
     into one line naming it and the fix (exit code 1)."""
     try:
         yield
+    except StoreUnavailable as exc:
+        raise click.ClickException(
+            f"cannot use the {what} at {safe_location(spec)} ({exc.reason}); check that it "
+            f"is running and reachable (or the file's directory exists and is writable), or "
+            f"name another with {option}") from None
     except _store_errors() as exc:
         raise click.ClickException(
             f"cannot use the {what} at {safe_location(spec)} ({type(exc).__name__}: "
@@ -107,3 +113,21 @@ def run(group: click.Group, argv: list[str] | None = None) -> int:
                    err=True)
         return EXIT_FAILURE
     return result if isinstance(result, int) else EXIT_OK
+
+
+def open_shared_store(spec: str, *, what: str, option: str, build: Any) -> Any:
+    """Open the store an inspection command reads (``cache stats``, ``budget status``):
+    a memory store is a usage error (it lives inside its process), a SQLite file that does
+    not exist is one line (never created: an inspection command writes nothing), and a
+    store that cannot be reached is one line naming it and ``option``."""
+    from pathlib import Path
+
+    from middleware.stores import parse_store
+
+    parsed = parse_store(spec, option)
+    if parsed.kind == "sqlite" and not Path(parsed.location).is_file():
+        raise click.ClickException(
+            f"cannot use the {what} at {safe_location(spec)} (no such file); check the path "
+            f"(relative paths start at the current folder), or name another with {option}")
+    with reaching(what, spec, option):
+        return build(spec)

@@ -13,12 +13,11 @@ import threading
 import time
 from collections import OrderedDict
 from decimal import Decimal
-from typing import Any
 
 import attrs
 
+from insightforge.secrets import known_secrets, scrub
 from insightforge.serialize import from_dict, to_dict
-from insightforge.streams import AsyncChatStream, ChatStream
 from insightforge.types import ChatResponse, Chunk, EmbedResponse, TraceEvent
 
 __all__ = ["ENTRY_VERSION", "CacheEntry", "DecodeMemo", "decode", "encode", "make_entry"]
@@ -44,39 +43,36 @@ class CacheEntry:
         """The response a hit returns: ``cached=True``, cost zero, the hit in its trace."""
         return attrs.evolve(self.response, cached=True, cost_usd=Decimal(0), trace=(event,))
 
-    def _replay_chunks(self) -> tuple[Chunk, ...]:
-        if self.chunks is not None:
-            return self.chunks
-        r = self.response
-        assert isinstance(r, ChatResponse)
-        return (Chunk(r.text, finish_reason=r.finish_reason, usage=r.usage),)
-
-    def stream(self, event: TraceEvent) -> ChatStream:
-        """Replay as a sync stream; its ``.response`` is the cached final response."""
-        final = self.hit(event)
-        r = self.response
-        return ChatStream.from_chunks(iter(self._replay_chunks()), model=r.model,
-                                      provider=r.provider, id=getattr(r, "id", ""),
-                                      on_end=lambda _: final)
-
-    def astream(self, event: TraceEvent) -> AsyncChatStream:
-        """Replay as an async stream."""
-        final = self.hit(event)
-        chunks = self._replay_chunks()
-
-        async def source() -> Any:
-            for chunk in chunks:
-                yield chunk
-
-        r = self.response
-        return AsyncChatStream.from_chunks(source(), model=r.model, provider=r.provider,
-                                           id=getattr(r, "id", ""), on_end=lambda _: final)
-
 
 def make_entry(response: ChatResponse | EmbedResponse,
                chunks: tuple[Chunk, ...] | None = None) -> CacheEntry:
-    """An entry for ``response``: trace dropped, marked not cached (the hit marks it)."""
+    """An entry for ``response``: trace dropped, marked not cached (the hit marks it), and
+    every live secret the answer repeats masked — the audit log's rule, so no store keeps a
+    key verbatim."""
+    secrets = known_secrets()
+    if secrets and isinstance(response, ChatResponse):
+        response = _scrubbed(response, secrets)
+        if chunks is not None:
+            chunks = tuple(_scrubbed_chunk(c, secrets) for c in chunks)
     return CacheEntry(attrs.evolve(response, trace=(), cached=False), chunks)
+
+
+def _scrubbed(response: ChatResponse, secrets: list[str]) -> ChatResponse:
+    m = response.message
+    text = scrub(m.content, secrets)
+    calls = tuple(attrs.evolve(c, arguments=scrub(c.arguments, secrets)) for c in m.tool_calls)
+    if text == m.content and calls == m.tool_calls:
+        return response
+    return attrs.evolve(response, message=attrs.evolve(m, content=text, tool_calls=calls))
+
+
+def _scrubbed_chunk(chunk: Chunk, secrets: list[str]) -> Chunk:
+    text = scrub(chunk.text, secrets)
+    deltas = tuple(attrs.evolve(d, arguments=scrub(d.arguments, secrets))
+                   for d in chunk.tool_calls)
+    if text == chunk.text and deltas == chunk.tool_calls:
+        return chunk
+    return attrs.evolve(chunk, text=text, tool_calls=deltas)
 
 
 def encode(entry: CacheEntry) -> str:

@@ -54,8 +54,7 @@ class StoreSpec:
 def parse_store(spec: str, field: str = "store") -> StoreSpec:
     """The :class:`StoreSpec` of ``spec``; a ``ConfigError`` at ``field`` when it is none."""
     if not isinstance(spec, str):
-        raise ConfigError(f"expected a store spec string, got {type(spec).__name__}; "
-                          + _FORMS, path=field)
+        raise ConfigError(_must(field, f"a {type(spec).__name__}"), path=field)
     text = spec.strip()
     if text == "memory":
         return StoreSpec("memory")
@@ -69,8 +68,9 @@ def parse_store(spec: str, field: str = "store") -> StoreSpec:
             return StoreSpec("sqlite", path)
     elif text.endswith(SQLITE_SUFFIXES) and "\0" not in text and "://" not in text:
         return StoreSpec("sqlite", text)
-    raise ConfigError(f"not a store spec: {mask_url(text)!r}; " + _FORMS, path=field)
+    raise ConfigError(_must(field, repr(mask_url(text))), path=field)
 
 
-_FORMS = ("use 'memory', 'sqlite:///path/to/file.db' (or a path ending in .db) or "
-          "'redis://[:password@]host:6379/0'")
+def _must(field: str, got: str) -> str:
+    return (f"{field} must be 'memory', a SQLite file ('sqlite:///path/to/file.db', or a path "
+            f"ending in .db) or a Redis URL ('redis://[:password@]host:6379/0'); got {got}")

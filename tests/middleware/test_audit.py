@@ -31,12 +31,12 @@ from insightforge import (
     TraceEvent,
     stack,
 )
+from insightforge.cli.audit import audit as audit_cli
+from insightforge.cli.audit import follow, format_record
 from insightforge.stack import Handler, Middleware, Request
 from insightforge.testing.scripted import ScriptedProvider, StreamStep
 from middleware.audit import AuditLog, FileSink, LoggerSink
 from middleware.audit import chain as ch
-from middleware.audit.cli import audit as audit_cli
-from middleware.audit.cli import follow, format_record
 from middleware.audit.record import count_attempts
 from tests.secret_shapes import ANY_SECRET, Shape, filler
 

@@ -22,10 +22,10 @@ from insightforge import (
     RateLimitError,
     stack,
 )
+from insightforge.cli.audit import audit as audit_cli
 from insightforge.stack import Request
 from insightforge.testing.scripted import ScriptedProvider, Step
 from middleware.audit import AuditLog, FileSink
-from middleware.audit.cli import audit as audit_cli
 
 budget_mod = pytest.importorskip("middleware.budget")
 cache_mod = pytest.importorskip("middleware.cache")

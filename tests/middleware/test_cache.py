@@ -27,8 +27,7 @@ from insightforge.types import Route
 from middleware.cache import Cache, MemoryCache, cache_key, canonical
 from middleware.cache.entry import decode, encode, make_entry
 from middleware.cache.key import route_fingerprint
-from middleware.cache.redis import RedisCache
-from middleware.cache.sqlite import SQLiteCache
+from middleware.cache.stores import RedisCache, SQLiteCache
 from tests.conftest import TEST_OPENAI_KEY
 
 
@@ -314,7 +313,7 @@ def test_redis_store(redis_url: str, redis_client: Any) -> None:
 @pytest.mark.redis
 def test_redis_counts_reach_other_clients_in_batches(redis_url: str,
                                                      redis_client: Any) -> None:
-    from middleware.cache.redis import STATS_EVERY
+    from middleware.cache.stores import STATS_EVERY
 
     a, b = RedisCache(redis_url), RedisCache(redis_url)
     entry = make_entry(ScriptedProvider()(ChatRequest("q")))  # type: ignore[arg-type]

@@ -18,7 +18,7 @@ WORKERS = 6
 
 def _open_all(folder: str, start_at: float) -> str:
     from middleware.budget.stores import SQLiteLedger
-    from middleware.cache.sqlite import SQLiteCache
+    from middleware.cache.stores import SQLiteCache
     from middleware.ratelimit.stores import SQLiteStore
 
     time.sleep(max(0.0, start_at - time.time()))

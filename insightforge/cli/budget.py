@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from insightforge.cli._errors import reaching
+from insightforge.cli._errors import open_shared_store, reaching
 from insightforge.errors import ConfigError
 
 __all__ = ["budget"]
@@ -31,8 +31,9 @@ def _from_config(path: str | None) -> str | None:
 
     def walk(layers: Any) -> str | None:
         for layer in layers:
-            if layer.name == "budget" and layer.options.get("ledger"):
-                return str(layer.options["ledger"])
+            spec = layer.options.get("store") or layer.options.get("ledger")
+            if layer.name == "budget" and spec:
+                return str(spec)
             for alt in layer.alternates:
                 hit = walk(getattr(alt, "layers", ()))
                 if hit:
@@ -53,11 +54,8 @@ def open_ledger(spec: str | None, config_path: str | None) -> Any:
             path="$.stack.budget.ledger")
     from middleware.budget import ledger_from
 
-    try:
-        with reaching("budget ledger", spec, "--ledger"):
-            return ledger_from(spec)
-    except ValueError as exc:
-        raise ConfigError(str(exc), path="--ledger") from None
+    return open_shared_store(spec, what="budget ledger", option="--ledger",
+                             build=lambda s: ledger_from(s, "--ledger"))
 
 
 def _usd(units: int) -> Decimal:
@@ -72,7 +70,7 @@ def budget() -> None:
 
 
 @budget.command()
-@click.option("--ledger", "ledger_spec", envvar="INSIGHTFORGE_BUDGET_LEDGER", default=None,
+@click.option("--ledger", "--store", "ledger_spec", envvar="INSIGHTFORGE_BUDGET_LEDGER", default=None,
               help="SQLite file (budget.db, sqlite:PATH) or Redis URL of the ledger.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_context

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from insightforge.cli._errors import reaching
+from insightforge.cli._errors import open_shared_store, reaching
 from insightforge.errors import ConfigError
 
 __all__ = ["cache"]
@@ -50,11 +50,8 @@ def open_store(spec: str | None, config_path: str | None) -> Any:
             path="$.stack.cache.store")
     from middleware.cache.stores import store_from
 
-    try:
-        with reaching("cache store", spec, "--store"):
-            return store_from(spec, None, 100_000)
-    except ValueError as exc:
-        raise ConfigError(str(exc), path="--store") from None
+    return open_shared_store(spec, what="cache store", option="--store",
+                             build=lambda s: store_from(s, None, 100_000, "--store"))
 
 
 _STORE = click.option("--store", "store_spec", envvar="INSIGHTFORGE_CACHE_STORE", default=None,
