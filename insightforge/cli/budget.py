@@ -70,8 +70,8 @@ def budget() -> None:
 
 
 @budget.command()
-@click.option("--ledger", "--store", "ledger_spec", envvar="INSIGHTFORGE_BUDGET_LEDGER", default=None,
-              help="SQLite file (budget.db, sqlite:PATH) or Redis URL of the ledger.")
+@click.option("--ledger", "--store", "ledger_spec", envvar="INSIGHTFORGE_BUDGET_LEDGER",
+              default=None, help="SQLite file (budget.db, sqlite:PATH) or Redis URL of the ledger.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_context
 def status(ctx: click.Context, ledger_spec: str | None, as_json: bool) -> None:
