@@ -11,8 +11,8 @@ a function     ``fn(request) -> str``                  ``key:<what it returned>`
 =============  ======================================  ===============================
 
 Requests without the tag share one ``<untagged>`` bucket with the same limit, so leaving a
-tag off never escapes a limit. A bare name (``tenant``, as a config may write it) means
-``tag:tenant``.
+tag off never escapes a limit. A bare name (``tenant``) is refused with the fix
+(``tag:tenant``): one spelling, everywhere.
 """
 
 from __future__ import annotations
@@ -31,18 +31,22 @@ KeySpec = str | Callable[[Any], str]
 
 def check_key_spec(spec: Any, field: str = "key", allowed: Sequence[str] = (
         "global", "route")) -> KeySpec:
-    """``spec`` validated (``global``, ``route``, ``tag:NAME``, a bare NAME, a function)."""
+    """``spec`` validated: one of ``allowed``, ``tag:NAME``, or a function."""
     if callable(spec):
         return spec  # type: ignore[no-any-return]
+    hint = ""
     if isinstance(spec, str):
         text = spec.strip()
         if text in allowed:
             return text
         name = text[4:] if text.startswith("tag:") else text
-        if name and name.replace("_", "").replace("-", "").replace(".", "").isalnum():
-            return f"tag:{name}"
+        valid = bool(name) and name.replace("_", "").replace("-", "").replace(".", "").isalnum()
+        if valid and text.startswith("tag:"):
+            return text
+        if valid:
+            hint = f" (did you mean 'tag:{name}'?)"
     raise ConfigError(f"expected {', '.join(repr(a) for a in allowed)}, 'tag:<name>' "
-                      f"(e.g. 'tag:tenant') or a function(request) -> str; got {spec!r}",
+                      f"(e.g. 'tag:tenant') or a function(request) -> str; got {spec!r}{hint}",
                       path=field)
 
 

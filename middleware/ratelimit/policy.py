@@ -1,34 +1,32 @@
-"""The rate-limit decisions, free of I/O: limits, keys, token estimates, how long to wait.
+"""The rate-limit decisions, free of I/O: limits, token estimates, how long to wait.
 
 What lives here: :class:`Limits` (requests and tokens per window, as pyrate-limiter
 ``Rate`` objects), :func:`estimate_tokens` (the before-the-call guess),
-:func:`token_units` (how tokens become bucket weight), :func:`wait_for` (wait or give up)
-and :func:`limiter_key`. What must not: buckets, stores, sleeping — see
-:mod:`middleware.ratelimit.stores` and :mod:`middleware.ratelimit.layer`.
+:func:`token_units` (how tokens become bucket weight) and :func:`wait_for` (wait or give
+up); the keys are the kit's (:mod:`insightforge.kit.keys`). What must not: buckets, stores,
+sleeping — see :mod:`middleware.ratelimit.stores` and :mod:`middleware.ratelimit.layer`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import attrs
 from pyrate_limiter import Rate
 
 from insightforge.errors import ConfigError
 from insightforge.stack import Request
-from insightforge.types import EmbedRequest, Route
+from insightforge.types import EmbedRequest
 
-__all__ = ["DEFAULT_OUTPUT_TOKENS", "KeySpec", "Limits", "estimate_tokens", "limiter_key",
-           "text_tokens", "token_units", "wait_for"]
+__all__ = ["DEFAULT_OUTPUT_TOKENS", "Limits", "estimate_tokens", "text_tokens", "token_units",
+           "wait_for"]
 
 #: Output tokens assumed when a request sets no ``max_tokens`` (corrected after the call).
 DEFAULT_OUTPUT_TOKENS = 512
 #: At most this many log entries per token window: tokens are counted in units of
 #: ``ceil(tpm / TOKEN_RESOLUTION)`` (rounded up, so the limit is never exceeded).
 TOKEN_RESOLUTION = 100_000
-
-KeySpec = str | Callable[[Request], str]
 
 
 def _positive_int(name: str) -> Callable[[object, object, int | None], None]:
@@ -116,23 +114,3 @@ def wait_for(retry_after_ms: int | None, waited: float, max_wait: float) -> floa
         return None
     delay = max(retry_after_ms, 1) / 1000
     return delay if waited + delay <= max_wait else None
-
-
-def check_key(spec: KeySpec) -> KeySpec:
-    """Validate a key spec: ``"route"``, ``"tag:<name>"`` or a function(request) -> str."""
-    if callable(spec):
-        return spec
-    if spec == "route" or (isinstance(spec, str) and spec.startswith("tag:") and spec[4:]):
-        return spec
-    raise ConfigError(f"key must be 'route', 'tag:<name>' (e.g. 'tag:tenant') or a "
-                      f"function(request) -> str; got {spec!r}", path="key")
-
-
-def limiter_key(spec: KeySpec, request: Request, routes: Sequence[Route]) -> str:
-    """The limiter key for ``request``: its routes, one tag's value, or the function's."""
-    if spec == "route":
-        return "route:" + "|".join(route.key for route in routes)
-    if isinstance(spec, str):
-        name = spec[4:]
-        return f"tag:{name}={request.tags.get(name, '-')}"
-    return "key:" + str(spec(request))

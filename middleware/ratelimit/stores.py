@@ -1,47 +1,50 @@
 """Where the rate-limit logs live: memory, SQLite (one machine), Redis (many machines).
 
-What lives here: the :class:`LimitStore` protocol — ``put`` / ``aput`` a weighted item into
-the named log and get pyrate-limiter's ``Decision`` back (admitted, or how long until it
-would be) — and its three implementations, each on pyrate-limiter's own bucket
-(``InMemoryBucket``, ``SQLiteBucket``, ``RedisBucket``) with the sliding-window-log
-algorithm. A store never sleeps and never decides how long to wait: the layer does.
+What lives here: the :class:`LimitStore` protocol — ``put`` a weighted item into the named
+log and get pyrate-limiter's ``Decision`` back (admitted, or how long until it would be) —
+and its three implementations, each on pyrate-limiter's own bucket (``InMemoryBucket``,
+``SQLiteBucket``, ``RedisBucket``) with the sliding-window-log algorithm, and each SQLite or
+Redis one on the store subsystem's per-process helpers. A store never sleeps and never
+decides how long to wait: the layer does. Failures leave as
+:class:`~insightforge.errors.StoreUnavailable`.
 
-Atomicity across processes: ``RedisBucket`` checks and inserts in one Lua script;
-``SQLiteBucket`` is given a lock that wraps each operation in ``BEGIN IMMEDIATE``, so
-processes sharing the file serialise their check-and-insert.
+Atomicity across processes: ``RedisBucket`` checks and inserts in one Lua script (loaded
+again by itself after a Redis restart); ``SQLiteBucket`` is given a lock that wraps each
+operation in ``BEGIN IMMEDIATE``, so processes sharing the file serialise their
+check-and-insert.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from pyrate_limiter import AbstractBucket, Decision, InMemoryBucket, Rate, RateItem
 
 from insightforge.errors import ConfigError
-from insightforge.secrets import mask_url
-from middleware._sqlite import open_wal
+from middleware.stores import Script, SQLiteFile, parse_store, redis_server, sqlite_file
 
 __all__ = ["LimitStore", "MemoryStore", "RedisStore", "SQLiteStore", "make_store"]
 
 #: Expired entries are removed (``leak``) every this many puts into a bucket.
 LEAK_EVERY = 64
+Clock = Callable[[], int]
+"""Now, in whole milliseconds."""
 
 
 @runtime_checkable
 class LimitStore(Protocol):
-    """One small interface for every backend."""
+    """One small interface for every backend. ``blocking``: ``put`` may wait on I/O."""
 
-    def put(self, name: str, rate: Rate, weight: int, now_ms: int) -> Decision:
-        """Add ``weight`` units at ``now_ms`` to log ``name`` if they fit under ``rate``."""
-        ...
+    blocking: bool
 
-    async def aput(self, name: str, rate: Rate, weight: int, now_ms: int) -> Decision:
-        """``put`` without blocking the event loop."""
+    def put(self, name: str, rate: Rate, weight: int, clock: Clock) -> Decision:
+        """Add ``weight`` units to log ``name`` if they fit under ``rate``, stamped with
+        ``clock()`` (milliseconds) read at the last moment — after any connection was
+        made — so a slow first connect never stamps an admission in the past."""
         ...
 
     def close(self) -> None: ...
@@ -49,6 +52,8 @@ class LimitStore(Protocol):
 
 class _BucketStore:
     """Shared part: one bucket per (name, rate), created on first use; periodic leaks."""
+
+    blocking = True
 
     def __init__(self) -> None:
         self._buckets: dict[tuple[str, int, int], list[Any]] = {}  # -> [bucket, puts]
@@ -67,8 +72,9 @@ class _BucketStore:
                     slot = self._buckets[key] = [self._new_bucket(name, rate), 0]
         return slot
 
-    def put(self, name: str, rate: Rate, weight: int, now_ms: int) -> Decision:
-        return self._put(self._bucket(name, rate), name, weight, now_ms)
+    def put(self, name: str, rate: Rate, weight: int, clock: Clock) -> Decision:
+        slot = self._bucket(name, rate)
+        return self._put(slot, name, weight, clock())
 
     def _put(self, slot: list[Any], name: str, weight: int, now_ms: int) -> Decision:
         bucket: AbstractBucket = slot[0]
@@ -79,14 +85,9 @@ class _BucketStore:
         assert isinstance(decision, Decision), "a sync bucket was expected"
         return decision
 
-    async def aput(self, name: str, rate: Rate, weight: int, now_ms: int) -> Decision:
-        return await asyncio.to_thread(self.put, name, rate, weight, now_ms)
-
     def close(self) -> None:
         with self._lock:
-            buckets, self._buckets = list(self._buckets.values()), {}
-        for slot in buckets:
-            slot[0].close()
+            self._buckets.clear()
 
 
 class MemoryStore(_BucketStore):
@@ -97,40 +98,39 @@ class MemoryStore(_BucketStore):
     stamped no earlier than the bucket's newest entry (later is the safe side).
     """
 
+    blocking = False
+
     def _new_bucket(self, name: str, rate: Rate) -> AbstractBucket:
         return InMemoryBucket([rate])
 
-    def put(self, name: str, rate: Rate, weight: int, now_ms: int) -> Decision:
+    def put(self, name: str, rate: Rate, weight: int, clock: Clock) -> Decision:
         slot = self._bucket(name, rate)
         bucket: InMemoryBucket = slot[0]
         with bucket._lock:  # re-entrant; the bucket takes it again inside
+            now_ms = clock()
             if bucket.items and bucket.items[-1].timestamp > now_ms:
                 now_ms = bucket.items[-1].timestamp
             return self._put(slot, name, weight, now_ms)
-
-    async def aput(self, name: str, rate: Rate, weight: int, now_ms: int) -> Decision:
-        return self.put(name, rate, weight, now_ms)  # no I/O: safe on the loop
 
     def __repr__(self) -> str:
         return "MemoryStore()"
 
 
 class _ImmediateLock:
-    """Re-entrant lock: a thread lock plus ``BEGIN IMMEDIATE`` on the shared connection, so
-    one process at a time runs a bucket's check-and-insert on the database file."""
+    """Re-entrant: the file's lock plus ``BEGIN IMMEDIATE`` on its connection, so one
+    process at a time runs a bucket's check-and-insert on the database file."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
-        self._thread_lock = threading.RLock()
+    def __init__(self, db: SQLiteFile) -> None:
+        self._db = db
         self._depth = 0
 
     def __enter__(self) -> _ImmediateLock:
-        self._thread_lock.acquire()
+        self._db.lock.acquire()
         if self._depth == 0:
             try:
-                self._conn.execute("BEGIN IMMEDIATE")
+                self._db.connection("rate-limit").execute("BEGIN IMMEDIATE")
             except BaseException:
-                self._thread_lock.release()
+                self._db.lock.release()
                 raise
         self._depth += 1
         return self
@@ -138,16 +138,13 @@ class _ImmediateLock:
     def __exit__(self, exc_type: object, *_: object) -> None:
         self._depth -= 1
         try:
-            if self._depth == 0 and self._conn.in_transaction:
-                if exc_type is None:
-                    self._conn.commit()
-                else:
-                    self._conn.rollback()
+            conn = self._db.connection("rate-limit")
+            if self._depth == 0 and conn.in_transaction:
+                conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
         finally:
-            self._thread_lock.release()
+            self._db.lock.release()
 
-    # SQLiteBucket calls acquire/release through its RLock-compatible usage
-    def acquire(self) -> bool:
+    def acquire(self) -> bool:  # SQLiteBucket uses the lock as an RLock too
         self.__enter__()
         return True
 
@@ -159,85 +156,42 @@ class SQLiteStore(_BucketStore):
     """Logs in one SQLite file: shared by every process on this machine.
 
     Attributes:
-        path: the database file (created if missing).
+        path: the database file (created if missing, with its folder).
         timeout: seconds to wait for another process's lock before failing.
     """
 
     def __init__(self, path: str | Path, *, timeout: float = 10.0) -> None:
         super().__init__()
-        from pyrate_limiter import SQLiteBucket
-
-        self._bucket_cls = SQLiteBucket
         self.path = Path(path)
         self.timeout = timeout
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = open_wal(str(self.path), timeout=timeout, isolation_level="DEFERRED")
-        except (OSError, sqlite3.Error) as exc:
-            raise ConfigError(f"cannot open the rate-limit database {self.path}: {exc}; "
-                              "pass a writable path to SQLiteStore(path)", path="store") from None
-        self._db_lock = _ImmediateLock(self._conn)
+        self._db = sqlite_file(self.path, timeout=timeout)
+        self._db_lock = _ImmediateLock(self._db)
 
     def _new_bucket(self, name: str, rate: Rate) -> AbstractBucket:
+        from pyrate_limiter import SQLiteBucket
+
         table = "rl_" + hashlib.sha256(name.encode()).hexdigest()[:24]
         with self._db_lock:
-            self._conn.execute(f'CREATE TABLE IF NOT EXISTS "{table}" '
-                               "(name VARCHAR, item_timestamp INTEGER)")
-            self._conn.execute(f'CREATE INDEX IF NOT EXISTS "idx_{table}" '
-                               f'ON "{table}" (item_timestamp)')
-        return self._bucket_cls([rate], self._conn, table, lock=self._db_lock)
+            conn = self._db.connection("rate-limit")
+            conn.execute(f'CREATE TABLE IF NOT EXISTS "{table}" '
+                         "(name VARCHAR, item_timestamp INTEGER)")
+            conn.execute(f'CREATE INDEX IF NOT EXISTS "idx_{table}" '
+                         f'ON "{table}" (item_timestamp)')
+        return SQLiteBucket([rate], conn, table, lock=self._db_lock)
+
+    def put(self, name: str, rate: Rate, weight: int, clock: Clock) -> Decision:
+        with self._db.failures("take from the rate limit"):
+            slot = self._bucket(name, rate)
+            if slot[0].conn is not self._db.connection("rate-limit"):  # re-opened since
+                slot[0] = self._new_bucket(name, rate)
+            return self._put(slot, name, weight, clock())
 
     def close(self) -> None:
-        self._buckets.clear()
-        self._conn.close()
+        super().close()
+        self._db.close()
 
     def __repr__(self) -> str:
         return f"SQLiteStore({str(self.path)!r})"
-
-
-class RedisStore(_BucketStore):
-    """Logs in Redis sorted sets (one atomic Lua script per put): shared across machines.
-
-    Attributes:
-        url: the Redis URL (``redis://host:6379/0``); or pass ``client=`` (a sync
-            ``redis.Redis``).
-        prefix: key prefix, so several applications can share one Redis.
-    """
-
-    def __init__(self, url: str | None = None, *, client: Any = None,
-                 prefix: str = "insightforge:ratelimit:") -> None:
-        super().__init__()
-        if client is None:
-            if not url:
-                raise ConfigError("RedisStore needs a url ('redis://localhost:6379/0') or "
-                                  "client=redis.Redis(...)", path="store")
-            import redis
-
-            try:
-                client = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
-            except ValueError as exc:  # a malformed URL: say so, never echo a password
-                raise ConfigError(f"RedisStore: cannot use the URL {mask_url(url)!r}: "
-                                  f"{exc}; expected redis://[:password@]host:port/db",
-                                  path="store") from None
-        self.client = client
-        self.prefix = prefix
-        self._script_hash: str | None = None
-        self._label = mask_url(url) if url else type(client).__name__
-
-    def _new_bucket(self, name: str, rate: Rate) -> AbstractBucket:
-        from pyrate_limiter import RedisBucket
-
-        if self._script_hash is None:
-            self._script_hash = self.client.script_load(_redis_put_script())
-        key = self.prefix + hashlib.sha256(name.encode()).hexdigest()[:32]
-        return RedisBucket([rate], self.client, key, self._script_hash)
-
-    def close(self) -> None:
-        self._buckets.clear()
-        self.client.close()
-
-    def __repr__(self) -> str:
-        return f"RedisStore({self._label!r})"
 
 
 _ZCOUNT_TO_NOW = "redis.call('ZCOUNT', bucket, window_start, now)"
@@ -261,19 +215,80 @@ def _redis_put_script() -> str:
     return script.replace(_ZCOUNT_TO_NOW, "redis.call('ZCOUNT', bucket, window_start, '+inf')")
 
 
-def make_store(value: str | LimitStore) -> LimitStore:
-    """A store from ``"memory"``, ``"sqlite:<path>"``, a ``redis://`` URL, or a store."""
-    if isinstance(value, str):
-        if value == "memory":
-            return MemoryStore()
-        if value.startswith("sqlite:"):  # sqlite:path, sqlite:///relative, sqlite:////abs
-            rest = value.removeprefix("sqlite:")
-            return SQLiteStore(rest[3:] if rest.startswith("///") else rest)
-        if value.startswith(("redis://", "rediss://", "unix://")):
-            return RedisStore(value)
-    elif isinstance(value, LimitStore):
+class _Client:
+    """What ``RedisBucket`` calls ``redis``: the server's client, with ``evalsha`` loading
+    the script again when the server lost it (a restart), so the limiter recovers."""
+
+    def __init__(self, store: RedisStore, script: Script) -> None:
+        self._store = store
+        self._script = script
+
+    def evalsha(self, sha: str, numkeys: int, *rest: Any) -> Any:
+        keys, args = tuple(rest[:numkeys]), tuple(rest[numkeys:])
+        return self._store._server.script(self._script, keys, args, "take from the rate limit")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store._server.client(), name)
+
+
+class RedisStore(_BucketStore):
+    """Logs in Redis sorted sets (one atomic Lua script per put): shared across machines.
+
+    Attributes:
+        url: the Redis URL (``redis://host:6379/0``), password masked in every repr.
+        prefix: key prefix, so several applications can share one Redis.
+        timeout: socket timeout in seconds (always finite).
+    """
+
+    def __init__(self, url: str, *, prefix: str = "insightforge:ratelimit:",
+                 timeout: float = 5.0) -> None:
+        super().__init__()
+        parse_store(url)  # a malformed URL is a ConfigError now, password masked
+        self._server = redis_server(url, timeout=timeout)
+        self.prefix = prefix
+        self._script: Script | None = None
+
+    @property
+    def url(self) -> str:
+        return self._server.url
+
+    def _new_bucket(self, name: str, rate: Rate) -> AbstractBucket:
+        from pyrate_limiter import RedisBucket
+
+        if self._script is None:
+            self._script = Script(_redis_put_script())
+        key = self.prefix + hashlib.sha256(name.encode()).hexdigest()[:32]
+        client: Any = _Client(self, self._script)
+        return RedisBucket([rate], client, key, self._script.sha)
+
+    def put(self, name: str, rate: Rate, weight: int, clock: Clock) -> Decision:
+        with self._server.failures("take from the rate limit"):
+            slot = self._bucket(name, rate)
+            self._server.client()  # made (and redis-py imported) before the stamp is read
+            return self._put(slot, name, weight, clock())
+
+    def close(self) -> None:
+        super().close()
+        self._server.close()
+
+    def __repr__(self) -> str:
+        return f"RedisStore({self.url!r})"
+
+
+def make_store(value: Any, field: str = "store") -> LimitStore:
+    """A store from a store spec (``memory``, ``sqlite:///path``, ``redis://...``) or a
+    store object; a bad spec is a ``ConfigError`` at ``field``."""
+    if isinstance(value, LimitStore):
         return value
-    shown = repr(mask_url(value)) if isinstance(value, str) else type(value).__name__
-    raise ConfigError("store must be 'memory', 'sqlite:<path>', a redis:// URL, or a store "
-                      f"object (SQLiteStore(path), RedisStore(url)); got {shown}",
-                      path="store")
+    if value is None:
+        return MemoryStore()
+    if not isinstance(value, str):
+        raise ConfigError("store must be 'memory', 'sqlite:///<path>', a redis:// URL, or a "
+                          "store object (SQLiteStore(path), RedisStore(url)); got a "
+                          f"{type(value).__name__}", path=field)
+    parsed = parse_store(value, field)
+    if parsed.kind == "redis":
+        return RedisStore(parsed.location)
+    if parsed.kind == "sqlite":
+        return SQLiteStore(parsed.location)
+    return MemoryStore()

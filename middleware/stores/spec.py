@@ -54,11 +54,12 @@ class StoreSpec:
 def parse_store(spec: str, field: str = "store") -> StoreSpec:
     """The :class:`StoreSpec` of ``spec``; a ``ConfigError`` at ``field`` when it is none."""
     if not isinstance(spec, str):
-        raise ConfigError(_must(field, f"a {type(spec).__name__}"), path=field)
+        raise ConfigError(_must(f"a {type(spec).__name__}"), path=field)
     text = spec.strip()
     if text == "memory":
         return StoreSpec("memory")
     if text.startswith(_REDIS):
+        _check_url(text, field)
         return StoreSpec("redis", text)
     if text.startswith("sqlite:"):
         rest = text[len("sqlite:"):]
@@ -68,9 +69,24 @@ def parse_store(spec: str, field: str = "store") -> StoreSpec:
             return StoreSpec("sqlite", path)
     elif text.endswith(SQLITE_SUFFIXES) and "\0" not in text and "://" not in text:
         return StoreSpec("sqlite", text)
-    raise ConfigError(_must(field, repr(mask_url(text))), path=field)
+    raise ConfigError(_must(repr(mask_url(text))), path=field)
 
 
-def _must(field: str, got: str) -> str:
-    return (f"{field} must be 'memory', a SQLite file ('sqlite:///path/to/file.db', or a path "
+def _check_url(url: str, field: str) -> None:
+    """A malformed Redis URL is a ``ConfigError`` now, not a failure at the first call."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        _ = parts.port
+    except ValueError as exc:
+        raise ConfigError(f"cannot use the URL {mask_url(url)!r}: {exc}; expected "
+                          "redis://[:password@]host:port/db", path=field) from None
+    if not parts.scheme == "unix" and not parts.hostname:
+        raise ConfigError(f"the URL {mask_url(url)!r} names no host; expected "
+                          "redis://[:password@]host:port/db", path=field)
+
+
+def _must(got: str) -> str:
+    return ("a store must be 'memory', a SQLite file ('sqlite:///path/to/file.db', or a path "
             f"ending in .db) or a Redis URL ('redis://[:password@]host:6379/0'); got {got}")

@@ -91,7 +91,9 @@ def test_scope_keys() -> None:
     assert P.scope_key("global", {"tenant": "a"}) == "global"
     assert P.scope_key("tag:tenant", {"tenant": "acme"}) == "tenant=acme"
     assert P.scope_key("tag:tenant", {}) == "tenant=<untagged>"
-    assert Budget(limit_usd=1, scope="tenant").scope == "tag:tenant"  # config's short form
+    # one vocabulary with RateLimit(key=...): a bare tag name is refused, with the fix
+    with pytest.raises(ValueError, match="did you mean 'tag:tenant'"):
+        Budget(limit_usd=1, scope="tenant")
     with pytest.raises(ValueError, match="tag:<name>"):
         Budget(limit_usd=1, scope="tag:")
 
