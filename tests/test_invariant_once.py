@@ -30,7 +30,7 @@ from insightforge import (
     stack,
 )
 from insightforge.testing.scripted import ScriptedProvider, Step, StreamStep
-from middleware.audit import AuditLog, FileSink
+from middleware.audit import AuditLog, FileSink, flush_all
 from middleware.budget import Budget
 from middleware.budget.policy import from_units
 from middleware.fallback import Fallback
@@ -84,6 +84,7 @@ def _spent(llm: Any) -> Decimal:
 
 
 def _records(path: Path) -> list[dict[str, Any]]:
+    flush_all()
     rows = [json.loads(line) for line in path.read_text().splitlines()]
     return [r for r in rows if "outcome" in r]
 

@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from insightforge import ChatRequest, EmbedRequest, InsightForgeError, Message, stack
 from insightforge.testing.emulator import Emulator, Fault
-from middleware.audit import AuditLog, FileSink
+from middleware.audit import AuditLog, FileSink, flush_all
 from tests.conftest import TEST_AZURE_KEY, TEST_HF_TOKEN, TEST_KEYS, TEST_OPENAI_KEY
 from tests.secret_shapes import anthropic, hf, openai
 
@@ -136,6 +136,7 @@ def _tour(name: str, make: Callable[[], Any], emu: Emulator, tmp: Path) -> list[
         emu.reset()
     out.append(asyncio.run(_atour(llm)))
     llm.close()
+    flush_all()
     out.append(audit.read_text())
     out.append((tmp / (name + ".db")).read_bytes().decode("latin-1"))
     return out
@@ -219,4 +220,7 @@ def test_audit_records_of_secret_prompts(tmp_path: Path) -> None:
     llm = stack(AuditLog(path, log_content=True), provider=ScriptedProvider())
     for key in TEST_KEYS:
         llm(ChatRequest(f"my key is {key}", tags={"note": f"api-key: {key}"}))
-    assert not leaks(path.read_text())
+    flush_all()
+    text = path.read_text()
+    assert text.count("\n") == len(TEST_KEYS) + 1  # the header and one record per key
+    assert not leaks(text)

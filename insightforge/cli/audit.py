@@ -59,13 +59,19 @@ def verify(ctx: click.Context, file: Path, follow_rotation: bool) -> None:
 
     A FILE that does not exist (or is a directory) is a usage error: exit code 2.
     """
-    from middleware.audit.chain import verify as check
+    from middleware.audit.chain import verify as chain_verify
 
-    report = check(_lines(file))
+    def check(path: Path) -> Any:
+        return chain_verify(_lines(path), ended=path.read_bytes().endswith(b"\n"))
+
+    report = check(file)
     if report.problem is not None:
         click.echo(f"FAIL: {file}: {report.problem}", err=False)
         ctx.exit(1)
     click.echo(f"OK: {report.records} records (last hash {report.last_hash[:16]})")
+    for line in report.torn:
+        click.echo(f"note: line {line} is torn: a write cut short (a crash, a power cut or a "
+                   "full disk); sealed, and every record around it verifies")
     prev_name = _prev_file(file)
     expected = report.first_prev
     while follow_rotation and prev_name:
@@ -73,7 +79,7 @@ def verify(ctx: click.Context, file: Path, follow_rotation: bool) -> None:
         if not prev_path.exists():
             click.echo(f"note: earlier file {prev_name} is not here; not checked")
             break
-        earlier = check(_lines(prev_path))
+        earlier = check(prev_path)
         if earlier.problem is not None:
             click.echo(f"FAIL: {prev_path}: {earlier.problem}")
             ctx.exit(1)

@@ -82,12 +82,15 @@ class Report:
         last_hash: the hash of the last good line (anchor it elsewhere to detect truncation).
         first_prev: the header's ``prev_hash`` (the previous file's last hash, or genesis).
         problem: the first break, or ``None`` when the whole file verifies.
+        torn: lines a crash left half-written (sealed by a ``torn`` record, or the last
+            line); the records around them verify, so they are named, not failed.
     """
 
     records: int
     last_hash: str
     first_prev: str
     problem: Problem | None = None
+    torn: tuple[int, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -111,19 +114,34 @@ def _parse(line: str) -> dict[str, Any] | str:
     return record
 
 
-def verify(lines: Iterable[str], *, expect_prev: str | None = None) -> Report:
+def verify(lines: Iterable[str], *, expect_prev: str | None = None,
+           ended: bool = True) -> Report:
     """Check a file's lines (without their newlines); see the module docstring.
 
     ``expect_prev``: the previous file's last hash, when checking a rotated file against it.
+    ``ended``: the file ended with a newline; when it did not, a bad last line is a write a
+    crash cut short (torn), not an edit.
     """
     items = list(lines)
     parsed = [_parse(line) for line in items]
     hashes = {p["hash"]: i for i, p in enumerate(parsed) if isinstance(p, dict)}
     count, prev, first_prev = 0, "", GENESIS
+    torn: list[int] = []
+    skip_to = 0
     for i, rec in enumerate(parsed):
         n = i + 1
+        if i < skip_to:
+            continue
         if isinstance(rec, str):
-            return Report(count, prev, first_prev, Problem(n, "edited", rec))
+            sealed_at = _sealed_torn(parsed, i, prev)
+            if sealed_at is not None:  # a crash's half line, sealed by the next writer
+                torn.append(n)
+                skip_to = sealed_at
+                continue
+            if n == len(parsed) and i > 0 and not ended:  # cut short by a crash
+                torn.append(n)
+                break
+            return Report(count, prev, first_prev, Problem(n, "edited", rec), tuple(torn))
         if i == 0:
             if rec.get("type") != "header":
                 return Report(0, prev, first_prev, Problem(
@@ -136,15 +154,29 @@ def verify(lines: Iterable[str], *, expect_prev: str | None = None) -> Report:
             prev = rec["hash"]
             continue
         if rec["prev_hash"] != prev:
-            return Report(count, prev, first_prev, _break(n, rec, parsed, hashes, prev))
+            return Report(count, prev, first_prev, _break(n, rec, parsed, hashes, prev),
+                          tuple(torn))
         if rec.get("type") == "header":
             return Report(count, prev, first_prev, Problem(
-                n, "inserted", "a header line in the middle of a file"))
+                n, "inserted", "a header line in the middle of a file"), tuple(torn))
         prev = rec["hash"]
-        count += 1
+        if rec.get("type") != "torn":
+            count += 1
     if not items:
         return Report(0, GENESIS, GENESIS, Problem(1, "deleted", "the file is empty"))
-    return Report(count, prev, first_prev)
+    return Report(count, prev, first_prev, None, tuple(torn))
+
+
+def _sealed_torn(parsed: list[dict[str, Any] | str], i: int, prev: str) -> int | None:
+    """The index of the ``torn`` record that seals a bad line ``i`` (chained to ``prev``,
+    naming line ``i + 1``), if the lines up to it are all the torn tail."""
+    for j in range(i + 1, len(parsed)):
+        rec = parsed[j]
+        if isinstance(rec, dict):
+            sealed = (rec.get("type") == "torn" and rec.get("torn_line") == i + 1
+                      and rec.get("prev_hash") == prev)
+            return j if sealed else None
+    return None
 
 
 def _break(n: int, rec: dict[str, Any], parsed: list[dict[str, Any] | str],

@@ -116,7 +116,18 @@ def _usage(facts: _Facts) -> dict[str, int] | None:
     if facts.response is None:
         return None
     u = facts.response.usage
-    return {"input_tokens": u.input_tokens, "output_tokens": u.output_tokens}
+    out = {"input_tokens": u.input_tokens, "output_tokens": u.output_tokens}
+    for name in _USAGE_PARTS:  # what was billed differently, only when there was some
+        value = getattr(u, name)
+        if value:
+            out[name] = value
+    if u.estimated:
+        out["estimated"] = 1
+    return out
+
+
+_USAGE_PARTS = ("cache_read_tokens", "cache_write_tokens", "cache_write_1h_tokens",
+                "reasoning_tokens")
 
 
 def _content(facts: _Facts) -> dict[str, Any]:

@@ -1,20 +1,27 @@
 """Where sealed audit records go: a JSON-lines file, or any stdlib/structlog logger.
 
-:class:`FileSink` appends one canonical JSON line per record. Reading the last hash and
-writing the next line happen under an exclusive ``fcntl.flock`` (plus a thread lock), so
-several processes and threads appending to one file keep one chain. The lock is taken on
-``<path>.lock``, a file that is never renamed. Rotation (``max_bytes``) renames the full file
-aside and starts a new one whose header points at the old file's last hash.
-``fsync``: ``"always"`` (each record durable before the request returns),
-``"interval"`` (at most every ``fsync_interval`` seconds, and on close), ``"never"`` (the OS
-decides). :class:`LoggerSink` keeps the chain in memory, per sink.
+:class:`FileSink` appends canonical JSON lines. Reading the last hash and writing the next
+lines happen under an exclusive ``fcntl.flock`` on ``<path>.lock`` (a file that is never
+renamed) plus a thread lock, so several processes and threads appending to one file keep
+one chain; a batch of records is sealed in order and written in one go. Rotation
+(``max_bytes``) renames the full file aside and starts a new one whose header points at the
+old file's last hash. ``fsync``: ``"always"`` (each batch durable before its requests
+return), ``"interval"`` (at most every ``fsync_interval`` seconds, and on close),
+``"never"`` (the OS decides).
 
-What must not live here: record building or redaction (``record.py``), hashing rules
-(``chain.py``).
+Writes are complete or detected: a short write is continued, a failed one is cut back off
+the file (or, if even that fails, left as a torn line); a torn last line — a crash, a power
+cut, a full disk mid-write — is sealed by the next writer: the line is ended and a ``torn``
+record chained to the last good record says which line it was, so writing goes on and
+``insightforge audit verify`` names the torn line and verifies the rest.
+
+:class:`LoggerSink` keeps the chain in memory, per sink. What must not live here: record
+building or redaction (``record.py``), hashing rules (``chain.py``), queues (``writer.py``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import fcntl
 import json
@@ -22,20 +29,24 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from middleware.audit import chain
 
-__all__ = ["FileSink", "LoggerSink", "Sink", "as_sink", "last_hash_of"]
+__all__ = ["FileSink", "LoggerSink", "Sink", "as_sink", "last_hash_of", "tail_of"]
 
 FSYNC_POLICIES = ("always", "interval", "never")
 
 
 @runtime_checkable
 class Sink(Protocol):
-    """Takes an unsealed record, chains and stores it, returns the sealed record."""
+    """Takes an unsealed record, chains and stores it, returns the sealed record.
+
+    ``blocking``: writing waits on I/O — the AuditLog then writes from its background
+    writer (:mod:`middleware.audit.writer`) instead of on the request path.
+    """
 
     blocking: bool
 
@@ -44,28 +55,51 @@ class Sink(Protocol):
     def close(self) -> None: ...
 
 
-def last_hash_of(fd: int, size: int) -> str | None:
-    """The ``hash`` of the last complete line of an open file (``None`` if empty)."""
-    if size == 0:
+def _record_hash(line: bytes) -> str | None:
+    try:
+        found = json.loads(line)["hash"]
+    except (ValueError, KeyError, TypeError):
         return None
-    block, data = 4096, b""
-    pos = size
-    while pos > 0:
-        step = min(block, pos)
-        pos -= step
-        data = os.pread(fd, step, pos) + data
-        body = data.rstrip(b"\n")
-        cut = body.rfind(b"\n")
-        if cut >= 0 or pos == 0:
-            line = body[cut + 1:]
-            try:
-                return str(json.loads(line)["hash"])
-            except (ValueError, KeyError, TypeError):
-                raise ValueError(
-                    "the last line of the audit file is not an audit record; run "
-                    "`insightforge audit verify FILE` and move the damaged file aside") from None
-        block *= 2
-    return None
+    return found if isinstance(found, str) else None
+
+
+def tail_of(fd: int, size: int) -> tuple[str | None, int, int]:
+    """``(last good hash, where a torn tail starts, its length)`` of an open audit file.
+
+    The last good hash is that of the last intact record (``None`` when there is none);
+    whatever follows its line — a partial line left by a crash, or lines that are not
+    records — is the torn tail (length 0 for an intact file).
+    """
+    block = 4096
+    while size:
+        pos = max(0, size - block)
+        pieces = os.pread(fd, size - pos, pos).split(b"\n")
+        ends, offset = [], pos
+        for piece in pieces:
+            offset += len(piece) + 1
+            ends.append(offset)
+        for i in range(len(pieces) - 1, 0 if pos else -1, -1):  # a first piece may be partial
+            found = _record_hash(pieces[i]) if pieces[i] else None
+            if found is not None:
+                end = min(ends[i], size)
+                return found, end, size - end
+        if pos == 0:
+            break
+        block *= 4
+    return None, 0, size
+
+
+def last_hash_of(fd: int, size: int) -> str | None:
+    """The ``hash`` of the last intact record of an open file (``None`` if there is none)."""
+    return tail_of(fd, size)[0]
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """``os.write`` until every byte is written (a short write is continued)."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
 
 
 class FileSink:
@@ -76,6 +110,8 @@ class FileSink:
         fsync_interval: seconds between fsyncs for ``interval``.
         max_bytes: rotate when the file reaches this size (``None``: never).
     """
+
+    blocking = True
 
     def __init__(self, path: str | os.PathLike[str], *, fsync: str = "interval",
                  fsync_interval: float = 1.0, max_bytes: int | None = None,
@@ -88,7 +124,6 @@ class FileSink:
         self.fsync = fsync
         self.fsync_interval = float(fsync_interval)
         self.max_bytes = max_bytes
-        self.blocking = fsync != "never"
         self._clock = clock
         self._lock = threading.Lock()
         self._lockpath = self.path.with_name(self.path.name + ".lock")
@@ -119,13 +154,22 @@ class FileSink:
         return self._fd
 
     def write(self, record: Mapping[str, Any]) -> dict[str, Any]:
-        """Chain ``record`` to the file's last line and append it, atomically.
+        """Chain ``record`` to the file's last line and append it, atomically."""
+        return self.write_batch([record])[0]
 
-        Mutual exclusion: a thread lock, then ``flock`` on ``<path>.lock`` (a file that is
-        never renamed, so rotation cannot race with a writer in another process).
+    def write_batch(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Chain ``records``, in order, to the file's last line and append them in one go.
+
+        Mutual exclusion: a thread lock, then ``flock`` on ``<path>.lock``. On failure
+        nothing is half-written (the file is cut back to where it was) and the error
+        propagates; the caller keeps the records and tries again.
         """
         with self._lock:
-            lockfd, fd = self._fds()
+            try:
+                lockfd, fd = self._fds()
+            except OSError:
+                self._forget()
+                raise
             fcntl.flock(lockfd, fcntl.LOCK_EX)
             try:
                 try:
@@ -134,27 +178,52 @@ class FileSink:
                     current = -1
                 if current != self._ino:  # rotated (or moved away) by someone else
                     fd = self._reopen()
-                return self._append(fd, record)
+                return self._append(fd, records)
             finally:
                 fcntl.flock(lockfd, fcntl.LOCK_UN)
 
-    def _append(self, fd: int, record: Mapping[str, Any]) -> dict[str, Any]:
+    def _forget(self) -> None:
+        for fd in (self._fd, self._lockfd):
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._fd = self._lockfd = None
+
+    def _append(self, fd: int, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         size = os.fstat(fd).st_size
-        prev = last_hash_of(fd, size)
-        lines = []
-        if prev is not None and self.max_bytes is not None and size >= self.max_bytes:
-            fd, head = self._rotate(fd, prev)
-            lines.append(chain.canonical(head))
-            prev = head["hash"]
+        prev, torn_at, torn_len = tail_of(fd, size)
+        out = _Lines("\n" if not _ends_with_newline(fd, size) else "")  # end a torn line
+        if torn_len and prev is not None:  # a crash mid-write: say so in the chain
+            prev = out.add(chain.seal({"type": "torn", "torn_line": _line_number(fd, torn_at),
+                                       "torn_bytes": torn_len, "ts": self._now()}, prev))
         elif prev is None:
-            head = chain.header(prev_file=None, ts=self._now())
-            lines.append(chain.canonical(head))
-            prev = head["hash"]
-        sealed = chain.seal(record, prev)
-        lines.append(chain.canonical(sealed))
-        os.write(fd, ("\n".join(lines) + "\n").encode("ascii"))
-        self._sync(fd)
+            prev = out.add(chain.header(prev_file=None, ts=self._now()))
+        sealed = []
+        for record in records:
+            if self.max_bytes is not None and size + out.size >= self.max_bytes:
+                fd = self._commit(fd, out)
+                fd, head = self._rotate(fd, prev)
+                size, out = 0, _Lines()
+                prev = out.add(head)
+            done = chain.seal(record, prev)
+            sealed.append(done)
+            prev = out.add(done)
+        self._commit(fd, out)
         return sealed
+
+    def _commit(self, fd: int, out: _Lines) -> int:
+        """Write ``out`` in full (and fsync by policy), or cut the file back and raise."""
+        if not out.size:
+            return fd
+        start = os.fstat(fd).st_size
+        try:
+            _write_all(fd, out.data())
+            self._sync(fd)
+        except OSError:
+            with contextlib.suppress(OSError):  # leave no half-written line behind (else a
+                os.ftruncate(fd, start)         # torn line, sealed by the next write)
+            raise
+        return fd
 
     def _rotate(self, fd: int, last: str) -> tuple[int, dict[str, Any]]:
         """Rename the full file aside; the new file's header carries ``last``."""
@@ -165,6 +234,7 @@ class FileSink:
         head = chain.header(last, prev_file=target.name, ts=self._now())
         return self._reopen(), head
 
+    # -- durability ------------------------------------------------------------------------
     def _sync(self, fd: int) -> None:
         if self.fsync == "always":
             os.fsync(fd)
@@ -176,6 +246,21 @@ class FileSink:
                 self._dirty = False
             else:
                 self._dirty = True
+
+    def sync_due(self) -> float | None:
+        """Seconds until unsynced records are due for an fsync (``None``: nothing is)."""
+        if not self._dirty:
+            return None
+        return max(0.0, self._synced + self.fsync_interval - time.monotonic())
+
+    def sync_if_due(self) -> None:
+        """fsync unsynced records whose interval has passed (the writer calls it idle)."""
+        with self._lock:
+            if self._dirty and self._fd is not None and self._pid == os.getpid() and \
+                    time.monotonic() - self._synced >= self.fsync_interval:
+                os.fsync(self._fd)
+                self._synced = time.monotonic()
+                self._dirty = False
 
     def _now(self) -> str:
         from middleware.audit.record import iso_utc
@@ -191,12 +276,48 @@ class FileSink:
             if fd is not None:
                 if self._dirty:
                     os.fsync(fd)
+                    self._dirty = False
                 os.close(fd)
             if lockfd is not None:
                 os.close(lockfd)
 
     def __repr__(self) -> str:
         return f"FileSink({str(self.path)!r}, fsync={self.fsync!r})"
+
+
+class _Lines:
+    """Lines about to be appended (canonical JSON, ASCII), and their size in bytes."""
+
+    __slots__ = ("_parts", "size")
+
+    def __init__(self, prefix: str = "") -> None:
+        self._parts = [prefix] if prefix else []
+        self.size = len(prefix)
+
+    def add(self, record: dict[str, Any]) -> str:
+        line = chain.canonical(record) + "\n"
+        self._parts.append(line)
+        self.size += len(line)
+        return str(record["hash"])
+
+    def data(self) -> bytes:
+        return "".join(self._parts).encode("ascii")
+
+
+def _ends_with_newline(fd: int, size: int) -> bool:
+    return size == 0 or os.pread(fd, 1, size - 1) == b"\n"
+
+
+def _line_number(fd: int, offset: int) -> int:
+    """The 1-based number of the line that starts at byte ``offset``."""
+    count, pos = 0, 0
+    while pos < offset:
+        chunk = os.pread(fd, min(1 << 20, offset - pos), pos)
+        if not chunk:
+            break
+        count += chunk.count(b"\n")
+        pos += len(chunk)
+    return count + 1
 
 
 class LoggerSink:

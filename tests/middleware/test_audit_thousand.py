@@ -25,7 +25,7 @@ from insightforge import (
 from insightforge.cli.audit import audit as audit_cli
 from insightforge.stack import Request
 from insightforge.testing.scripted import ScriptedProvider, Step
-from middleware.audit import AuditLog, FileSink
+from middleware.audit import AuditLog, FileSink, flush_all
 
 budget_mod = pytest.importorskip("middleware.budget")
 cache_mod = pytest.importorskip("middleware.cache")
@@ -93,6 +93,7 @@ def _run_sync(llm: Any, n: int) -> Counter[str]:
 
 
 def _records(path: Path) -> list[dict[str, Any]]:
+    flush_all()
     lines = path.read_text().splitlines()
     return [r for r in map(json.loads, lines) if r.get("type") != "header"]
 
