@@ -10,6 +10,7 @@ is a typed ``StoreUnavailable``; every store works again, by itself, once its se
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 import time
 from pathlib import Path
@@ -80,7 +81,7 @@ def test_a_breaker_allows_at_most_one_trial_per_interval(steps: list[tuple[float
                 breaker.succeeded()
                 return
             breaker.failed("still down")
-    assert all(b - a >= 2.0 for a, b in zip(trials, trials[1:], strict=False))
+    assert all(b - a >= 2.0 for a, b in itertools.pairwise(trials))
 
 
 # -- SQLite: a full disk, a read-only file system ---------------------------------------------
@@ -103,7 +104,7 @@ def test_a_read_only_ledger_works_again_once_writable(tmp_path: Path) -> None:
         ledger.close()  # (a file open for writing keeps the mount from going read-only)
         remount(disk, "ro")
         try:
-            with pytest.raises(StoreUnavailable, match="readonly|read-only|unable to open"):
+            with pytest.raises(StoreUnavailable, match=r"readonly|read-only|unable to open"):
                 ledger.reserve("k|total", 100, 1, 1)
         finally:
             remount(disk, "rw")
