@@ -16,6 +16,7 @@ from typing import Any
 
 import attrs
 
+from insightforge.kit import with_trace
 from insightforge.stack import AsyncResponse, Handler, Middleware, Request, Response
 from insightforge.streams import AsyncChatStream, ChatStream
 from insightforge.types import TraceEvent
@@ -91,18 +92,7 @@ class _Run:
 
     def finish(self, result: Any) -> Any:
         """Put the recorded events on the response (or on a stream's final response)."""
-        if not self.events:
-            return result
-        events = tuple(self.events)
-        if isinstance(result, (ChatStream, AsyncChatStream)):
-            return result.wrap(on_end=lambda r: attrs.evolve(r, trace=(*events, *r.trace)),
-                               on_error=lambda e: _add_trace(e, events))
-        return attrs.evolve(result, trace=(*events, *result.trace))
-
-
-def _add_trace(error: BaseException, events: tuple[TraceEvent, ...]) -> None:
-    if hasattr(error, "add_trace"):
-        error.add_trace(*events)
+        return with_trace(result, self.events)
 
 
 class RetryHandler(Middleware):

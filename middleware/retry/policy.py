@@ -16,17 +16,14 @@ from typing import Any, Literal
 
 import attrs
 
-from insightforge.errors import ConfigError, ProviderError
+from insightforge.errors import ConfigError
+from insightforge.kit.rules import ErrorRule, error_rule, matches, retryable
 
 __all__ = ["Backoff", "Jitter", "RetryOn", "RetryPolicy", "default_retry_on", "to_backoff"]
 
 Jitter = Literal["full", "proportional", "none"]
-RetryOn = Callable[[BaseException], bool] | tuple[type[BaseException], ...] | None
-
-
-def default_retry_on(error: BaseException) -> bool:
-    """The default rule: retry a :class:`ProviderError` whose ``retryable`` flag is set."""
-    return isinstance(error, ProviderError) and error.retryable
+RetryOn = ErrorRule
+default_retry_on = retryable  # the default rule: a provider error flagged retryable
 
 
 def _non_negative(name: str) -> Callable[[object, object, float], None]:
@@ -102,8 +99,8 @@ def to_backoff(value: Backoff | Mapping[str, Any] | None) -> Backoff:
 
 
 def to_retry_on(value: Any) -> Any:
-    """Lists (from config) become tuples; anything else is validated as it is."""
-    return tuple(value) if isinstance(value, list) else value
+    """The rule (:func:`insightforge.kit.rules.error_rule`), named ``retry_on`` in errors."""
+    return error_rule(value, "retry_on")
 
 
 def _check_attempts(_: object, __: object, value: int) -> None:
@@ -117,16 +114,6 @@ def _check_deadline(_: object, __: object, value: float | None) -> None:
         _non_negative("deadline")(None, None, value)
 
 
-def _check_retry_on(_: object, __: object, value: RetryOn) -> None:
-    if value is None or callable(value):
-        return
-    if isinstance(value, tuple) and all(isinstance(t, type) and issubclass(t, BaseException)
-                                        for t in value):
-        return
-    raise ConfigError("retry_on must be None, a tuple of exception types, or a predicate "
-                      f"function(error) -> bool; got {value!r}", path="retry_on")
-
-
 @attrs.frozen(slots=True)
 class RetryPolicy:
     """Decides, for a failed attempt, the delay before the next one — or to give up.
@@ -135,7 +122,8 @@ class RetryPolicy:
         attempts: total attempts, the first included (``1`` never retries).
         backoff: the delay schedule when the server does not say how long to wait.
         retry_on: which errors are retried: ``None`` = retryable :class:`ProviderError`
-            (their ``retryable`` flag); a tuple of exception types; or a predicate.
+            (their ``retryable`` flag); a tuple of error types — those in addition (the same
+            rule as ``Fallback(on=...)``); or a predicate that replaces the default.
         max_retry_after: a server-directed wait (``Retry-After``) longer than this gives up
             at once instead of sleeping (the OpenAI SDK's rule).
         deadline: overall seconds for all attempts and waits; a wait that would end past
@@ -145,8 +133,7 @@ class RetryPolicy:
 
     attempts: int = attrs.field(default=3, validator=_check_attempts)
     backoff: Backoff = attrs.field(factory=Backoff, converter=to_backoff)
-    retry_on: RetryOn = attrs.field(default=None, converter=to_retry_on,
-                                    validator=_check_retry_on)
+    retry_on: RetryOn = attrs.field(default=None, converter=to_retry_on)
     max_retry_after: float = attrs.field(default=60.0,
                                          validator=_non_negative("max_retry_after"))
     deadline: float | None = attrs.field(default=None, validator=_check_deadline)
@@ -154,12 +141,7 @@ class RetryPolicy:
 
     def retries(self, error: BaseException) -> bool:
         """Whether ``error`` is of a kind this policy retries (ignoring counts and time)."""
-        rule = self.retry_on
-        if rule is None:
-            return default_retry_on(error)
-        if isinstance(rule, tuple):
-            return isinstance(error, rule)
-        return bool(rule(error))
+        return matches(self.retry_on, error)
 
     def decide(self, attempt: int, error: BaseException, elapsed: float) -> float | None:
         """Seconds to wait before attempt ``attempt + 1``, or ``None`` to give up.

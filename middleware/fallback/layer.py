@@ -1,10 +1,9 @@
-"""``Fallback``: try the inner chain, then each alternate in order, on errors that warrant it.
+"""``Fallback``: the configuration and its handler — try the inner chain, then each
+alternate in order, on errors that warrant it.
 
-What lives here: the pure decision (:class:`FallbackPolicy` — does this error move on to
-the next handler?), the configured layer (:class:`Fallback`) and its handler with two thin
-drivers. A stream is primed before the handler commits to it, so a failure before the
-first chunk still falls back; after the first chunk nothing does. What must not: retries
-(put ``Retry`` inside each branch) or any provider-specific error inspection.
+A stream is primed before the handler commits to it, so a failure before the first chunk
+still falls back; after the first chunk nothing does. What must not: retries (put ``Retry``
+inside each branch), the decision (:mod:`.policy`), or provider-specific error inspection.
 
 Each branch is a handler — a provider or a whole ``Stack`` (with its own ``RateLimit`` and
 ``Retry``). ``routes()`` is the union of every branch's routes, so a ``Budget`` above
@@ -13,12 +12,13 @@ reserves for the dearest and a ``Cache`` keys on all of them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
 
-from insightforge.errors import AllProvidersFailed, ConfigError, ProviderError
+from insightforge.errors import AllProvidersFailed, ConfigError
+from insightforge.kit import with_trace
 from insightforge.stack import (
     AsyncResponse,
     Handler,
@@ -29,62 +29,9 @@ from insightforge.stack import (
 )
 from insightforge.streams import AsyncChatStream, ChatStream
 from insightforge.types import Route, TraceEvent
+from middleware.fallback.policy import FallbackPolicy, On, branch_name
 
-__all__ = ["Fallback", "FallbackHandler", "FallbackPolicy", "branch_name"]
-
-On = Callable[[BaseException], bool] | tuple[type[BaseException], ...] | None
-
-
-def _default_on(error: BaseException) -> bool:
-    """Retryable provider errors: timeouts, 5xx, 429, malformed answers."""
-    return isinstance(error, ProviderError) and error.retryable
-
-
-def _check_on(_: object, __: object, value: On) -> None:
-    if value is None or callable(value):
-        return
-    if isinstance(value, tuple) and all(isinstance(t, type) and issubclass(t, BaseException)
-                                        for t in value):
-        return
-    raise ConfigError("on must be None, a tuple of extra error types (e.g. "
-                      "(ContextLengthExceeded, ContentFiltered)), or a predicate "
-                      f"function(error) -> bool; got {value!r}", path="on")
-
-
-@attrs.frozen(slots=True)
-class FallbackPolicy:
-    """Decides whether an error moves on to the next branch. Pure.
-
-    Attributes:
-        on: ``None`` — retryable :class:`ProviderError` only; a tuple of error types —
-            those *in addition* (e.g. ``ContextLengthExceeded``, ``ContentFiltered``,
-            ``AuthenticationError``); a predicate — replaces the rule entirely.
-    """
-
-    on: On = attrs.field(default=None, validator=_check_on)
-
-    def warrants(self, error: BaseException) -> bool:
-        rule = self.on
-        if rule is None:
-            return _default_on(error)
-        if isinstance(rule, tuple):
-            return _default_on(error) or isinstance(error, rule)
-        return bool(rule(error))
-
-    def next_branch(self, index: int, error: BaseException, branches: int) -> int | None:
-        """The branch to try after branch ``index`` failed with ``error``, or ``None``."""
-        if not self.warrants(error) or index + 1 >= branches:
-            return None
-        return index + 1
-
-
-def branch_name(handler: Handler) -> str:
-    """A short name for a branch, for traces: its providers, ``+``-joined."""
-    try:
-        names = dict.fromkeys(route.provider for route in handler.routes())
-    except Exception:  # a handler whose routes() fails still gets a name
-        names = {}
-    return "+".join(names) or type(handler).__name__
+__all__ = ["Fallback", "FallbackHandler"]
 
 
 def _to_handler(value: Any) -> Handler:
@@ -113,7 +60,8 @@ class Fallback:
             raise ConfigError("Fallback needs at least one alternate: Fallback(other_stack)",
                               path="alternates")
         handlers = tuple(_to_handler(a) for a in alternates)
-        self.__attrs_init__(handlers, on, FallbackPolicy(on))
+        policy = FallbackPolicy(on)
+        self.__attrs_init__(handlers, policy.on, policy)
 
     def __call__(self, inner: Handler) -> FallbackHandler:
         return FallbackHandler(self, inner)
@@ -159,12 +107,7 @@ class _Run:
         return final
 
     def finish(self, result: Any) -> Any:
-        if not self.events:
-            return result
-        events = tuple(self.events)
-        if isinstance(result, (ChatStream, AsyncChatStream)):
-            return result.wrap(on_end=lambda r: attrs.evolve(r, trace=(*events, *r.trace)))
-        return attrs.evolve(result, trace=(*events, *result.trace))
+        return with_trace(result, self.events)
 
 
 class FallbackHandler(Middleware):
