@@ -73,6 +73,7 @@ class ConfigError(InsightForgeError, ValueError):
     Attributes:
         path: where the bad value is (``$.stack[2].budget.limit_usd``), or ``"$"``.
         problems: every problem found, as ``(path, message)`` pairs (at least one).
+        detail: the sentence alone, without the path in front (for callers that place it).
     """
 
     def __init__(self, message: str, *, path: str = "$",
@@ -81,6 +82,7 @@ class ConfigError(InsightForgeError, ValueError):
         self.problems: tuple[tuple[str, str], ...] = tuple(problems or ((path, message),))
         text = message if problems is None else "\n".join(f"{p}: {m}" for p, m in self.problems)
         super().__init__(text if problems is not None or path == "$" else f"{path}: {message}")
+        self.detail = message
 
 
 class CredentialError(InsightForgeError):

@@ -72,12 +72,19 @@ def init(ctx: click.Context, output: str | None, force: bool) -> None:
 @click.argument("path", required=False, type=click.Path(dir_okay=False))
 @click.pass_context
 def validate(ctx: click.Context, path: str | None) -> None:
-    """Check the config; print every problem with its $.path (exit code 2 if any)."""
+    """Check the config; print every problem with its $.path (exit code 2 if any).
+
+    Then build every provider and layer without a network call, so a config that passes
+    builds: store specs, env: references, providers' options and fallback error names are
+    checked too.
+    """
     from insightforge.config import load_config
+    from insightforge.config.build import check_builds
 
     where = _path(ctx, path)
     try:
         cfg = load_config(where)
+        check_builds(cfg)
     except ConfigError as exc:
         click.echo(f"{where}: {len(exc.problems)} problem(s)", err=True)
         for spot, message in exc.problems:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import re
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
@@ -21,12 +22,12 @@ from insightforge import credentials, registry
 from insightforge.config.defaults import ApplyDefaults
 from insightforge.config.load import prepare
 from insightforge.config.parse import parse_config
-from insightforge.config.problems import key_path, nearest
+from insightforge.config.problems import Problems, key_path, nearest
 from insightforge.config.schema import Config, LayerConfig, ProviderConfig, StackConfig
 from insightforge.errors import ConfigError, CredentialError
 from insightforge.stack import Handler, Stack, stack
 
-__all__ = ["build", "from_config", "load_config", "provider_kwargs"]
+__all__ = ["build", "check_builds", "from_config", "load_config", "provider_kwargs"]
 
 Source = str | os.PathLike[str] | Mapping[str, Any]
 
@@ -86,7 +87,7 @@ def _with_path(exc: ConfigError, where: str) -> ConfigError:
     if exc.path.startswith("$") and exc.path != "$":
         return exc
     sub = "" if exc.path == "$" else f".{exc.path}"
-    return ConfigError(exc.message, path=f"{where}{sub}")
+    return ConfigError(exc.detail, path=f"{where}{sub}")
 
 
 def _create(name: str, spec: ProviderConfig, config: Config) -> Handler:
@@ -97,6 +98,12 @@ def _create(name: str, spec: ProviderConfig, config: Config) -> Handler:
     try:
         provider = registry.create_provider(spec.type, **provider_kwargs(name, spec))
     except ConfigError as exc:
+        unknown = re.search(r"unexpected keyword argument '(\w+)'", exc.detail)
+        if unknown and unknown.group(1) in spec.options:
+            option = unknown.group(1)
+            raise ConfigError(f"{spec.type} takes no option {option!r}"
+                              f"{_option_hint(spec.type, option)}",
+                              path=key_path(key_path(where, "options"), option)) from None
         raise _with_path(exc, where) from None
     except ValueError as exc:
         raise ConfigError(str(exc), path=where) from None
@@ -108,6 +115,15 @@ def _create(name: str, spec: ProviderConfig, config: Config) -> Handler:
         if values:
             return stack(ApplyDefaults(values), provider=provider)
     return provider  # type: ignore[no-any-return]
+
+
+def _option_hint(ptype: str, option: str) -> str:
+    try:
+        names = [p for p in inspect.signature(registry.provider_factory(ptype)).parameters
+                 if p not in ("self", "args", "kwargs")]
+    except (ConfigError, TypeError, ValueError):
+        return ""
+    return nearest(option, names, "its options")
 
 
 def _layers(layers: tuple[LayerConfig, ...], path: str, get: Callable[[str], Handler],
@@ -137,11 +153,44 @@ def _nested(alt: StackConfig, get: Callable[[str], Handler], without: Collection
     return stack(*_layers(alt.layers, "$.stack", get, without), provider=get(alt.provider))
 
 
-def build(config: Config, *, provider: str | None = None,
-          without: Collection[str] = ()) -> Stack:
-    """The stack ``config`` describes; ``provider`` overrides the primary instance and
-    ``without`` leaves layers out (``insightforge chat --no-cache``)."""
+def check_builds(config: Config) -> None:
+    """Build every provider and layer ``config`` names, without a network call, and close
+    them again: what passes builds. Every problem is raised at once, each with its path
+    (``insightforge config validate``)."""
+    problems = Problems()
     instances: dict[str, Handler] = {}
+    for name, spec in config.providers.items():
+        where = key_path("$.providers", name)
+        try:
+            instances[name] = _create(name, spec, config)
+        except ConfigError as exc:
+            problems.add(exc.path if exc.path.startswith("$.") else where, exc.detail)
+        except CredentialError as exc:
+            problems.add(where, exc.message)
+        except (TypeError, ValueError) as exc:
+            problems.add(where, f"cannot build it: {exc}")
+    if not problems:
+        try:
+            built = build(config, instances=instances)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+        except CredentialError as exc:
+            problems.add("$.stack", exc.message)
+        else:
+            built.close()
+    for handler in instances.values():
+        close = getattr(handler, "close", None)
+        if callable(close):
+            close()
+    problems.raise_if_any()
+
+
+def build(config: Config, *, provider: str | None = None, without: Collection[str] = (),
+          instances: dict[str, Handler] | None = None) -> Stack:
+    """The stack ``config`` describes; ``provider`` overrides the primary instance and
+    ``without`` leaves layers out (``insightforge chat --no-cache``); ``instances`` are
+    providers built already (by name)."""
+    instances = {} if instances is None else dict(instances)
 
     def get(name: str) -> Handler:
         if name not in instances:

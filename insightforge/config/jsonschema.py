@@ -15,7 +15,9 @@ from typing import Any
 
 import attrs
 
-from insightforge.config.schema import LAYER_OPTIONS, ProviderConfig, RequestDefaults
+from insightforge import registry
+from insightforge.config.layers import layer_fields, option_docs
+from insightforge.config.schema import ProviderConfig, RequestDefaults
 from insightforge.pricing import Price
 from insightforge.secrets import Secret
 
@@ -75,6 +77,39 @@ def _class_schema(cls: type) -> dict[str, Any]:
     return schema
 
 
+def _layer_schema(cls: type) -> dict[str, Any]:
+    """The options of a layer class: its configurable fields, described by its docstring."""
+    hints = typing.get_type_hints(cls)
+    docs = option_docs(cls)
+    properties: dict[str, Any] = {}
+    required = []
+    for name, field in layer_fields(cls).items():
+        prop = dict(field.metadata.get("json") or (
+            {} if field.converter is not None else _type_schema(hints[field.name])))
+        if name in docs or field.name in docs:
+            prop["description"] = docs.get(name) or docs[field.name]
+        properties[name] = prop
+        if field.default is attrs.NOTHING:
+            required.append(name)
+    schema: dict[str, Any] = {"type": "object", "properties": properties,
+                              "additionalProperties": False}
+    if required:
+        schema["required"] = required
+    return schema
+
+
+def _builtin_layers() -> dict[str, type]:
+    found = {}
+    for row in registry.list_layers():
+        try:
+            factory = registry.layer_factory(row.name)
+        except Exception:  # a broken plugin is listed by `insightforge providers`, not here
+            continue
+        if isinstance(factory, type) and attrs.has(factory):
+            found[row.name] = factory
+    return found
+
+
 def _layer_item(name: str, options: dict[str, Any]) -> dict[str, Any]:
     return {"type": "object", "properties": {name: options}, "required": [name],
             "additionalProperties": False}
@@ -87,14 +122,16 @@ def _stack_schema() -> dict[str, Any]:
                                           "provider": {"type": "string"}},
          "required": ["provider"], "additionalProperties": False}]}
     alternates = {"type": "array", "items": alternate, "minItems": 1}
-    fallback_options = _class_schema(LAYER_OPTIONS["fallback"])
-    fallback_options["properties"]["alternates"] = alternates
+    fallback_options = {"type": "object", "additionalProperties": False, "properties": {
+        "alternates": alternates,
+        "on": {"type": "array", "items": {"type": "string"},
+               "description": "Error types that move on, besides the retryable ones."}}}
     items: list[dict[str, Any]] = [
         {"type": "string", "description": "A layer with its default options."},
         _layer_item("fallback", {"anyOf": [alternates, fallback_options]}),
     ]
-    items += [_layer_item(name, {"anyOf": [_class_schema(cls), {"type": "null"}]})
-              for name, cls in LAYER_OPTIONS.items() if name != "fallback"]
+    items += [_layer_item(name, {"anyOf": [_layer_schema(cls), {"type": "null"}]})
+              for name, cls in _builtin_layers().items() if name != "fallback"]
     items.append({"type": "object", "minProperties": 1, "maxProperties": 1,
                   "description": "A plugin layer and its options."})
     return {"type": "array", "items": {"anyOf": items},

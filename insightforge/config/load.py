@@ -9,6 +9,7 @@ building (``parse``/``build``).
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Mapping
@@ -63,12 +64,33 @@ def find_config(explicit: str | os.PathLike[str] | None = None) -> Path | None:
     return None
 
 
+@functools.cache
+def _loader() -> Any:
+    """PyYAML's safe loader with YAML 1.2 booleans: only ``true``/``false``. YAML 1.1 also
+    reads ``on``/``off``/``yes``/``no`` as booleans, which turned ``fallback: {on: [...]}``
+    into a ``True`` key; here they stay the words they are."""
+    import re
+
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    bool_tag = "tag:yaml.org,2002:bool"
+    Loader.yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag != bool_tag]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+    Loader.add_implicit_resolver(bool_tag, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                                 list("tTfF"))
+    return Loader
+
+
 def read_document(text: str, origin: str = "<string>") -> Any:
     """Parse YAML text; a syntax error becomes a ``ConfigError`` with line and column."""
     import yaml
 
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_loader())
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -9,7 +9,6 @@ problems with their ``$.path``. What must not: range and cross-reference rules
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import Any
@@ -19,6 +18,7 @@ import cattrs
 
 from insightforge import registry
 from insightforge.config.converter import config_converter
+from insightforge.config.layers import check_layer
 from insightforge.config.problems import (
     Problems,
     from_cattrs,
@@ -27,18 +27,12 @@ from insightforge.config.problems import (
     nearest,
     unknown_key,
 )
-from insightforge.config.schema import (
-    LAYER_OPTIONS,
-    Config,
-    LayerConfig,
-    ProviderConfig,
-    StackConfig,
-)
-from insightforge.config.validate import check_config, check_fields
+from insightforge.config.schema import Config, LayerConfig, ProviderConfig, StackConfig
+from insightforge.config.validate import check_config
 from insightforge.errors import ConfigError
 from insightforge.pricing import Price
 
-__all__ = ["TOP_KEYS", "layer_option_names", "parse_config"]
+__all__ = ["TOP_KEYS", "parse_config"]
 
 TOP_KEYS = ("providers", "stack", "provider", "prices", "version")
 # registered names, listed once per parse (scanning entry points is the slow part)
@@ -129,38 +123,10 @@ def _prices(raw: Any, problems: Problems) -> dict[str, dict[str, Price]]:
     return result
 
 
-def layer_option_names(name: str) -> tuple[tuple[str, ...] | None, type | None]:
-    """The option names layer ``name`` accepts (``None``: any) and its options class."""
-    cls = LAYER_OPTIONS.get(name)
-    declared = tuple(f.name for f in attrs.fields(cls)) if cls is not None else None
-    try:
-        factory = registry.layer_factory(name)
-        params = inspect.signature(factory).parameters.values()
-    except (ConfigError, TypeError, ValueError):
-        return declared, cls
-    if any(p.kind is p.VAR_KEYWORD for p in params):
-        return None, cls
-    names = tuple(p.name for p in params
-                  if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and p.name != "self")
-    return names, cls
-
-
-def _options(name: str, raw: Mapping[Any, Any], path: str, problems: Problems) -> dict[str, Any]:
-    valid, cls = layer_option_names(name)
-    if name == "fallback" and valid is not None:
-        valid = tuple(v for v in valid if v != "alternates")
-    given = dict(raw) if valid is None else _known_keys(raw, valid, path, problems)
-    if cls is None:
-        return {str(k): v for k, v in given.items()}
-    fields = {f.name for f in attrs.fields(cls)}
-    typed_raw = {k: v for k, v in given.items() if k in fields}
-    typed = _structure(typed_raw, cls, path, problems)
-    if typed is None:
-        return {}
-    check_fields(typed, path, problems)
-    options = {k: v for k, v in given.items() if k not in fields}
-    options.update({k: getattr(typed, k) for k in typed_raw})
-    return options
+def _options(name: str, raw: Mapping[Any, Any], path: str, problems: Problems,
+             skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Layer ``name``'s options, checked by the layer itself (:mod:`.layers`)."""
+    return check_layer(name, dict(raw), path, problems, skip)
 
 
 def _alternates(raw: Any, path: str, problems: Problems) -> tuple[str | StackConfig, ...]:
@@ -226,7 +192,7 @@ def _layers(raw: Any, path: str, problems: Problems) -> tuple[LayerConfig, ...]:
     if not isinstance(raw, list):
         problems.add(path, "expected a list of layers, outermost first")
         return ()
-    known = set(known_names("layers")) | set(LAYER_OPTIONS)
+    known = set(known_names("layers"))
     layers = (_layer(entry, index_path(path, i), problems, known, i)
               for i, entry in enumerate(raw))
     return tuple(layer for layer in layers if layer is not None)

@@ -87,6 +87,8 @@ def _type_name(hint: type | None) -> str:
 
 
 def _format(exc: BaseException, hint: type | None) -> str:
+    if isinstance(exc, ConfigError):  # a layer's own check: its words, and where it points
+        return f"{exc.detail}\0{exc.path}"
     if isinstance(exc, KeyError):
         return "required field missing"
     if isinstance(exc, (decimal.InvalidOperation, ValueError, TypeError, ArithmeticError)):
@@ -102,5 +104,9 @@ def from_cattrs(exc: BaseException, path: str) -> list[tuple[str, str]]:
     pairs: list[tuple[str, str]] = []
     for line in cattrs.transform_error(exc, path=path, format_exception=_format):
         message, _, where = line.rpartition(" @ ")
-        pairs.append((where or path, message or line))
+        where = where or path
+        message, _, inner = (message or line).partition("\0")
+        if inner and inner != "$" and not where.endswith(f".{inner}"):
+            where = key_path(where, inner)  # a validator named its field
+        pairs.append((where, message))
     return pairs

@@ -1,16 +1,16 @@
 """The configuration's shape: attrs classes, structured by the one cattrs converter.
 
 What lives here: the classes a config document becomes (:class:`Config`,
-:class:`ProviderConfig`, :class:`LayerConfig`, :class:`StackConfig`, the built-in layers'
-option classes) and the field metadata their checks and the JSON Schema read
-(``min``/``exclusive_min``/``choices``/``secret``). What must not: parsing of raw documents
+:class:`ProviderConfig`, :class:`LayerConfig`, :class:`StackConfig`) and the field metadata
+their checks and the JSON Schema read (``min``/``exclusive_min``/``choices``/``secret``).
+A layer's options have no class here: the layer's own attrs class is their schema
+(:mod:`insightforge.config.layers`). What must not: parsing of raw documents
 (:mod:`insightforge.config.parse`), I/O, building providers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -18,22 +18,7 @@ import attrs
 from insightforge.pricing import Price
 from insightforge.secrets import Secret
 
-__all__ = [
-    "LAYER_OPTIONS",
-    "AuditOptions",
-    "BudgetOptions",
-    "CacheOptions",
-    "Config",
-    "FallbackOptions",
-    "LayerConfig",
-    "ProviderConfig",
-    "RateLimitOptions",
-    "RequestDefaults",
-    "RetryOptions",
-    "StackConfig",
-]
-
-PERIODS = ("total", "day", "month")  # exactly what middleware.budget accepts
+__all__ = ["Config", "LayerConfig", "ProviderConfig", "RequestDefaults", "StackConfig"]
 
 
 def _meta(doc: str, **checks: Any) -> dict[str, Any]:
@@ -93,73 +78,6 @@ class ProviderConfig:
 
 
 @attrs.frozen
-class AuditOptions:
-    """Options of the ``audit`` layer. Attributes: sink, log_content, redact."""
-
-    sink: str | None = _opt("JSON-lines file (or '-' for stderr).")
-    log_content: bool | None = _opt("Also log prompts and answers (redacted).")
-    redact: bool | None = _opt("Run content through the redactor.")
-
-
-@attrs.frozen
-class CacheOptions:
-    """Options of the ``cache`` layer. Attributes: ttl, maxsize, store."""
-
-    ttl: float | None = _opt("Seconds an entry lives.", min=0)
-    maxsize: int | None = _opt("Most entries kept in memory.", min=1)
-    store: str | None = _opt("memory, sqlite:PATH or redis://...")
-
-
-@attrs.frozen
-class BudgetOptions:
-    """Options of the ``budget`` layer. Attributes: limit_usd, period, scope, ledger."""
-
-    limit_usd: Decimal = attrs.field(
-        metadata=_meta("Spend limit in USD.", min=0, exclusive_min=True))
-    period: str | None = _opt("Budget period.", choices=PERIODS)
-    scope: str | None = _opt("global, or a tag name to budget per value.")
-    ledger: str | None = _opt("memory, sqlite:PATH or redis://...")
-
-
-@attrs.frozen
-class RateLimitOptions:
-    """Options of the ``ratelimit`` layer. Attributes: rpm, tpm, key, store, max_wait."""
-
-    rpm: int | None = _opt("Requests per minute.", min=1)
-    tpm: int | None = _opt("Tokens per minute.", min=1)
-    key: str | None = _opt("route, or a tag name to limit per value.")
-    store: str | None = _opt("memory, sqlite:PATH or redis://...")
-    max_wait: float | None = _opt("Longest wait for a slot, seconds.", min=0)
-
-
-@attrs.frozen
-class RetryOptions:
-    """Options of the ``retry`` layer. Attributes: attempts, max_retry_after, deadline."""
-
-    attempts: int | None = _opt("Tries in all, the first included.", min=1)
-    max_retry_after: float | None = _opt("Longest Retry-After honoured, seconds.", min=0)
-    deadline: float | None = _opt("Give up after this many seconds overall.", min=0,
-                                  exclusive_min=True)
-
-
-@attrs.frozen
-class FallbackOptions:
-    """Options of the ``fallback`` layer besides its alternates. Attributes: on."""
-
-    on: tuple[str, ...] | None = _opt("Error types that trigger a fallback.")
-
-
-LAYER_OPTIONS: dict[str, type] = {
-    "audit": AuditOptions,
-    "cache": CacheOptions,
-    "budget": BudgetOptions,
-    "ratelimit": RateLimitOptions,
-    "retry": RetryOptions,
-    "fallback": FallbackOptions,
-}
-
-
-@attrs.frozen
 class StackConfig:
     """A nested stack (a fallback alternate): layers around a named provider.
 
@@ -176,8 +94,8 @@ class LayerConfig:
     """One entry of ``stack``.
 
     Attributes:
-        name: the registered layer name. options: keyword options for its factory (typed
-        values for the built-in options). alternates: for ``fallback``, provider names or
+        name: the registered layer name. options: keyword options for its factory, checked
+        by building the layer. alternates: for ``fallback``, provider names or
         nested stacks, in order. index: the entry's position in its list (for error paths;
         not part of equality).
     """

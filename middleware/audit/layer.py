@@ -24,7 +24,7 @@ from typing import Any
 import attrs
 import structlog
 
-from insightforge.errors import AuditUnavailable
+from insightforge.errors import AuditUnavailable, ConfigError
 from insightforge.kit import Abandoned, Call, Flow, FlowHandler, FlowLayer
 from insightforge.redact import Redactor
 from insightforge.stack import Handler, Request
@@ -55,9 +55,9 @@ def _as_fields(value: Iterable[str] | None) -> frozenset[str]:
 
 def _on_write_error(_: object, __: object, value: str) -> None:
     if value not in ("fail", "serve"):
-        raise ValueError(f"on_write_error must be 'fail' (refuse requests while records "
-                         f"cannot be written) or 'serve' (serve and count the gap), got "
-                         f"{value!r}")
+        raise ConfigError(f"on_write_error must be 'fail' (refuse requests while records "
+                          f"cannot be written) or 'serve' (serve and count the gap), got "
+                          f"{value!r}", path="on_write_error")
 
 
 class _Memo:
@@ -164,7 +164,8 @@ class AuditLog(FlowLayer):
                                       validator=_on_write_error)
     clock: Callable[[], float] = attrs.field(default=time.time, kw_only=True)
     timer: Callable[[], float] = attrs.field(default=time.perf_counter, kw_only=True)
-    processors: Sequence[Any] = attrs.field(default=(), converter=tuple, kw_only=True)
+    processors: Sequence[Any] = attrs.field(default=(), converter=tuple, kw_only=True,
+                                            metadata={"config": False})
     strict: bool | None = attrs.field(default=None, kw_only=True, eq=False, repr=False)
     _out: Any = attrs.field(init=False, eq=False, repr=False)
 

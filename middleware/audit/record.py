@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from insightforge.errors import BudgetExceeded, RateLimited
+from insightforge.errors import BudgetExceeded, ConfigError, RateLimited
 from insightforge.types import (
     ChatRequest,
     ChatResponse,
@@ -48,8 +48,8 @@ def check_fields(fields: Iterable[str] | None) -> frozenset[str]:
     chosen = set(fields)
     unknown = sorted(chosen - set(ALL_FIELDS))
     if unknown:
-        raise ValueError(f"AuditLog(fields=...): unknown field(s) {unknown}; "
-                         f"choose from {list(ALL_FIELDS)}")
+        raise ConfigError(f"AuditLog(fields=...): unknown field(s) {unknown}; "
+                          f"choose from {list(ALL_FIELDS)}", path="fields")
     return frozenset(chosen | REQUIRED_FIELDS)
 
 

@@ -52,9 +52,8 @@ def _usd(value: Decimal | float | int | str) -> Decimal:
     except ArithmeticError:
         raise ConfigError(f"limit_usd must be a number of dollars, got {shown}",
                           path="limit_usd") from None
-    if not out.is_finite() or out < 0:
-        raise ConfigError(f"limit_usd must be a finite amount >= 0, got {shown}",
-                          path="limit_usd")
+    if not out.is_finite() or out <= 0:
+        raise ConfigError("expected a positive number", path="limit_usd")
     return out
 
 
@@ -122,8 +121,9 @@ class Budget(FlowLayer):
     Attributes:
         limit_usd: the limit per period and bucket, in dollars.
         period: ``total``, ``day`` or ``month`` (calendar, UTC).
-        scope: ``global``, ``route``, or ``tag:<name>`` (or just ``<name>``) for one budget
-            per value of that tag (per tenant, per user); untagged requests share one bucket.
+        scope: ``global``, ``route`` (one budget per set of routes below), or
+            ``tag:<name>`` for one budget per value of that tag (per tenant, per user);
+            untagged requests share one bucket.
         store: ``"memory"``, ``"sqlite:///budget.db"``, ``"redis://host:6379/0"``, or a
             :class:`~middleware.budget.stores.Ledger` (``SQLiteLedger``, ``RedisLedger``).
         on_unknown_price: ``"refuse"`` (a ``ConfigError`` before any call) or a ``Price``
@@ -151,7 +151,7 @@ class Budget(FlowLayer):
     lease: float = attrs.field(default=900.0, validator=_positive)
     clock: Callable[[], datetime] = attrs.field(default=_utcnow, repr=False)
     _ledger: Any = attrs.field(default=None, kw_only=True, eq=False, repr=False,
-                               alias="ledger")
+                               alias="ledger", metadata={"config": True})
 
     def __attrs_post_init__(self) -> None:
         if self._ledger is not None:

@@ -20,6 +20,7 @@ from typing import Any
 
 import attrs
 
+from insightforge.errors import ConfigError
 from insightforge.kit import Blocking, Call, Flow, FlowHandler, FlowLayer, Replay
 from insightforge.secrets import scrub
 from insightforge.stack import Handler, Request
@@ -38,7 +39,10 @@ _MISS = TraceEvent("cache", "miss", "answered upstream and stored")
 
 def _ttl(_: object, __: Any, value: float | None) -> None:
     if value is not None and not value > 0:
-        raise ValueError(f"ttl must be a positive number of seconds (or None), got {value!r}")
+        why = " (negative values are not allowed)" if isinstance(value, (int, float)) \
+            and value < 0 else " (or none: entries then live until evicted)"
+        raise ConfigError(f"expected a positive number of seconds{why}, got {value!r}",
+                          path="ttl")
 
 
 def _store(value: Any, self_: Any) -> CacheStore:

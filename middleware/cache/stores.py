@@ -29,7 +29,7 @@ from typing import Any, Protocol, runtime_checkable
 import attrs
 import cachetools
 
-from insightforge.errors import StoreUnavailable
+from insightforge.errors import ConfigError, StoreUnavailable
 from middleware.cache.entry import CacheEntry, DecodeMemo, encode
 from middleware.stores import parse_store, redis_server, sqlite_file
 
@@ -94,7 +94,7 @@ class MemoryCache:
     def __init__(self, ttl: float | None = 3600, maxsize: int = 1024,
                  timer: Callable[[], float] = time.monotonic) -> None:
         if maxsize < 1:
-            raise ValueError(f"maxsize must be at least 1, got {maxsize}")
+            raise ConfigError(f"maxsize must be at least 1, got {maxsize}", path="maxsize")
         self.ttl = ttl
         self.maxsize = maxsize
         self._data: cachetools.Cache[str, CacheEntry] = (

@@ -124,7 +124,7 @@ ops = st.lists(st.tuples(st.sampled_from(["reserve", "settle"]), st.integers(0, 
 def test_spend_never_exceeds_limit_under_any_interleaving(limit: int, schedule: list[Any]
                                                           ) -> None:
     """Reserve/settle in generated orders: spent ≤ limit and spent = Σ settled."""
-    budget = Budget(limit_usd=P.from_units(limit), store=MemoryLedger())
+    budget = Budget(limit_usd=P.from_units(max(limit, 1)), store=MemoryLedger())
     price = Price("1000", "2000")
     open_: list[tuple[int, int]] = []  # (units reserved, input tokens)
     settled = 0
