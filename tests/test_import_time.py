@@ -1,4 +1,5 @@
-"""``import insightforge`` stays light: no SDK, no HTTP client, no heavy helpers, < 100 ms.
+"""``import insightforge`` stays light: no SDK, no HTTP client, no heavy helpers, and little
+more than the modules it needs (a ratio to them; the absolute time is in bench/overhead.py).
 
 Each check runs a fresh interpreter, so nothing imported by the test session counts.
 """
@@ -39,16 +40,26 @@ def test_one_provider_never_pulls_in_another_providers_sdk() -> None:
     assert "openai" not in loaded
 
 
-def _import_ms() -> float:
-    err = subprocess.run([sys.executable, "-X", "importtime", "-c", "import insightforge"],
+def _import_ms(module: str, statement: str) -> float:
+    err = subprocess.run([sys.executable, "-X", "importtime", "-c", statement],
                          capture_output=True, text=True, check=True, timeout=60).stderr
+    total = 0.0
     for line in err.splitlines():
-        match = re.match(r"import time:\s+\d+ \|\s+(\d+) \| insightforge$", line)
-        if match:
-            return int(match.group(1)) / 1000
-    raise AssertionError("no import time line for insightforge:\n" + err[-2000:])
+        match = re.match(r"import time:\s+\d+ \|\s+(\d+) \| (\S+)$", line)
+        if match and match.group(2) in module.split(","):
+            total += int(match.group(1)) / 1000
+    if total:
+        return total
+    raise AssertionError(f"no import time line for {module}:\n" + err[-2000:])
 
 
-def test_import_takes_under_100_ms() -> None:
-    best = min(_import_ms() for _ in range(3))  # the best of three shrugs off a busy machine
-    assert best < 100, f"import insightforge took {best:.1f} ms"
+def test_import_costs_little_more_than_its_own_dependencies() -> None:
+    """``import insightforge`` against a floor measured in the same run: the modules it
+    cannot do without (asyncio, attrs, decimal). A ratio, so a busy machine does not fail
+    it; importing an SDK or an HTTP client would (each costs several floors)."""
+    ratios = []
+    for _ in range(3):
+        floor = _import_ms("asyncio,attrs,decimal", "import asyncio, attrs, decimal")
+        ours = _import_ms("insightforge", "import insightforge")
+        ratios.append(ours / floor)
+    assert min(ratios) < 2.5, f"import insightforge cost {min(ratios):.2f}x its dependencies"
