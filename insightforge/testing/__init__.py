@@ -5,6 +5,7 @@ Import the pieces from their modules (``insightforge.testing.emulator``...); thi
 imports nothing heavy by itself.
 """
 
+from insightforge.testing.clock import FakeClock
 from insightforge.testing.scripted import ScriptedProvider, StreamStep
 
-__all__ = ["ScriptedProvider", "StreamStep"]
+__all__ = ["FakeClock", "ScriptedProvider", "StreamStep"]
