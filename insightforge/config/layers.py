@@ -107,8 +107,10 @@ def check_layer(name: str, raw: dict[str, Any], path: str, problems: Problems,
         return {}
     if len(problems) > before:
         return {}
-    return {key: value if fields[key].converter is not None
-            else getattr(layer, fields[key].name) for key, value in given.items()}
+    hints = typing.get_type_hints(factory)
+    return {key: getattr(layer, fields[key].name)
+            if fields[key].converter is None and _plain_hint(hints.get(fields[key].name))
+            else value for key, value in given.items()}
 
 
 def _check_fallback(raw: dict[str, Any], path: str, problems: Problems,

@@ -29,7 +29,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
-from middleware.stores import Script, parse_store, redis_server, sqlite_file
+from middleware.stores import Script, build_store, redis_server, sqlite_file
 
 __all__ = ["Entry", "Grant", "Ledger", "MemoryLedger", "RedisLedger", "SQLiteLedger", "decide",
            "ledger_from"]
@@ -370,13 +370,5 @@ def _rebuild(url: str, prefix: str, timeout: float) -> RedisLedger:
 def ledger_from(spec: object, field: str = "store") -> Ledger:
     """A ledger from a store spec (``memory``, ``sqlite:///path``, ``redis://...``) or a
     ledger object; a bad spec is a ``ConfigError`` at ``field``."""
-    if isinstance(spec, Ledger):
-        return spec
-    if spec is None:
-        return MemoryLedger()
-    parsed = parse_store(spec, field)  # type: ignore[arg-type]
-    if parsed.kind == "redis":
-        return RedisLedger(parsed.location)
-    if parsed.kind == "sqlite":
-        return SQLiteLedger(parsed.location)
-    return MemoryLedger()
+    return build_store(spec, field, kind=Ledger, memory=MemoryLedger,  # type: ignore[type-abstract]
+                       sqlite=SQLiteLedger, redis=RedisLedger)

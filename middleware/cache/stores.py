@@ -31,7 +31,7 @@ import cachetools
 
 from insightforge.errors import ConfigError, StoreUnavailable
 from middleware.cache.entry import CacheEntry, DecodeMemo, encode
-from middleware.stores import parse_store, redis_server, sqlite_file
+from middleware.stores import build_store, redis_server, sqlite_file
 
 __all__ = ["STATS_EVERY", "CacheStats", "CacheStore", "MemoryCache", "RedisCache", "SQLiteCache",
            "store_from"]
@@ -350,13 +350,6 @@ def _redis(url: str, prefix: str, timeout: float) -> RedisCache:
 def store_from(spec: object, ttl: float | None, maxsize: int, field: str = "store") -> CacheStore:
     """A store from a store spec (``memory``, ``sqlite:///path``, ``redis://...``) or a
     store object; a bad spec is a ``ConfigError`` at ``field``."""
-    if isinstance(spec, CacheStore):
-        return spec
-    if spec is None:
-        return MemoryCache(ttl, maxsize)
-    parsed = parse_store(spec, field)  # type: ignore[arg-type]
-    if parsed.kind == "redis":
-        return RedisCache(parsed.location)
-    if parsed.kind == "sqlite":
-        return SQLiteCache(parsed.location, maxsize=maxsize)
-    return MemoryCache(ttl, maxsize)
+    return build_store(spec, field, kind=CacheStore,  # type: ignore[type-abstract]
+                       memory=lambda: MemoryCache(ttl, maxsize),
+                       sqlite=lambda path: SQLiteCache(path, maxsize=maxsize), redis=RedisCache)

@@ -18,7 +18,8 @@ from typing import Any
 import attrs
 
 from insightforge.errors import AllProvidersFailed, ConfigError
-from insightforge.kit import with_trace
+from insightforge.kit import add_trace, with_trace
+from insightforge.kit.repeat import arepeat, repeat
 from insightforge.stack import (
     AsyncResponse,
     Handler,
@@ -27,7 +28,6 @@ from insightforge.stack import (
     Response,
     as_handler,
 )
-from insightforge.streams import AsyncChatStream, ChatStream
 from insightforge.types import Route, TraceEvent
 from middleware.fallback.policy import FallbackPolicy, On, branch_name
 
@@ -72,35 +72,43 @@ class Fallback:
 
 
 class _Run:
-    """One call's fallback state: errors so far and trace events (a failed branch's own
-    trace — its retries — is kept, followed by the fallback event)."""
+    """One call's fallback state (an :class:`~insightforge.kit.repeat.Attempts`): the
+    branch to ask, errors so far and trace events (a failed branch's own trace — its
+    retries — is kept, followed by the fallback event)."""
 
-    __slots__ = ("branches", "errors", "events", "policy")
+    __slots__ = ("asleep", "branches", "errors", "events", "index", "policy", "sleep")
 
     def __init__(self, policy: FallbackPolicy, branches: Sequence[Handler]) -> None:
         self.policy = policy
         self.branches = branches
+        self.index = 0
         self.errors: list[BaseException] = []
         self.events: list[TraceEvent] = []
+        self.sleep, self.asleep = _no_wait, _ano_wait
 
-    def failed(self, index: int, error: BaseException) -> int | None:
-        """Record the failure of branch ``index``; the next branch, or ``None``."""
+    @property
+    def target(self) -> Handler:
+        return self.branches[self.index]
+
+    def failed(self, error: Exception) -> float:
+        """Record the failure of the current branch; move to the next, or give up."""
         self.errors.append(error)
-        nxt = self.policy.next_branch(index, error, len(self.branches))
-        if nxt is not None:
-            self.events.extend(getattr(error, "trace", ()))  # e.g. the branch's retries
-            frm, to = branch_name(self.branches[index]), branch_name(self.branches[nxt])
-            self.events.append(TraceEvent(
-                "fallback", "fallback", f"fallback to {to} after {type(error).__name__}",
-                {"from": frm, "to": to, "index": nxt, "error": type(error).__name__}))
-        return nxt
+        nxt = self.policy.next_branch(self.index, error, len(self.branches))
+        if nxt is None:
+            raise self.give_up(error) from error
+        self.events.extend(getattr(error, "trace", ()))  # e.g. the branch's retries
+        frm, to = branch_name(self.branches[self.index]), branch_name(self.branches[nxt])
+        self.events.append(TraceEvent(
+            "fallback", "fallback", f"fallback to {to} after {type(error).__name__}",
+            {"from": frm, "to": to, "index": nxt, "error": type(error).__name__}))
+        self.index = nxt
+        return 0.0
 
     def give_up(self, error: BaseException) -> BaseException:
         """The error to raise: the error itself if it did not warrant a fallback, else
         :class:`AllProvidersFailed` with every error in order."""
         if not self.policy.warrants(error) or len(self.errors) == 1:
-            if self.events and hasattr(error, "add_trace"):
-                error.add_trace(*self.events)
+            add_trace(error, self.events)
             return error
         final = AllProvidersFailed(self.errors)
         final.add_trace(*self.events, *getattr(error, "trace", ()))
@@ -108,6 +116,14 @@ class _Run:
 
     def finish(self, result: Any) -> Any:
         return with_trace(result, self.events)
+
+
+def _no_wait(_: float) -> None:  # a fallback moves on at once
+    return None
+
+
+async def _ano_wait(_: float) -> None:
+    return None
 
 
 class FallbackHandler(Middleware):
@@ -131,33 +147,7 @@ class FallbackHandler(Middleware):
         return tuple(seen.values())
 
     def __call__(self, request: Request, /) -> Response:
-        run = _Run(self.layer.policy, self.branches)
-        index: int | None = 0
-        while index is not None:
-            try:
-                result = self.branches[index](request)
-                if isinstance(result, ChatStream):
-                    result.prime()
-            except Exception as error:
-                index = run.failed(index, error)
-                if index is None:
-                    raise run.give_up(error) from error
-                continue
-            return run.finish(result)  # type: ignore[no-any-return]
-        raise AssertionError("unreachable")  # pragma: no cover
+        return repeat(_Run(self.layer.policy, self.branches), request)  # type: ignore[no-any-return]
 
     async def acall(self, request: Request, /) -> AsyncResponse:
-        run = _Run(self.layer.policy, self.branches)
-        index: int | None = 0
-        while index is not None:
-            try:
-                result = await self.branches[index].acall(request)
-                if isinstance(result, AsyncChatStream):
-                    await result.aprime()
-            except Exception as error:
-                index = run.failed(index, error)
-                if index is None:
-                    raise run.give_up(error) from error
-                continue
-            return run.finish(result)  # type: ignore[no-any-return]
-        raise AssertionError("unreachable")  # pragma: no cover
+        return await arepeat(_Run(self.layer.policy, self.branches), request)  # type: ignore[no-any-return]

@@ -24,8 +24,14 @@ from typing import Any, Protocol, runtime_checkable
 
 from pyrate_limiter import AbstractBucket, Decision, InMemoryBucket, Rate, RateItem
 
-from insightforge.errors import ConfigError
-from middleware.stores import Script, SQLiteFile, parse_store, redis_server, sqlite_file
+from middleware.stores import (
+    Script,
+    SQLiteFile,
+    build_store,
+    parse_store,
+    redis_server,
+    sqlite_file,
+)
 
 __all__ = ["LimitStore", "MemoryStore", "RedisStore", "SQLiteStore", "make_store"]
 
@@ -278,17 +284,5 @@ class RedisStore(_BucketStore):
 def make_store(value: Any, field: str = "store") -> LimitStore:
     """A store from a store spec (``memory``, ``sqlite:///path``, ``redis://...``) or a
     store object; a bad spec is a ``ConfigError`` at ``field``."""
-    if isinstance(value, LimitStore):
-        return value
-    if value is None:
-        return MemoryStore()
-    if not isinstance(value, str):
-        raise ConfigError("store must be 'memory', 'sqlite:///<path>', a redis:// URL, or a "
-                          "store object (SQLiteStore(path), RedisStore(url)); got a "
-                          f"{type(value).__name__}", path=field)
-    parsed = parse_store(value, field)
-    if parsed.kind == "redis":
-        return RedisStore(parsed.location)
-    if parsed.kind == "sqlite":
-        return SQLiteStore(parsed.location)
-    return MemoryStore()
+    return build_store(value, field, kind=LimitStore,  # type: ignore[type-abstract]
+                       memory=MemoryStore, sqlite=SQLiteStore, redis=RedisStore)

@@ -1,9 +1,10 @@
 """The ``Retry`` layer and its two thin drivers (sync and async) around :class:`RetryPolicy`.
 
-What lives here: the configured layer (:class:`Retry`), the handler that loops
-(:class:`RetryHandler`), and :class:`_Run`, the per-call bookkeeping (attempt count,
-trace events) both drivers share. Streams are primed inside the loop, so a failure before
-the first chunk is retried; once a chunk has reached the caller nothing is retried.
+What lives here: the configured layer (:class:`Retry`), its handler, and :class:`_Run`,
+the per-call bookkeeping (attempt count, trace events) that the kit's loop
+(:func:`insightforge.kit.repeat.repeat`, sync and async) drives. Streams are primed inside
+the loop, so a failure before the first chunk is retried; once a chunk has reached the
+caller nothing is retried.
 A failed attempt's stream is closed before the next attempt, so no layer below bills or
 logs it twice. What must not: decisions — they are :meth:`RetryPolicy.decide`.
 """
@@ -16,9 +17,9 @@ from typing import Any
 
 import attrs
 
-from insightforge.kit import with_trace
+from insightforge.kit import add_trace, with_trace
+from insightforge.kit.repeat import arepeat, repeat
 from insightforge.stack import AsyncResponse, Handler, Middleware, Request, Response
-from insightforge.streams import AsyncChatStream, ChatStream
 from insightforge.types import TraceEvent
 from middleware._clock import AsyncSleep, Clock, Sleep, real_asleep, real_clock, real_sleep
 from middleware.retry.policy import Backoff, RetryOn, RetryPolicy, to_backoff, to_retry_on
@@ -61,28 +62,30 @@ class Retry:
 
 
 class _Run:
-    """One call's retry state: attempt number, start time, trace events so far."""
+    """One call's retry state (an :class:`~insightforge.kit.repeat.Attempts`): attempt
+    number, start time, trace events so far."""
 
-    __slots__ = ("attempt", "events", "policy", "start")
+    __slots__ = ("asleep", "attempt", "clock", "events", "policy", "sleep", "start", "target")
 
-    def __init__(self, policy: RetryPolicy, start: float) -> None:
-        self.policy = policy
-        self.start = start
+    def __init__(self, layer: Retry, inner: Handler) -> None:
+        self.policy = layer.policy
+        self.clock, self.sleep, self.asleep = layer.clock, layer.sleep, layer.asleep
+        self.target = inner
+        self.start = layer.clock()
         self.attempt = 1
         self.events: list[TraceEvent] = []
 
-    def failed(self, error: BaseException, now: float) -> float | None:
-        """Record the failure; the delay before the next attempt, or ``None`` (re-raise)."""
-        delay, reason = self.policy.explain(self.attempt, error, now - self.start)
+    def failed(self, error: Exception) -> float:
+        """Record the failure; the delay before the next attempt, or re-raise it."""
+        delay, reason = self.policy.explain(self.attempt, error, self.clock() - self.start)
         name = type(error).__name__
         if delay is None:
             if self.attempt > 1 or reason != "not retryable":
                 self.events.append(TraceEvent(
                     "retry", "gave_up", f"gave up after attempt {self.attempt}: {name} "
                     f"({reason})", {"attempt": self.attempt, "error": name, "reason": reason}))
-            if self.events and hasattr(error, "add_trace"):
-                error.add_trace(*self.events)
-            return None
+            add_trace(error, self.events)
+            raise error
         self.attempt += 1
         self.events.append(TraceEvent(
             "retry", "attempt", f"attempt {self.attempt} after {delay:.2f}s: {name}",
@@ -102,33 +105,7 @@ class RetryHandler(Middleware):
     layer: Retry
 
     def __call__(self, request: Request, /) -> Response:
-        layer = self.layer
-        run = _Run(layer.policy, layer.clock())
-        while True:
-            try:
-                result = self.inner(request)
-                if isinstance(result, ChatStream):
-                    result.prime()
-            except Exception as error:
-                delay = run.failed(error, layer.clock())
-                if delay is None:
-                    raise
-                layer.sleep(delay)
-                continue
-            return run.finish(result)  # type: ignore[no-any-return]
+        return repeat(_Run(self.layer, self.inner), request)  # type: ignore[no-any-return]
 
     async def acall(self, request: Request, /) -> AsyncResponse:
-        layer = self.layer
-        run = _Run(layer.policy, layer.clock())
-        while True:
-            try:
-                result = await self.inner.acall(request)
-                if isinstance(result, AsyncChatStream):
-                    await result.aprime()
-            except Exception as error:
-                delay = run.failed(error, layer.clock())
-                if delay is None:
-                    raise
-                await layer.asleep(delay)
-                continue
-            return run.finish(result)  # type: ignore[no-any-return]
+        return await arepeat(_Run(self.layer, self.inner), request)  # type: ignore[no-any-return]

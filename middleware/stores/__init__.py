@@ -13,8 +13,8 @@ implementations in its ``stores`` module; see docs/writing-a-store.md.
 
 from middleware.stores.breaker import Breaker
 from middleware.stores.redis import RedisServer, Script, redis_server
-from middleware.stores.spec import SQLITE_SUFFIXES, StoreSpec, parse_store
+from middleware.stores.spec import SQLITE_SUFFIXES, StoreSpec, build_store, parse_store
 from middleware.stores.sqlite import SQLiteFile, open_wal, sqlite_file
 
 __all__ = ["SQLITE_SUFFIXES", "Breaker", "RedisServer", "SQLiteFile", "Script", "StoreSpec",
-           "open_wal", "parse_store", "redis_server", "sqlite_file"]
+           "build_store", "open_wal", "parse_store", "redis_server", "sqlite_file"]

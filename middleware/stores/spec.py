@@ -15,16 +15,18 @@ field (``store``) and the accepted forms, with any password masked.
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable
+from typing import Literal, TypeVar
 
 import attrs
 
 from insightforge.errors import ConfigError
 from insightforge.secrets import mask_url
 
-__all__ = ["SQLITE_SUFFIXES", "StoreSpec", "parse_store"]
+__all__ = ["SQLITE_SUFFIXES", "StoreSpec", "build_store", "parse_store"]
 
 Kind = Literal["memory", "sqlite", "redis"]
+T = TypeVar("T")
 SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
 _REDIS = ("redis://", "rediss://", "unix://")
 
@@ -70,6 +72,23 @@ def parse_store(spec: str, field: str = "store") -> StoreSpec:
     elif text.endswith(SQLITE_SUFFIXES) and "\0" not in text and "://" not in text:
         return StoreSpec("sqlite", text)
     raise ConfigError(_must(repr(mask_url(text))), path=field)
+
+
+def build_store(spec: object, field: str, *, kind: type[T], memory: Callable[[], T],
+                sqlite: Callable[[str], T], redis: Callable[[str], T]) -> T:
+    """The store a layer gets from ``store=``: ``spec`` itself when it is already a store
+    (an instance of the layer's protocol ``kind``), else the one its spec names, made by
+    ``memory()``, ``sqlite(path)`` or ``redis(url)``; ``None`` is memory."""
+    if isinstance(spec, kind):
+        return spec
+    if spec is None:
+        return memory()
+    parsed = parse_store(spec, field)  # type: ignore[arg-type]
+    if parsed.kind == "redis":
+        return redis(parsed.location)
+    if parsed.kind == "sqlite":
+        return sqlite(parsed.location)
+    return memory()
 
 
 def _check_url(url: str, field: str) -> None:

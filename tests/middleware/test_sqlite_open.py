@@ -2,7 +2,7 @@
 
 Switching a file to WAL needs a moment of exclusive access, and SQLite can answer
 "database is locked" at once instead of waiting its busy timeout; the stores retry that
-(``middleware._sqlite.open_wal``). This once failed CI through the rate-limit store.
+(``middleware.stores.open_wal``). This once failed CI through the rate-limit store.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def test_processes_open_one_store_at_once(tmp_path: Path, attempt: int) -> None:
 def test_open_wal_gives_up_after_its_timeout(tmp_path: Path) -> None:
     import sqlite3
 
-    from middleware._sqlite import open_wal
+    from middleware.stores import open_wal
 
     path = str(tmp_path / "held.db")
     holder = sqlite3.connect(path, isolation_level=None)
