@@ -12,19 +12,14 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from insightforge.errors import ConfigError
 from insightforge.pricing._price import Price, Tier, Variant
+from insightforge.pricing._rates import PriceError
 
 __all__ = ["RATE_KEYS", "PriceError", "as_price", "price_from_dict", "price_to_dict"]
 
 RATE_KEYS = ("input", "output", "cache_read", "cache_write", "cache_write_1h")
 DICT_KEYS = (*RATE_KEYS, "tiers", "variants")
 _EXAMPLE = "{input: '3', output: '15', cache_read: '0.30', cache_write: '3.75'}"
-
-
-class PriceError(ConfigError, ValueError):
-    """A price that cannot be used: the message names the field and the fix. A
-    :class:`~insightforge.errors.ConfigError` (and a ``ValueError``, as before)."""
 
 
 def as_price(value: object, where: str) -> Price:

@@ -14,57 +14,25 @@ cache read or a five-minute write like plain input, a one-hour write like a five
 
 from __future__ import annotations
 
-import decimal
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import Any, Literal, Protocol
 
 import attrs
 
-__all__ = ["STANDARD_TIERS", "CacheWrites", "Price", "Tier", "UsageLike", "Variant"]
+from insightforge.pricing._rates import (
+    CTX,
+    STANDARD_TIERS,
+    ZERO,
+    CacheWrites,
+    PriceError,
+    UsageLike,
+    non_negative,
+    opt_rate,
+    rate,
+    request_context,
+)
 
-CacheWrites = bool | Literal["5m", "1h"]
-STANDARD_TIERS = frozenset({"default", "standard"})
-"""Service tier names that mean the standard rates wherever a price lists no variant for them."""
-
-# Exact arithmetic: 60 digits hold any rate times any token count; Inexact would be a bug.
-_CTX = decimal.Context(prec=60, traps=[decimal.Inexact, decimal.InvalidOperation,
-                                       decimal.Overflow])
-_ZERO = Decimal(0)
-
-
-class UsageLike(Protocol):
-    """What :meth:`Price.cost` reads of a usage (:class:`insightforge.Usage` fits)."""
-
-    @property
-    def input_tokens(self) -> int: ...
-    @property
-    def output_tokens(self) -> int: ...
-    @property
-    def cache_read_tokens(self) -> int: ...
-    @property
-    def cache_write_tokens(self) -> int: ...
-    @property
-    def cache_write_1h_tokens(self) -> int: ...
-
-
-def _rate(value: Decimal | float | int | str) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, (Decimal, float, int, str)):
-        raise TypeError(f"a rate must be a number of USD per million tokens, got {value!r}")
-    result = value if isinstance(value, Decimal) else Decimal(str(value).strip())
-    if not result.is_finite():
-        raise ValueError(f"a rate must be a finite number, got {value!r}")
-    return result
-
-
-def _opt_rate(value: Decimal | float | int | str | None) -> Decimal | None:
-    return None if value is None else _rate(value)
-
-
-def _non_negative(_: object, attribute: attrs.Attribute[Any], value: Decimal | None) -> None:
-    if value is not None and value < 0:
-        raise ValueError(f"price {attribute.name} must not be negative, got {value}")
-
+__all__ = ["Price", "Tier", "Variant"]
 
 def _tiers(value: Iterable[Tier]) -> tuple[Tier, ...]:
     return tuple(value)
@@ -124,14 +92,14 @@ class Price:
         variants: rates selected by a request field (service tiers, fast mode).
     """
 
-    input: Decimal = attrs.field(converter=_rate, validator=_non_negative)
-    output: Decimal = attrs.field(default=_ZERO, converter=_rate, validator=_non_negative)
-    cache_read: Decimal | None = attrs.field(default=None, kw_only=True, converter=_opt_rate,
-                                             validator=_non_negative)
-    cache_write: Decimal | None = attrs.field(default=None, kw_only=True, converter=_opt_rate,
-                                              validator=_non_negative)
+    input: Decimal = attrs.field(converter=rate, validator=non_negative)
+    output: Decimal = attrs.field(default=ZERO, converter=rate, validator=non_negative)
+    cache_read: Decimal | None = attrs.field(default=None, kw_only=True, converter=opt_rate,
+                                             validator=non_negative)
+    cache_write: Decimal | None = attrs.field(default=None, kw_only=True, converter=opt_rate,
+                                              validator=non_negative)
     cache_write_1h: Decimal | None = attrs.field(default=None, kw_only=True,
-                                                 converter=_opt_rate, validator=_non_negative)
+                                                 converter=opt_rate, validator=non_negative)
     tiers: tuple[Tier, ...] = attrs.field(default=(), kw_only=True, converter=_tiers)
     variants: tuple[Variant, ...] = attrs.field(default=(), kw_only=True, converter=_variants)
 
@@ -180,7 +148,7 @@ class Price:
         """The price that bills a request with these options: the first listed variant whose
         field has its value; else these standard rates (as genai-prices does — an
         unknown or ``auto`` tier is billed at standard rates after the fact)."""
-        context = _context(service_tier, options)
+        context = request_context(service_tier, options)
         if context:
             for v in self.variants:
                 if context.get(v.field) == v.value:
@@ -216,14 +184,14 @@ class Price:
             read, write = usage.cache_read_tokens, usage.cache_write_tokens
             write_1h = usage.cache_write_1h_tokens
         r = self.for_request(service_tier=service_tier, options=options).rates_at(n_in)
-        mul = _CTX.multiply
-        total = _CTX.add(mul(r.input, n_in - read - write), mul(r.output, n_out))
+        mul = CTX.multiply
+        total = CTX.add(mul(r.input, n_in - read - write), mul(r.output, n_out))
         if read:
-            total = _CTX.add(total, mul(r.read_rate, read))
+            total = CTX.add(total, mul(r.read_rate, read))
         if write:
-            total = _CTX.add(total, mul(r.write_5m_rate, write - write_1h))
-            total = _CTX.add(total, mul(r.write_1h_rate, write_1h))
-        return total.scaleb(-6, _CTX)
+            total = CTX.add(total, mul(r.write_5m_rate, write - write_1h))
+            total = CTX.add(total, mul(r.write_1h_rate, write_1h))
+        return total.scaleb(-6, CTX)
 
     @property
     def read_rate(self) -> Decimal:
@@ -250,10 +218,12 @@ class Price:
         ``input_tokens`` can reach and every variant the request may be billed at.
         """
         if cache_writes not in (True, False, "5m", "1h"):
-            raise ValueError(f"cache_writes must be True, False, '5m' or '1h', "
-                             f"got {cache_writes!r}")
-        worst_in, worst_out = _ZERO, _ZERO
-        for price in self._candidates(_context(service_tier, options)):
+            raise PriceError(f"cache_writes must be True (any lifetime), '1h', '5m' or False "
+                             f"(none), got {cache_writes!r}")
+        if type(input_tokens) is not int or input_tokens < 0:
+            raise PriceError(f"input_tokens must be a whole number >= 0, got {input_tokens!r}")
+        worst_in, worst_out = ZERO, ZERO
+        for price in self._candidates(request_context(service_tier, options)):
             for rates in (price, *(t.price for t in price.tiers if input_tokens > t.above)):
                 side = max(rates.input, rates.read_rate)
                 if cache_writes is not False:
@@ -285,10 +255,13 @@ class Price:
         input at Anthropic, unless ``cache_writes`` rules writes out) and every output token
         at the output rate, at the dearest long-context tier the prompt size can reach.
         """
+        if type(output_tokens) is not int or output_tokens < 0:
+            raise PriceError(f"output_tokens must be a whole number >= 0, "
+                             f"got {output_tokens!r}")
         side, out = self.worst_rates(input_tokens, service_tier=service_tier,
                                      options=options, cache_writes=cache_writes)
-        return _CTX.add(_CTX.multiply(side, input_tokens),
-                        _CTX.multiply(out, output_tokens)).scaleb(-6, _CTX)
+        return CTX.add(CTX.multiply(side, input_tokens),
+                        CTX.multiply(out, output_tokens)).scaleb(-6, CTX)
 
     def _candidates(self, context: Mapping[str, object]) -> list[Price]:
         """Every price the vendor may bill a request with ``context`` at (see
@@ -309,10 +282,3 @@ class Price:
                 chosen.extend(v.price for v in self.variants if v.field == field)
         return [self, *chosen] if standard_possible or not chosen else chosen
 
-
-def _context(service_tier: str | None,
-             options: Mapping[str, object] | None) -> dict[str, object]:
-    context: dict[str, object] = dict(options) if options else {}
-    if service_tier is not None:
-        context["service_tier"] = service_tier
-    return context
