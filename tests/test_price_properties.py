@@ -20,13 +20,14 @@ from insightforge.pricing import (
     PriceTable,
     Tier,
     Variant,
+    _genai,
+    _table,
     known_models,
     price_for,
     price_from_dict,
     price_to_dict,
     set_price,
 )
-from insightforge.pricing import _genai, _table
 
 rates = st.decimals(0, 100, places=4, allow_nan=False, allow_infinity=False)
 maybe = st.none() | rates

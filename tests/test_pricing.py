@@ -16,6 +16,7 @@ from insightforge.pricing import (
     Price,
     PriceError,
     PriceTable,
+    _table,
     cost,
     known_models,
     load_prices,
@@ -23,7 +24,6 @@ from insightforge.pricing import (
     price_info,
     set_price,
 )
-from insightforge.pricing import _table
 
 money = st.decimals(0, 1000, places=4, allow_nan=False, allow_infinity=False)
 tokens = st.integers(0, 10**7)
