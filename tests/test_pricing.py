@@ -153,3 +153,59 @@ def test_known_models_lists_genai_prices_models() -> None:
     models = known_models("openai")
     assert "gpt-4o" in models and "gpt-4o-2024-05-13" in models
     assert known_models("compatible") == {}
+
+
+_NO_NETWORK = """
+import socket, sys
+def refuse(*a, **k):
+    raise AssertionError("pricing opened a socket")
+socket.socket.connect = refuse
+socket.socket.connect_ex = refuse
+socket.create_connection = refuse
+socket.getaddrinfo = refuse
+import insightforge
+assert "genai_prices" not in sys.modules, "genai-prices loaded at import time"
+from insightforge import Usage
+from insightforge.pricing import price_for
+price = price_for("anthropic", "claude-sonnet-4-5")
+assert "genai_prices" in sys.modules
+u = Usage(100000, 210, cache_write_tokens=100000, cache_write_1h_tokens=100000)
+print(price.cost(u), price.upper_bound(100000, 210), price_for("openai", "gpt-4o").input)
+"""
+
+
+def test_pricing_opens_no_socket_and_loads_genai_prices_lazily() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _NO_NETWORK], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert [Decimal(x) for x in done.stdout.split()] == [Decimal("0.60315"),
+                                                         Decimal("0.60315"), Decimal("2.5")]
+
+
+def test_a_swapped_genai_prices_snapshot_is_ignored() -> None:
+    """Another library may point genai-prices at downloaded data; we read the bundled one."""
+    from genai_prices import data_snapshot
+
+    fake = data_snapshot.DataSnapshot(providers=[], from_auto_update=True)
+    data_snapshot.set_custom_snapshot(fake)
+    try:
+        assert price_for("openai", "gpt-4o-mini") is not None
+    finally:
+        data_snapshot.set_custom_snapshot(None)
+
+
+def test_config_prices_accept_every_rate() -> None:
+    from insightforge.config import load_config
+
+    doc = {"providers": {"m": {"type": "openai", "model": "my-model"}},
+           "prices": {"anthropic": {"my-claude": {"input": 3, "output": 15, "cache_read": "0.3",
+                                                  "cache_write": "3.75", "cache_write_1h": 6}}}}
+    price = load_config(doc).prices["anthropic"]["my-claude"]
+    assert price == Price(3, 15, cache_read="0.3", cache_write="3.75", cache_write_1h=6)
+    doc["prices"]["anthropic"]["my-claude"]["cache_reed"] = 1  # type: ignore[index]
+    with pytest.raises(ConfigError) as caught:
+        load_config(doc)
+    assert "$.prices.anthropic.my-claude.cache_reed" in str(caught.value)
