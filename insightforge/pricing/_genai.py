@@ -59,6 +59,7 @@ class Match(NamedTuple):
     reason: str = ""
 
 
+@functools.cache
 def data_version() -> str:
     """``genai-prices <version>``: the package whose bundled data prices models."""
     from importlib.metadata import version

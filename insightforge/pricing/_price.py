@@ -157,14 +157,19 @@ class Price:
 
     def rates_at(self, input_tokens: int) -> Price:
         """The flat rates for a prompt of ``input_tokens`` (the long-context tier it reaches)."""
+        chosen = self._tier_at(input_tokens)
+        if chosen is self and not self.flat:
+            return attrs.evolve(self, tiers=(), variants=())
+        return chosen
+
+    def _tier_at(self, input_tokens: int) -> Price:
+        """The price whose base rates apply at this prompt size (``self`` below every tier)."""
         chosen = self
         for tier in self.tiers:
             if input_tokens > tier.above:
                 chosen = tier.price
             else:
                 break
-        if chosen is self and not self.flat:
-            return attrs.evolve(self, tiers=(), variants=())
         return chosen
 
     # -- money ----------------------------------------------------------------------------
@@ -183,7 +188,9 @@ class Price:
             n_in, n_out = usage.input_tokens, usage.output_tokens
             read, write = usage.cache_read_tokens, usage.cache_write_tokens
             write_1h = usage.cache_write_1h_tokens
-        r = self.for_request(service_tier=service_tier, options=options).rates_at(n_in)
+        billed = self if not (self.variants and (service_tier or options)) else \
+            self.for_request(service_tier=service_tier, options=options)
+        r = billed._tier_at(n_in)
         mul = CTX.multiply
         total = CTX.add(mul(r.input, n_in - read - write), mul(r.output, n_out))
         if read:
