@@ -30,6 +30,7 @@ from insightforge.pricing._rates import (
     opt_rate,
     rate,
     request_context,
+    tidy,
 )
 
 __all__ = ["Price", "Tier", "Variant"]
@@ -198,7 +199,7 @@ class Price:
         if write:
             total = CTX.add(total, mul(r.write_5m_rate, write - write_1h))
             total = CTX.add(total, mul(r.write_1h_rate, write_1h))
-        return total.scaleb(-6, CTX)
+        return tidy(total.scaleb(-6, CTX))
 
     @property
     def read_rate(self) -> Decimal:
@@ -267,8 +268,8 @@ class Price:
                              f"got {output_tokens!r}")
         side, out = self.worst_rates(input_tokens, service_tier=service_tier,
                                      options=options, cache_writes=cache_writes)
-        return CTX.add(CTX.multiply(side, input_tokens),
-                        CTX.multiply(out, output_tokens)).scaleb(-6, CTX)
+        return tidy(CTX.add(CTX.multiply(side, input_tokens),
+                            CTX.multiply(out, output_tokens)).scaleb(-6, CTX))
 
     def _candidates(self, context: Mapping[str, object]) -> list[Price]:
         """Every price the vendor may bill a request with ``context`` at (see

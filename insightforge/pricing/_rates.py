@@ -13,7 +13,7 @@ import attrs
 from insightforge.errors import ConfigError
 
 __all__ = ["CTX", "STANDARD_TIERS", "ZERO", "CacheWrites", "PriceError", "UsageLike",
-           "non_negative", "opt_rate", "rate", "request_context"]
+           "non_negative", "opt_rate", "rate", "request_context", "tidy"]
 
 CacheWrites = bool | Literal["5m", "1h"]
 STANDARD_TIERS = frozenset({"default", "standard"})
@@ -23,6 +23,7 @@ STANDARD_TIERS = frozenset({"default", "standard"})
 CTX = decimal.Context(prec=60, traps=[decimal.Inexact, decimal.InvalidOperation,
                                        decimal.Overflow])
 ZERO = Decimal(0)
+ONE = Decimal(1)
 
 
 class PriceError(ConfigError, ValueError):
@@ -75,3 +76,10 @@ def request_context(service_tier: str | None,
     if service_tier is not None:
         found["service_tier"] = service_tier
     return found
+
+
+def tidy(amount: Decimal) -> Decimal:
+    """The same amount without trailing zeros (``0.60315``, not ``0.60315000``), never in
+    exponent notation (``10``, not ``1E+1``)."""
+    short = amount.normalize(CTX)
+    return short if short.as_tuple().exponent <= 0 else short.quantize(ONE, context=CTX)
