@@ -53,6 +53,8 @@ def make_converter() -> cattrs.Converter:
     # a price is its rates as exact strings, unset ones left out (tiers and variants nest)
     conv.register_unstructure_hook(Price, price_to_dict)
     conv.register_structure_hook(Price, lambda v, _: price_from_dict(v))
+    conv.register_structure_hook(Price | None,
+                                 lambda v, _: None if v is None else price_from_dict(v))
     return conv
 
 

@@ -111,7 +111,7 @@ def test_price_table_overrides_then_global_then_default() -> None:
 
 
 @pytest.mark.parametrize(("data", "message"), [
-    ({"openai": {"m": {"inp": 1}}}, "needs at least 'input'"),
+    ({"openai": {"m": {"inp": 1}}}, "at least 'input'"),
     ({"openai": {"m": {"input": 1, "outptu": 2}}}, "unknown price field"),
     ({"openai": {"m": {"input": "abc"}}}, "prices.openai.m"),
     ({"openai": {"m": {"input": 1, "cache_read": -1}}}, "non-negative"),

@@ -168,12 +168,11 @@ class PriceTable:
         """From config: ``{openai: {gpt-4o: {input: "2.5", output: "10"}}}``."""
         if not isinstance(data, Mapping):
             raise PriceError("prices must be a mapping of provider -> model -> "
-                             "{input, output, ...}", path="prices")
+                             "{input, output, ...}")
         table: dict[str, dict[str, Price]] = {}
         for provider, models in data.items():
             if not isinstance(models, Mapping):
-                raise PriceError(f"prices.{provider}: expected a mapping of model -> price",
-                                 path=f"prices.{provider}")
+                raise PriceError(f"prices.{provider}: expected a mapping of model -> price")
             table[str(provider)] = {str(m): as_price(p, f"prices.{provider}.{m}")
                                     for m, p in models.items()}
         dflt = None if default is None else as_price(default, "prices.default")
