@@ -82,4 +82,4 @@ def tidy(amount: Decimal) -> Decimal:
     """The same amount without trailing zeros (``0.60315``, not ``0.60315000``), never in
     exponent notation (``10``, not ``1E+1``)."""
     short = amount.normalize(CTX)
-    return short if short.as_tuple().exponent <= 0 else short.quantize(ONE, context=CTX)
+    return short if int(short.as_tuple().exponent) <= 0 else short.quantize(ONE, context=CTX)
