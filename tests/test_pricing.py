@@ -209,3 +209,21 @@ def test_config_prices_accept_every_rate() -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(doc)
     assert "$.prices.anthropic.my-claude.cache_reed" in str(caught.value)
+
+
+def test_a_failure_inside_genai_prices_is_a_price_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from insightforge.pricing import _genai
+
+    def broken() -> list[object]:
+        raise ImportError("No module named 'genai_prices'")
+
+    monkeypatch.setattr(_genai, "_providers", broken)
+    _genai._find.cache_clear()
+    try:
+        with pytest.raises(PriceError, match="pip install genai-prices"):
+            price_for("openai", "gpt-4o-mini")
+        monkeypatch.setattr(_genai, "_providers", lambda: [object()])
+        with pytest.raises(PriceError, match="genai-prices failed to price openai:gpt-4o"):
+            price_for("openai", "gpt-4o")
+    finally:
+        _genai._find.cache_clear()

@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 import attrs
 
 from insightforge.pricing._price import Price, Tier, Variant
+from insightforge.pricing._rates import PriceError
 
 __all__ = ["GENAI_PROVIDERS", "NOT_FROM_GENAI", "Match", "data_version", "find", "own_models"]
 
@@ -83,8 +84,21 @@ def _provider(name: str) -> Any | None:
 
 
 def find(provider: str, model: str, day: date) -> Match | None:
-    """The genai-prices price of ``model`` at ``provider`` on ``day``; ``None`` if unmatched."""
-    return _find(provider, model.lower(), day)
+    """The genai-prices price of ``model`` at ``provider`` on ``day``; ``None`` if unmatched.
+
+    Whatever goes wrong inside genai-prices (not installed, data it cannot read) is a
+    :class:`PriceError` naming it, never a foreign exception.
+    """
+    try:
+        return _find(provider, model.lower(), day)
+    except ImportError as exc:
+        raise PriceError(f"prices need the genai-prices package ({exc}); install it with "
+                         "`pip install genai-prices`, or set every price you use with "
+                         "set_price(...)") from None
+    except Exception as exc:  # a bug or bad data in the dependency: say so, in our type
+        raise PriceError(f"genai-prices failed to price {provider}:{model} "
+                         f"({type(exc).__name__}: {exc}); set a price with set_price(...) "
+                         "or a `prices:` config section") from None
 
 
 @functools.lru_cache(maxsize=4096)
