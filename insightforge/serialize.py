@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import cattrs
 
+from insightforge.pricing import Price, price_from_dict, price_to_dict
 from insightforge.secrets import Secret
 
 __all__ = ["converter", "from_dict", "make_converter", "to_dict"]
@@ -49,6 +50,11 @@ def make_converter() -> cattrs.Converter:
     # ``response_format`` and other "anything JSON" unions pass through as they are.
     conv.register_structure_hook(str | Mapping[str, Any] | None, lambda v, _: _plain(v))
     conv.register_unstructure_hook(str | Mapping[str, Any] | None, _plain)
+    # a price is its rates as exact strings, unset ones left out (tiers and variants nest)
+    conv.register_unstructure_hook(Price, price_to_dict)
+    conv.register_structure_hook(Price, lambda v, _: price_from_dict(v))
+    conv.register_structure_hook(Price | None,
+                                 lambda v, _: None if v is None else price_from_dict(v))
     return conv
 
 

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import math
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from decimal import Decimal
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -159,9 +159,12 @@ class BaseProvider:
             return self._price_override
         return price_for(self.name, model or self.model)
 
-    def cost(self, model: str, usage: Usage) -> Decimal | None:
+    def cost(self, model: str, usage: Usage, *,
+             options: Mapping[str, object] | None = None) -> Decimal | None:
+        """The exact price of the whole ``usage`` (cache reads and writes, reasoning, the
+        long-context tier), at the variant ``options`` select (``service_tier``)."""
         price = self.price(model)
-        return None if price is None else price.cost(usage.input_tokens, usage.output_tokens)
+        return None if price is None else price.cost(usage, options=options)
 
     def routes(self) -> tuple[Route, ...]:
         return (Route(self.name, self.model, self.price(), self.base_url),)

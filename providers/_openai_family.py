@@ -14,7 +14,7 @@ vendor-specific. ``openai`` is imported here, never from ``insightforge``.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -138,10 +138,11 @@ class OpenAIFamily(PooledProvider):
             price = self._prices[model] = self.price(self._price_model(model))
             return price
 
-    def _cost(self, model: str, response: ChatResponse | EmbedResponse) -> Decimal | None:
+    def _cost(self, model: str, response: ChatResponse | EmbedResponse,
+              options: Mapping[str, Any] | None = None) -> Decimal | None:
+        """The exact price of the whole usage, at the service tier ``options`` ask for."""
         price = self._price_of(model)
-        usage = response.usage
-        return None if price is None else price.cost(usage.input_tokens, usage.output_tokens)
+        return None if price is None else price.cost(response.usage, options=options)
 
     def _finish(self, request: ChatRequest, model: str, response: ChatResponse,
                 meta: _Meta | None = None) -> ChatResponse:
@@ -153,7 +154,7 @@ class OpenAIFamily(PooledProvider):
             changes["id"] = meta.id or response.id
             changes["model"] = meta.model or response.model
         response = attrs.evolve(response, **changes)
-        return attrs.evolve(response, cost_usd=self._cost(model, response))
+        return attrs.evolve(response, cost_usd=self._cost(model, response, request.options))
 
     # -- chat -------------------------------------------------------------------------------
     def _sdk(self, call: Callable[[], Any]) -> Any:
@@ -198,7 +199,7 @@ class OpenAIFamily(PooledProvider):
         response = wire.parse_chat(data, provider=self.name, model=model)
         if self.estimate_usage and response.usage.total_tokens == 0:
             return self._finish(request, model, response)
-        return attrs.evolve(response, cost_usd=self._cost(model, response))
+        return attrs.evolve(response, cost_usd=self._cost(model, response, request.options))
 
     def _ended_early(self) -> ProviderUnavailable:
         """A stream cut before its finish chunk: the same rule as every provider (retryable)."""
@@ -296,7 +297,7 @@ class OpenAIFamily(PooledProvider):
     def _embedded(self, request: EmbedRequest, model: str, data: Any) -> EmbedResponse:
         response = wire.parse_embeddings(data, provider=self.name, model=model,
                                          count=len(request.inputs))
-        return attrs.evolve(response, cost_usd=self._cost(model, response))
+        return attrs.evolve(response, cost_usd=self._cost(model, response, request.options))
 
     # -- check and life ---------------------------------------------------------------------
     def _checked(self, data: Any) -> None:

@@ -23,6 +23,7 @@ __all__ = ["COMMANDS", "main"]
 COMMANDS: dict[str, str] = {
     "chat": "insightforge.cli.chat:chat",
     "embed": "insightforge.cli.chat:embed",
+    "prices": "insightforge.cli.prices:prices",
     "providers": "insightforge.cli.providers:providers",
     "keys": "insightforge.cli.keys:keys",
     "config": "insightforge.cli.config:config",

@@ -35,7 +35,7 @@ def list_() -> None:
 @click.argument("name")
 def show(name: str) -> None:
     """Details of provider NAME: where it comes from, credential, endpoint, models, prices."""
-    from insightforge.pricing import PRICES_AS_OF, known_models, price_for
+    from insightforge.pricing import data_version, known_models, price_for
     from insightforge.registry import list_providers, provider_factory
 
     rows = {r.name: r for r in list_providers(load=True)}
@@ -62,7 +62,9 @@ def show(name: str) -> None:
         click.echo("  prices:     free (local models)" if free else
                    "  prices:     none built in; set price: on the provider, or prices:")
         return
-    click.echo(f"  models (USD per million tokens, as of {PRICES_AS_OF}):")
+    click.echo(f"  models (USD per million tokens, from {data_version()} and overrides;"
+               f" `insightforge prices MODEL --provider {name}` for the details):")
     width = max(len(m) for m in models)
     for model, price in sorted(models.items()):
-        click.echo(f"    {model:<{width}}  in {price.input:>7}  out {price.output:>7}")
+        read = "" if price.cache_read is None else f"  cached {price.cache_read:>7}"
+        click.echo(f"    {model:<{width}}  in {price.input:>7}  out {price.output:>7}{read}")

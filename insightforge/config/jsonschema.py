@@ -19,6 +19,7 @@ from insightforge import registry
 from insightforge.config.layers import layer_fields, option_docs
 from insightforge.config.schema import ProviderConfig, RequestDefaults
 from insightforge.pricing import Price
+from insightforge.pricing._parse import RATE_KEYS
 from insightforge.secrets import Secret
 
 __all__ = ["json_schema"]
@@ -33,7 +34,17 @@ _SCALARS: dict[Any, dict[str, Any]] = {
 }
 
 
+def _price_schema() -> dict[str, Any]:
+    """A price as config writes it: rates in USD per million tokens (``input`` required)."""
+    rate = {"type": ["number", "string"], "minimum": 0}
+    return {"type": "object", "required": ["input"], "additionalProperties": False,
+            "description": "USD per million tokens (docs/pricing.md).",
+            "properties": {key: dict(rate) for key in RATE_KEYS}}
+
+
 def _type_schema(hint: Any) -> dict[str, Any]:
+    if hint is Price:
+        return _price_schema()
     if hint in _SCALARS:
         return dict(_SCALARS[hint])
     origin = typing.get_origin(hint)
@@ -157,7 +168,7 @@ def json_schema() -> dict[str, Any]:
             "stack": {"$ref": "#/$defs/stack"},
             "prices": {"type": "object", "description": "Extra prices: {type: {model: price}}.",
                        "additionalProperties": {"type": "object",
-                                                "additionalProperties": _class_schema(Price)}},
+                                                "additionalProperties": _price_schema()}},
         },
         "required": ["providers"],
         "$defs": {"provider": provider, "stack": _stack_schema()},

@@ -31,6 +31,7 @@ from insightforge.config.schema import Config, LayerConfig, ProviderConfig, Stac
 from insightforge.config.validate import check_config
 from insightforge.errors import ConfigError
 from insightforge.pricing import Price
+from insightforge.pricing._parse import RATE_KEYS
 
 __all__ = ["TOP_KEYS", "parse_config"]
 
@@ -113,10 +114,10 @@ def _prices(raw: Any, problems: Problems) -> dict[str, dict[str, Price]]:
         table = _mapping(models, where, problems, "models to prices")
         for model, price in (table or {}).items():
             spot = key_path(where, model)
-            body = _mapping(price, spot, problems, "input/output prices")
+            body = _mapping(price, spot, problems, "rates (input, output, cache_read...)")
             if body is None:
                 continue
-            kept = _known_keys(body, ("input", "output"), spot, problems)
+            kept = _known_keys(body, RATE_KEYS, spot, problems)
             structured = _structure(kept, Price, spot, problems)
             if structured is not None:
                 result.setdefault(str(ptype), {})[str(model)] = structured

@@ -97,8 +97,7 @@ class ScriptedProvider:
         return ""
 
     def _cost(self, usage: Usage) -> Decimal | None:
-        return None if self.price is None else self.price.cost(usage.input_tokens,
-                                                               usage.output_tokens)
+        return None if self.price is None else self.price.cost(usage)
 
     def _answer(self, request: Request, step: Step) -> Response:
         if isinstance(step, BaseException):

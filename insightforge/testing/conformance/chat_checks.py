@@ -105,7 +105,7 @@ def _assert_cost(kit: Kit, provider: Any, response: Any, where: str) -> None:
     expect(isinstance(response.cost_usd, Decimal),
            f"{where}: cost_usd must be a Decimal for a priced model, got {response.cost_usd!r}")
     if price is not None:
-        want = price.cost(response.usage.input_tokens, response.usage.output_tokens)
+        want = price.cost(response.usage)
         expect(response.cost_usd == want,
                f"{where}: cost_usd {response.cost_usd} != price.cost(usage) {want}")
 
