@@ -13,7 +13,7 @@ See docs/middleware/budget.md.
 from __future__ import annotations
 
 from middleware.budget.layer import Budget
-from middleware.budget.policy import Plan, Reservation
+from middleware.budget.plan import Plan, Reservation
 from middleware.budget.stores import (
     Entry,
     Grant,

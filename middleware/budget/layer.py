@@ -35,8 +35,10 @@ from insightforge.pricing import Price, PriceTable
 from insightforge.secrets import scrub
 from insightforge.stack import Handler, Request
 from insightforge.types import ChatRequest, EmbedRequest, Route
+from middleware.budget import plan as planning
 from middleware.budget import policy
-from middleware.budget.policy import Reservation, from_units
+from middleware.budget.plan import Reservation
+from middleware.budget.policy import from_units
 from middleware.budget.stores import Ledger, MemoryLedger, ledger_from
 
 __all__ = ["Budget"]
@@ -180,9 +182,10 @@ class Budget(FlowLayer):
     def close(self) -> None:
         self.store.close()
 
-    def plan(self, request: ChatRequest | EmbedRequest, routes: tuple[Route, ...]) -> policy.Plan:
+    def plan(self, request: ChatRequest | EmbedRequest,
+             routes: tuple[Route, ...]) -> planning.Plan:
         """The worst case of ``request`` over ``routes`` (raises ConfigError if unpriced)."""
-        return policy.plan(request, routes, scope=self.scope, period=self.period,
+        return planning.plan(request, routes, scope=self.scope, period=self.period,
                            now=self.clock(), prices=self.prices,
                            on_unknown=self.on_unknown_price, estimate=self.estimate,
                            default_max_tokens=self.default_max_tokens,
@@ -195,10 +198,10 @@ class Budget(FlowLayer):
             grant = yield Blocking(self.store.reserve, plan.key, self.limit_units, plan.want,
                                    plan.least, ttl=self.lease, blocking=self.store.blocking)
             if not grant.granted:
-                raise policy.refusal(plan, self.limit_usd, grant.spent + grant.reserved)
-            res = policy.admit(plan, request, grant.granted, grant.lease)
+                raise planning.refusal(plan, self.limit_usd, grant.spent + grant.reserved)
+            res = planning.admit(plan, grant.granted, grant.lease)
         else:
-            res = policy.admit(plan, request, 0)
+            res = planning.admit(plan, 0)
         call = Call(res.request)
         try:
             response = yield call
@@ -209,11 +212,11 @@ class Budget(FlowLayer):
             actual = res.units if call.chunks else 0
             yield from self._settle(res, actual)
             how = ("stream failed" if call.streamed else "failed, released")
-            add_trace(error, res.events, [policy.settled_event(res, actual, how)])
+            add_trace(error, res.events, [planning.settled_event(res, actual, how)])
             raise
-        actual = policy.charge(res, response, routes, self.prices)
+        actual = planning.charge(res, response, routes, self.prices)
         yield from self._settle(res, actual)
-        event = policy.settled_event(res, actual, "stream ended" if call.streamed
+        event = planning.settled_event(res, actual, "stream ended" if call.streamed
                                      else "response")
         return attrs.evolve(response, cost_usd=from_units(actual),
                             trace=(*res.events, *response.trace, event))

@@ -22,31 +22,21 @@ from datetime import UTC, datetime
 from decimal import ROUND_CEILING, Decimal
 from typing import Any, Literal
 
-import attrs
-
-from insightforge.errors import BudgetExceeded, ConfigError
+from insightforge.errors import ConfigError
 from insightforge.kit.keys import bucket_key
 from insightforge.pricing import Price, PriceTable
 from insightforge.types import (
     ChatRequest,
-    ChatResponse,
     EmbedRequest,
-    EmbedResponse,
     Route,
-    TraceEvent,
 )
 
 __all__ = [
     "MESSAGE_OVERHEAD",
     "REQUEST_OVERHEAD",
-    "Plan",
-    "Reservation",
-    "admit",
-    "charge",
-    "plan",
-    "refusal",
-    "settled_event",
     "UNIT",
+    "Rates",
+    "dearest_rates",
     "Period",
     "dearest_price",
     "estimate_input_tokens",
@@ -63,6 +53,7 @@ __all__ = [
 Period = Literal["total", "day", "month"]
 PERIODS: tuple[str, ...] = ("total", "day", "month")
 
+_MILLION = Decimal(1_000_000)
 UNIT = Decimal("0.000000001")
 """Ledgers store integer nano-dollars (exact for list prices; Lua-safe up to $9M)."""
 
@@ -92,6 +83,8 @@ def estimate_input_tokens(request: ChatRequest | EmbedRequest) -> int:
         total += TOOL_OVERHEAD + _bytes(tool.name) + _bytes(tool.description) + _bytes(schema)
     if request.response_format is not None:
         total += REQUEST_OVERHEAD + _bytes(json.dumps(request.response_format, default=dict))
+    if request.options:  # provider options may carry input too (a prediction, extra tools)
+        total += REQUEST_OVERHEAD + _bytes(json.dumps(dict(request.options), default=str))
     return total
 
 
@@ -112,14 +105,23 @@ def route_price(route: Route, model: str | None, prices: PriceTable) -> Price | 
     return prices.lookup(route.provider, model)
 
 
-def dearest_price(routes: Sequence[Route], model: str | None, prices: PriceTable,
-                  on_unknown: Price | None) -> Price:
-    """The highest price (by input and output separately) any route may charge.
+Rates = tuple[Decimal, Decimal]
+"""(input-side, output) USD per million tokens: the dearest a call may be billed at."""
 
-    Taking the maximum of each component is an upper bound of every route's cost. An
-    unknown price uses ``on_unknown``, or raises :class:`ConfigError` naming the fix.
+
+def dearest_rates(routes: Sequence[Route], model: str | None, prices: PriceTable,
+                  on_unknown: Price | None, input_tokens: int, *,
+                  options: Mapping[str, Any] | None = None,
+                  cache_writes: bool | str = False) -> Rates:
+    """The highest input-side and output rates any route may bill this request at.
+
+    Each route's :meth:`~insightforge.pricing.Price.worst_rates` already covers its cache
+    reads and (as ``cache_writes`` allows) writes, the long-context tiers a prompt this size
+    can reach, and the variants the request's options (``service_tier``...) may be billed
+    at; the maximum of each component over the routes is an upper bound of every route's
+    cost. An unknown price uses ``on_unknown``, or raises :class:`ConfigError`.
     """
-    found: list[Price] = []
+    best_in, best_out, found = Decimal(0), Decimal(0), False
     for route in routes:
         price = route_price(route, model, prices)
         if price is None:
@@ -131,11 +133,22 @@ def dearest_price(routes: Sequence[Route], model: str | None, prices: PriceTable
                     "pass Budget(on_unknown_price=Price(input=..., output=...)).",
                     path="$.budget.on_unknown_price")
             price = on_unknown
-        found.append(price)
+        in_rate, out_rate = price.worst_rates(input_tokens, options=options,
+                                              cache_writes=cache_writes)  # type: ignore[arg-type]
+        best_in, best_out, found = max(best_in, in_rate), max(best_out, out_rate), True
     if not found:
         raise ConfigError("Budget: the inner handler reports no routes, so no price applies; "
                           "put Budget above a provider.", path="$.budget")
-    return Price(max(p.input for p in found), max(p.output for p in found))
+    return best_in, best_out
+
+
+def dearest_price(routes: Sequence[Route], model: str | None, prices: PriceTable,
+                  on_unknown: Price | None) -> Price:
+    """The highest rates (input and output separately) any route may charge, as a price.
+
+    Kept for callers that want one ``Price``; the Budget plans with :func:`dearest_rates`.
+    """
+    return Price(*dearest_rates(routes, model, prices, on_unknown, 0))
 
 
 def settle_price(routes: Sequence[Route], provider: str, model: str, prices: PriceTable,
@@ -149,19 +162,23 @@ def settle_price(routes: Sequence[Route], provider: str, model: str, prices: Pri
     return prices.lookup(provider, model) or reserved_at
 
 
-def worst_case(price: Price, input_tokens: int, output_tokens: int) -> int:
-    """The most the call can cost, in ledger units."""
-    return to_units(price.cost(input_tokens, output_tokens))
+def worst_case(price: Price | Rates, input_tokens: int, output_tokens: int) -> int:
+    """The most the call can cost, in ledger units (rates: ``(input-side, output)``)."""
+    in_rate, out_rate = (price.input, price.output) if isinstance(price, Price) else price
+    return to_units((in_rate * input_tokens + out_rate * output_tokens) / _MILLION)
 
 
-def output_tokens_for(price: Price, input_tokens: int, units: int, cap: int) -> int:
-    """The most output tokens (≤ ``cap``) that ``units`` pays for, given the input."""
-    if price.output == 0:
+def output_tokens_for(price: Price | Rates, input_tokens: int, units: int, cap: int,
+                      choices: int = 1) -> int:
+    """The most output tokens per choice (≤ ``cap``) that ``units`` pays for, given the
+    input and ``choices`` answers (``n``) each that long."""
+    in_rate, out_rate = (price.input, price.output) if isinstance(price, Price) else price
+    if out_rate == 0:
         return cap
-    budget = Decimal(units) * UNIT * 1_000_000 - price.input * input_tokens
+    budget = Decimal(units) * UNIT * _MILLION - in_rate * input_tokens
     if budget <= 0:
         return 0
-    return max(0, min(cap, math.floor(budget / price.output)))
+    return max(0, min(cap, math.floor(budget / (out_rate * choices))))
 
 
 def period_key(period: str, now: datetime) -> str:
@@ -193,107 +210,3 @@ def ledger_key(scope: str, period: str) -> str:
 
 
 Estimator = Callable[[ChatRequest | EmbedRequest], int]
-
-
-# -- one request: plan, admission, charge ---------------------------------------------------
-@attrs.frozen(slots=True)
-class Plan:
-    """What a request may cost, before the ledger is asked.
-
-    Attributes:
-        key: ledger key; scope: the scope key; period: the period key.
-        price: the dearest price of any route; input_tokens: the input upper bound.
-        cap: the output tokens wanted (request's or the default); want/least: units.
-    """
-
-    key: str
-    scope: str
-    period: str
-    price: Price
-    input_tokens: int
-    cap: int
-    want: int
-    least: int
-
-
-@attrs.frozen(slots=True)
-class Reservation:
-    """An admitted request: what was reserved, and the request to send.
-
-    Attributes:
-        plan: the plan; units: reserved units; request: the (possibly lowered) request.
-        events: trace events recorded at admission. lease: the ledger's lease id.
-    """
-
-    plan: Plan
-    units: int
-    request: ChatRequest | EmbedRequest
-    events: tuple[TraceEvent, ...]
-    lease: str = ""
-
-
-def plan(request: ChatRequest | EmbedRequest, routes: Sequence[Route], *, scope: str,
-         period: str, now: datetime, prices: PriceTable, on_unknown: Price | None,
-         estimate: Estimator, default_max_tokens: int, min_output_tokens: int) -> Plan:
-    """The worst case of ``request`` over ``routes`` (a ``ConfigError`` if unpriced)."""
-    price = dearest_price(routes, request.model, prices, on_unknown)
-    scope_value = bucket_key(scope, request, routes)
-    period_value = period_key(period, now)
-    input_tokens = estimate(request)
-    if isinstance(request, EmbedRequest):
-        cap = least_out = 0
-    else:
-        cap = request.max_tokens or default_max_tokens
-        least_out = min(cap, min_output_tokens)
-    want = worst_case(price, input_tokens, cap)
-    least = max(1, worst_case(price, input_tokens, least_out)) if want else 0
-    return Plan(ledger_key(scope_value, period_value), scope_value, period_value, price,
-                input_tokens, cap, want, least)
-
-
-def refusal(plan: Plan, limit: Decimal, spent: int) -> BudgetExceeded:
-    """The ``BudgetExceeded`` for a plan the ledger could not grant, with its trace."""
-    error = BudgetExceeded(scope=plan.scope, limit=limit, spent=from_units(spent),
-                           needed=from_units(plan.least), period=plan.period)
-    error.add_trace(TraceEvent("budget", "refused", str(error), {"scope": plan.scope}))
-    return error
-
-
-def admit(plan: Plan, request: ChatRequest | EmbedRequest, units: int,
-          lease: str = "") -> Reservation:
-    """The reservation ``units`` allow: ``max_tokens`` lowered to what they pay for."""
-    events = [TraceEvent("budget", "reserved",
-                         f"reserved ${from_units(units):f} ({plan.scope}, {plan.period})",
-                         {"scope": plan.scope, "period": plan.period,
-                          "usd": str(from_units(units))})]
-    if isinstance(request, ChatRequest):
-        tokens = output_tokens_for(plan.price, plan.input_tokens, units, plan.cap) \
-            if units < plan.want else plan.cap
-        if tokens < plan.cap:
-            events.append(TraceEvent("budget", "lowered", f"max_tokens {plan.cap} -> {tokens}",
-                                     {"from": plan.cap, "to": tokens}))
-        if tokens != request.max_tokens:
-            request = attrs.evolve(request, max_tokens=tokens)
-    return Reservation(plan, units, request, tuple(events), lease)
-
-
-def charge(reservation: Reservation, response: ChatResponse | EmbedResponse,
-           routes: Sequence[Route], prices: PriceTable) -> int:
-    """Units the finished call cost: its usage at the answering route's price.
-
-    A response without usage (a provider that reports none) costs the reservation.
-    """
-    if response.usage.total_tokens == 0:
-        return reservation.units
-    price = settle_price(routes, response.provider, response.model, prices,
-                         reservation.plan.price)
-    return to_units(price.cost(response.usage.input_tokens, response.usage.output_tokens))
-
-
-def settled_event(reservation: Reservation, actual: int, how: str) -> TraceEvent:
-    data: dict[str, Any] = {"scope": reservation.plan.scope, "usd": str(from_units(actual)),
-                            "released": str(from_units(max(0, reservation.units - actual))),
-                            "how": how}
-    if actual > reservation.units:
-        data["overshoot"] = str(from_units(actual - reservation.units))
-    return TraceEvent("budget", "settled", f"settled ${from_units(actual):f} ({how})", data)

@@ -1,0 +1,202 @@
+"""One request under a budget, pure: fold what can raise the bill into the request, plan
+the worst case, admit (lowering ``max_tokens`` to what the grant pays for), charge.
+
+What can raise the bill is folded in before anything is reserved, so nothing slips past:
+
+* **output limits in ``options``** (``max_tokens``, ``max_completion_tokens``,
+  ``max_output_tokens``, ``num_predict``, ``max_new_tokens``) — they would override the
+  request's ``max_tokens`` on the wire (options are merged last), so the largest becomes
+  the cap and they leave ``options``; the Budget then sends only its own ``max_tokens``;
+* **``n``** (several answers, each billed) — the output worst case is ``n`` times the cap;
+* **the service tier and any other field that changes the rates** (``service_tier``,
+  ``speed``...) — the price's own worst rates for those options;
+* **prompt-cache writes** — reserved at the write price when the request may write the
+  cache (it asks for it).
+
+A value that cannot be read is an ``InvalidRequest`` naming the field, before any call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+from insightforge.errors import BudgetExceeded, InvalidRequest
+from insightforge.kit.keys import bucket_key
+from insightforge.pricing import Price, PriceTable
+from insightforge.types import (
+    ChatRequest,
+    ChatResponse,
+    EmbedRequest,
+    EmbedResponse,
+    Route,
+    TraceEvent,
+)
+from middleware.budget.policy import (
+    Estimator,
+    Rates,
+    dearest_rates,
+    from_units,
+    ledger_key,
+    output_tokens_for,
+    period_key,
+    settle_price,
+    to_units,
+    worst_case,
+)
+
+__all__ = ["OUTPUT_LIMITS", "Plan", "Reservation", "admit", "charge", "fold", "plan",
+           "refusal", "settled_event"]
+
+OUTPUT_LIMITS = ("max_tokens", "max_completion_tokens", "max_output_tokens", "num_predict",
+                 "max_new_tokens")
+"""``options`` keys that set the output limit on some wire (folded into ``max_tokens``)."""
+
+
+def _count(options: Mapping[str, Any], key: str) -> int:
+    value = options[key]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidRequest(f"options.{key} must be a whole number >= 1, got {value!r}; "
+                             "a budget cannot bound what it cannot read")
+    return value
+
+
+def fold(request: ChatRequest | EmbedRequest) -> tuple[ChatRequest | EmbedRequest, int]:
+    """``request`` with its options' output limits folded into ``max_tokens`` (the largest
+    wins, as it would on the wire), and the number of answers billed (``n``)."""
+    if isinstance(request, EmbedRequest) or not request.options:
+        return request, 1
+    options = request.options
+    limits = [_count(options, key) for key in OUTPUT_LIMITS if key in options]
+    choices = _count(options, "n") if "n" in options else 1
+    if not limits:
+        return request, choices
+    cap = max([*limits, request.max_tokens or 0])
+    kept = {k: v for k, v in options.items() if k not in OUTPUT_LIMITS}
+    return attrs.evolve(request, options=kept, max_tokens=cap), choices
+
+
+def may_write_cache(request: ChatRequest | EmbedRequest) -> bool:
+    """Whether the request may be billed prompt-cache writes (it asks for caching)."""
+    if isinstance(request, EmbedRequest):
+        return False
+    if any("cache" in key for key in request.options):
+        return True
+    marks = ("cache", "cache_control")  # a message or tool marked cacheable
+    return any(getattr(item, name, None) for item in (*request.messages, *request.tools)
+               for name in marks)
+
+
+@attrs.frozen(slots=True)
+class Plan:
+    """What a request may cost, before the ledger is asked.
+
+    Attributes:
+        key: ledger key; scope: the scope key; period: the period key.
+        rates: the dearest (input-side, output) rates any route may bill it at.
+        input_tokens: the input upper bound. cap: output tokens per answer; choices: ``n``.
+        want/least: units for the cap, and for ``min_output_tokens``.
+        request: the request with its options folded in (what is sent).
+    """
+
+    key: str
+    scope: str
+    period: str
+    rates: Rates
+    input_tokens: int
+    cap: int
+    want: int
+    least: int
+    choices: int = 1
+    request: ChatRequest | EmbedRequest | None = None
+
+
+@attrs.frozen(slots=True)
+class Reservation:
+    """An admitted request: what was reserved, and the request to send.
+
+    Attributes:
+        plan: the plan; units: reserved units; request: the (possibly lowered) request.
+        events: trace events recorded at admission. lease: the ledger's lease id.
+    """
+
+    plan: Plan
+    units: int
+    request: ChatRequest | EmbedRequest
+    events: tuple[TraceEvent, ...]
+    lease: str = ""
+
+
+def plan(request: ChatRequest | EmbedRequest, routes: Sequence[Route], *, scope: str,
+         period: str, now: datetime, prices: PriceTable, on_unknown: Price | None,
+         estimate: Estimator, default_max_tokens: int, min_output_tokens: int) -> Plan:
+    """The worst case of ``request`` over ``routes`` (a ``ConfigError`` if unpriced)."""
+    request, choices = fold(request)
+    input_tokens = estimate(request)
+    rates = dearest_rates(routes, request.model, prices, on_unknown, input_tokens,
+                          options=request.options, cache_writes=may_write_cache(request))
+    if isinstance(request, EmbedRequest):
+        cap = least_out = 0
+    else:
+        cap = request.max_tokens or default_max_tokens
+        least_out = min(cap, min_output_tokens)
+    want = worst_case(rates, input_tokens, cap * choices)
+    least = max(1, worst_case(rates, input_tokens, least_out * choices)) if want else 0
+    scope_value = bucket_key(scope, request, routes)
+    period_value = period_key(period, now)
+    return Plan(ledger_key(scope_value, period_value), scope_value, period_value, rates,
+                input_tokens, cap, want, least, choices, request)
+
+
+def refusal(plan: Plan, limit: Decimal, spent: int) -> BudgetExceeded:
+    """The ``BudgetExceeded`` for a plan the ledger could not grant, with its trace."""
+    error = BudgetExceeded(scope=plan.scope, limit=limit, spent=from_units(spent),
+                           needed=from_units(plan.least), period=plan.period)
+    error.add_trace(TraceEvent("budget", "refused", str(error), {"scope": plan.scope}))
+    return error
+
+
+def admit(plan: Plan, units: int, lease: str = "") -> Reservation:
+    """The reservation ``units`` allow: ``max_tokens`` lowered to what they pay for."""
+    request = plan.request
+    assert request is not None
+    usd = from_units(units)
+    events = [TraceEvent("budget", "reserved", f"reserved ${usd:f} ({plan.scope}, "
+                         f"{plan.period})", {"scope": plan.scope, "period": plan.period,
+                                            "usd": str(usd)})]
+    if isinstance(request, ChatRequest):
+        tokens = output_tokens_for(plan.rates, plan.input_tokens, units, plan.cap,
+                                   plan.choices) if units < plan.want else plan.cap
+        if tokens < plan.cap:
+            events.append(TraceEvent("budget", "lowered", f"max_tokens {plan.cap} -> {tokens}",
+                                     {"from": plan.cap, "to": tokens}))
+        if tokens != request.max_tokens:
+            request = attrs.evolve(request, max_tokens=tokens)
+    return Reservation(plan, units, request, tuple(events), lease)
+
+
+def charge(reservation: Reservation, response: ChatResponse | EmbedResponse,
+           routes: Sequence[Route], prices: PriceTable) -> int:
+    """Units the finished call cost: its whole usage (cache reads and writes, reasoning)
+    at the answering route's price, billed as the request asked (its service tier).
+
+    A response without usage (a provider that reports none) costs the reservation.
+    """
+    if response.usage.total_tokens == 0:
+        return reservation.units
+    price = settle_price(routes, response.provider, response.model, prices,
+                         Price(*reservation.plan.rates))
+    return to_units(price.cost(response.usage, options=reservation.request.options))
+
+
+def settled_event(reservation: Reservation, actual: int, how: str) -> TraceEvent:
+    data: dict[str, Any] = {"scope": reservation.plan.scope, "usd": str(from_units(actual)),
+                            "released": str(from_units(max(0, reservation.units - actual))),
+                            "how": how}
+    if actual > reservation.units:
+        data["overshoot"] = str(from_units(actual - reservation.units))
+    return TraceEvent("budget", "settled", f"settled ${from_units(actual):f} ({how})", data)
