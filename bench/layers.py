@@ -86,7 +86,7 @@ def overhead(make: Callable[[], Any], calls: int, rounds: int, use_async: bool,
              ) -> tuple[float, float]:
     """(bare provider per call, layered minus bare per call): best of interleaved rounds."""
     bare, best = float("inf"), float("inf")
-    for r in range(rounds):
+    for _r in range(rounds):
         requests = Requests(calls).items
         base = provider()
         bare = min(bare, _calls(base, requests, use_async))

@@ -11,6 +11,7 @@ through unseen, the biller would charge for it and the property would fail.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -147,10 +148,8 @@ def test_real_cost_never_exceeds_the_limit(batch: list[ChatRequest], threads: in
 
     def run(part: list[ChatRequest]) -> None:
         for request in part:
-            try:
+            with contextlib.suppress(BudgetExceeded):
                 llm(request)
-            except BudgetExceeded:
-                pass
 
     workers = [threading.Thread(target=run, args=(part,)) for part in chunks]
     for w in workers:
@@ -160,10 +159,8 @@ def test_real_cost_never_exceeds_the_limit(batch: list[ChatRequest], threads: in
 
     async def more() -> None:
         for request in batch:
-            try:
+            with contextlib.suppress(BudgetExceeded):
                 await llm.acall(request)
-            except BudgetExceeded:
-                pass
 
     asyncio.run(more())
     assert biller.real <= Decimal("0.02")
