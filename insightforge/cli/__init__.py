@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "emulator": "insightforge.cli.emulator:emulator",
     "demo": "insightforge.cli.demo:demo",
     "serve": "insightforge.cli.serve:serve",
+    "gateway": "insightforge.cli.gateway:gateway",
 }
 
 

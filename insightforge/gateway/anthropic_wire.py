@@ -229,7 +229,8 @@ class StreamEvents:
         self._text_block: int | None = None
 
     def start(self) -> Iterator[bytes]:
-        message = {"id": self.id, "type": "message", "role": "assistant", "model": self.model,
+        message: dict[str, Any] = {"id": self.id, "type": "message", "role": "assistant",
+                                   "model": self.model,
                    "content": [], "stop_reason": None, "stop_sequence": None,
                    "usage": {"input_tokens": 0, "output_tokens": 0}}
         yield sse_event("message_start", {"type": "message_start", "message": message})

@@ -185,7 +185,7 @@ def run(sock: socket.socket, *, spec: Mapping[str, Any], workers: int = 1,
         if on_start is not None:
             on_start()
         if workers > 1:
-            Multiprocess(config, target=uvicorn.Server(config).run, sockets=[sock]).run()
+            Multiprocess(config, sockets=[sock]).run()
         else:
             uvicorn.Server(config).run(sockets=[sock])
     finally:

@@ -225,6 +225,6 @@ def _masked(spec: str) -> str:
 
 def as_mapping(record: KeyRecord) -> Mapping[str, Any]:
     """A record as ``list --json`` prints it (no digest)."""
-    data = json.loads(record.to_json())
+    data: dict[str, Any] = json.loads(record.to_json())
     data.pop("digest", None)
     return data
