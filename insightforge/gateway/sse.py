@@ -2,9 +2,12 @@
 
 :class:`SSEResponse` is an ASGI application: it sends the status and headers, then each
 event as a body part, while a second task listens for the client's disconnect. When the
-events run out, fail, or the client goes away, the event generator and the stack's stream
-are closed (shielded from cancellation), so every layer sees the end or the abandonment at
-once: budgets settle or release, the audit log writes, the provider connection is dropped.
+events run out or fail, or the client has gone away (noticed at the next chunk: the
+upstream read is never cancelled half way, so the stream ends as *abandoned*, not failed),
+the event generator and the stack's stream are closed, shielded from cancellation, so
+every layer sees the end or the abandonment: budgets settle or release, the audit log
+writes, the provider connection is dropped. A silent upstream is bounded by the
+provider's ``timeout``.
 What must not live here: what the events say (:mod:`.openai_api`, :mod:`.anthropic_api`).
 """
 
@@ -39,16 +42,22 @@ class SSEResponse:
         await send({"type": "http.response.start", "status": 200, "headers": self.headers})
         try:
             async with anyio.create_task_group() as group:
+                gone = anyio.Event()
+
                 async def watch() -> None:
                     while (await receive())["type"] != "http.disconnect":
                         pass
-                    group.cancel_scope.cancel()
+                    gone.set()
 
                 group.start_soon(watch)
                 async for event in self.events:
+                    if gone.is_set():
+                        break
                     await send({"type": "http.response.body", "body": event,
                                 "more_body": True})
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                else:
+                    await send({"type": "http.response.body", "body": b"",
+                                "more_body": False})
                 group.cancel_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True):
