@@ -29,7 +29,8 @@ class Problem(Exception):
 
 
 def too_large(limit: int) -> Problem:
-    return Problem(413, f"request body larger than {limit} bytes; send less", "body_too_large")
+    return Problem(413, f"request body larger than {limit} bytes; send less", "body_too_large",
+                   (("Connection", "close"),))  # the rest of the body is never read
 
 
 async def read_body(receive: Receive, limit: int) -> bytes:

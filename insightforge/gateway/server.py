@@ -14,6 +14,7 @@ parser with a 400 and the connection closed. What must not live here: routing, e
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -34,12 +35,14 @@ KEYS_ENV = "INSIGHTFORGE_GATEWAY_KEYS"
 
 
 class BoundedHttpTools(HttpToolsProtocol):
-    """httptools with a cap on the request head (``max_head`` bytes): past it, a 431 and
-    the connection closed — a head is refused before it is buffered whole."""
+    """httptools with a cap on the request head (``max_head`` bytes): past it, a 431 and a
+    lingering close (our side shut for writing, the rest of the head read and dropped for
+    a moment), so the client reads the 431 instead of a connection reset."""
 
     max_head = 64 * 1024
     _in_head = False
     _head_bytes = 0
+    _discarding = False
 
     def on_message_begin(self) -> None:
         self._in_head = True
@@ -51,15 +54,25 @@ class BoundedHttpTools(HttpToolsProtocol):
         super().on_headers_complete()
 
     def data_received(self, data: bytes) -> None:
+        if self._discarding:
+            return
         super().data_received(data)
         if self._in_head and self.transport is not None and not self.transport.is_closing():
             self._head_bytes += len(data)
             if self._head_bytes > self.max_head:
-                self.transport.write(b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
-                                     b"content-type: text/plain\r\ncontent-length: 36\r\n"
-                                     b"connection: close\r\n\r\n"
-                                     b"request head (URL + headers) too big")
-                self.transport.close()
+                self._refuse_head()
+
+    def _refuse_head(self) -> None:
+        self._discarding = True
+        self.transport.write(b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+                             b"content-type: text/plain\r\ncontent-length: 36\r\n"
+                             b"connection: close\r\n\r\n"
+                             b"request head (URL + headers) too big")
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+            asyncio.get_running_loop().call_later(2.0, self.transport.close)
+        else:  # pragma: no cover - TCP transports can always half-close
+            self.transport.close()
 
 
 def listen(host: str, port: int) -> socket.socket:
