@@ -81,7 +81,8 @@ class Edge:
         problem = None
         if method in _BODILESS and (chunked or (length is not None and length != b"0")):
             problem = (400, f"a {method} request must not carry a body")
-        elif length is not None and int(length) > self.gateway.settings.max_body_bytes:
+        elif length is not None and (not length.isdigit()
+                                     or int(length) > self.gateway.settings.max_body_bytes):
             problem = (413, f"request body larger than {self.gateway.settings.max_body_bytes} "
                        "bytes; send less")
         if problem is not None:
