@@ -162,7 +162,7 @@ def _emulator(port: int) -> subprocess.Popen[bytes]:
 def _config(emu: str, tmp: Path) -> dict[str, Any]:
     return {"providers": {"openai": {"type": "openai", "model": "gpt-4o-mini",
                                      "base_url": emu + "/v1", "api_key": KEY, "timeout": 30,
-                                     "max_connections": 256}},
+                                     "max_connections": 16}},
             "stack": [{"audit": {"sink": str(tmp / "audit.jsonl")}},
                       {"cache": {"ttl": 600}}, {"retry": {"attempts": 2}}],
             "models": {"gpt-4o-mini": {"provider": "openai"}},
