@@ -125,3 +125,31 @@ def test_bad_messages_name_the_field(body: dict[str, Any], field: str) -> None:
     with pytest.raises(errors.InvalidRequest, match="^" + field.replace("[", r"\[")
                        .replace("]", r"\]") + ":"):
         aw.parse_messages(body)
+
+
+def test_anthropic_tool_use_and_usage_json_and_streamed(config: dict[str, Any]) -> None:
+    key, _ = make_key(config, "acme")
+    tools: Any = [{"name": "get_weather", "description": "the weather",
+                   "input_schema": {"type": "object",
+                                    "properties": {"city": {"type": "string"}}}}]
+    ask_tool: Any = {"model": "claude", "max_tokens": 50, "tools": tools,
+                     "tool_choice": {"type": "tool", "name": "get_weather"},
+                     "messages": [{"role": "user", "content": "weather in Paris"}]}
+    with serving(config) as (server, _):
+        client = anthropic.Anthropic(base_url=server.base_url, api_key=key, max_retries=0)
+        plain = client.messages.create(**ask_tool)
+        with client.messages.stream(**ask_tool) as stream:
+            streamed = stream.get_final_message()
+        text = client.messages.create(model="claude", max_tokens=50,
+                                      messages=[{"role": "user", "content": "hi there"}])
+        with client.messages.stream(model="claude", max_tokens=50, messages=[
+                {"role": "user", "content": "hi there"}]) as stream:
+            text_streamed = stream.get_final_message()
+    for message in (plain, streamed):
+        assert message.stop_reason == "tool_use"
+        block = message.content[0]
+        assert block.type == "tool_use" and block.name == "get_weather"
+        assert block.input == {"input": "weather in Paris"}  # the emulator's echo
+    for message in (text, text_streamed):
+        assert message.stop_reason == "end_turn"
+        assert (message.usage.input_tokens, message.usage.output_tokens) == (5, 3)
