@@ -108,6 +108,30 @@ async def _timed(url: tuple[str, int, str], clients: int, seconds: float,
     return len(latencies) / (time.perf_counter() - began), latencies
 
 
+async def _sdk_timed(base_url: str, key: str, clients: int, seconds: float,
+                     ) -> tuple[float, list[float]]:
+    """Like :func:`_timed`, with the openai SDK (``AsyncOpenAI``) as the client."""
+    import openai
+
+    client = openai.AsyncOpenAI(base_url=base_url, api_key=key, max_retries=0, timeout=60)
+    stop = time.perf_counter() + seconds
+    latencies: list[float] = []
+    counter = iter(range(10**9))
+
+    async def one(n: int) -> None:
+        while time.perf_counter() < stop:
+            began = time.perf_counter()
+            await client.chat.completions.create(model="gpt-4o-mini", messages=[
+                {"role": "user", "content": f"sdk {n} {next(counter)} one two three"}])
+            latencies.append(time.perf_counter() - began)
+
+    began = time.perf_counter()
+    await asyncio.gather(*(one(n) for n in range(clients)))
+    rate = len(latencies) / (time.perf_counter() - began)
+    await client.close()
+    return rate, latencies
+
+
 async def stream_load(host: str, port: int, keys: list[str], streams: int,
                       model: str = "gpt-4o-mini") -> dict[str, Any]:
     """``streams`` concurrent streaming clients, round-robin over ``keys``; checks each."""
@@ -182,6 +206,8 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=500)
     parser.add_argument("--tenants", type=int, default=10)
     parser.add_argument("--workers", type=int, default=1, help="gateway worker processes")
+    parser.add_argument("--sdk-client", action="store_true",
+                        help="also measure with the openai SDK as the client")
     parser.add_argument("--budget", default="0.0015", help="each stream key's budget, USD")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="insightforge-bench-"))
@@ -225,6 +251,17 @@ def main() -> None:
             print(f"{args.clients} clients: upstream direct {d:7.0f} req/s, median "
                   f"{dm * 1000:6.2f} ms | gateway {g:7.0f} req/s, median {gm * 1000:6.2f} ms"
                   f" | throughput ratio {g / d:.3f}, median latency ratio {gm / dm:.3f}")
+            if args.sdk_client:
+                sdk = {}
+                for name, base, key in (("direct", f"http://127.0.0.1:{emu_port}/v1", KEY),
+                                        ("gateway", f"http://127.0.0.1:{gw_port}/v1",
+                                         bench_key)):
+                    sdk[name] = await _sdk_timed(base, key, args.clients, args.seconds / 2)
+                (sd_, sl), (sg_, gl) = sdk["direct"], sdk["gateway"]
+                print(f"{args.clients} openai-SDK clients (AsyncOpenAI, one process): "
+                      f"direct {sd_:6.0f} req/s, median {statistics.median(sl) * 1e3:.1f} ms | "
+                      f"gateway {sg_:6.0f} req/s, median {statistics.median(gl) * 1e3:.1f} ms"
+                      f" | throughput ratio {sg_ / sd_:.3f}")
             seq: dict[str, list[float]] = {}
             for name, url, headers in (("direct", direct, up), ("gateway", gate, auth)):
                 _, seq[name] = await _timed(url, 1, 3.0, headers, "gpt-4o-mini")
