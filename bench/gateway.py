@@ -1,76 +1,300 @@
-"""Benchmark: what the HTTP gateway adds on top of calling the stack in-process.
+"""Benchmark: the gateway against the upstream it fronts, side by side, and a streaming load.
 
-Run: ``.venv/bin/python bench/gateway.py``
+Run: ``.venv/bin/python bench/gateway.py [--clients 200] [--seconds 8] [--streams 500]``
 
-Measures, with a free in-process provider (ScriptedProvider) so only the gateway is timed:
-* a non-streamed chat call in-process vs. through the gateway (httpx, keep-alive) — median
-  and p99 latency;
-* a streamed call (10 chunks) through the gateway: time to the last byte;
-* throughput with 8 client threads on one gateway (keep-alive connections).
+Processes: the emulator (the upstream, its listen backlog raised to 1024 so 200 direct
+clients can connect), ``insightforge serve`` (the gateway: audit log, per-key budget, cache
+miss — every prompt unique —, retry; one worker) and this script (the client). The client is
+a lean asyncio HTTP/1.1 client (keep-alive, one connection per simulated client), so its own
+cost is small and the same for both targets.
+
+1. **Throughput and latency at ``--clients`` concurrency**: the same non-streamed chat
+   request, to the emulator directly (the floor) and through the gateway, for ``--seconds``
+   each, interleaved twice; requests/s and median latency, and their ratios.
+2. **Added latency, unloaded**: one client, sequential requests, median of each target.
+3. **``--streams`` concurrent streaming clients** over ``--tenants`` virtual keys with
+   budgets: every stream must come back whole, once, with its own text (a unique prompt
+   per client), and each key's ledger spend must equal the sum of the costs the audit log
+   recorded for it, nothing left reserved.
+
+:func:`stream_load` and :class:`Raw` are also used by tests/gateway/test_load.py (short form).
 """
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import json
+import os
 import statistics
-import threading
+import subprocess
+import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections import defaultdict
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
-import httpx
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from insightforge import ChatRequest, stack
-from insightforge.gateway import start
-from insightforge.testing import ScriptedProvider
-
-BODY = {"model": "default", "messages": [{"role": "user",
-                                          "content": "one two three four five six seven eight"}]}
+KEY = "sk-bench-0000000000000000000000000000"
 
 
-def _times(fn: Callable[[], object], n: int) -> list[float]:
-    for _ in range(min(50, n)):
-        fn()
-    out = []
-    for _ in range(n):
-        t = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t)
-    return out
+class Raw:
+    """One keep-alive HTTP/1.1 connection: POST JSON, read a sized or chunked body."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    overheads: list[float] = []  # X-InsightForge-Overhead-Ms of every gateway answer
+
+    async def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        self.writer.write(f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: "
+                          f"application/json\r\nContent-Length: {len(body)}\r\n{head}\r\n"
+                          .encode() + body)
+        raw = await self.reader.readuntil(b"\r\n\r\n")
+        lines = raw.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        fields = {k.lower(): v.strip() for k, _, v in
+                  (line.partition(":") for line in lines[1:] if line)}
+        if "x-insightforge-overhead-ms" in fields:
+            Raw.overheads.append(float(fields["x-insightforge-overhead-ms"]))
+        if "content-length" in fields:
+            return status, await self.reader.readexactly(int(fields["content-length"]))
+        parts = []
+        while True:
+            size = int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            data = await self.reader.readexactly(size + 2)
+            if size == 0:
+                break
+            parts.append(data[:-2])
+        return status, b"".join(parts)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
 
 
-def _report(name: str, times: list[float]) -> None:
-    times = sorted(times)
-    p99 = times[int(len(times) * 0.99) - 1]
-    print(f"{name:38s} median {statistics.median(times) * 1e6:8.0f} µs   p99 {p99 * 1e6:8.0f} µs")
+async def _timed(url: tuple[str, int, str], clients: int, seconds: float,
+                 headers: dict[str, str], model: str) -> tuple[float, list[float]]:
+    host, port, path = url
+    stop = time.perf_counter() + seconds
+    latencies: list[float] = []
+    counter = iter(range(10**9))
+
+    async def one(n: int) -> None:
+        conn = Raw(host, port)
+        try:
+            while time.perf_counter() < stop:
+                body = json.dumps({"model": model, "messages": [
+                    {"role": "user", "content": f"bench {n} {next(counter)} one two three"}]})
+                began = time.perf_counter()
+                status, _ = await conn.post(path, body.encode(), headers)
+                latencies.append(time.perf_counter() - began)
+                if status != 200:
+                    raise RuntimeError(f"status {status}")
+        finally:
+            conn.close()
+
+    began = time.perf_counter()
+    await asyncio.gather(*(one(n) for n in range(clients)))
+    return len(latencies) / (time.perf_counter() - began), latencies
+
+
+async def _sdk_timed(base_url: str, key: str, clients: int, seconds: float,
+                     ) -> tuple[float, list[float]]:
+    """Like :func:`_timed`, with the openai SDK (``AsyncOpenAI``) as the client."""
+    import openai
+
+    client = openai.AsyncOpenAI(base_url=base_url, api_key=key, max_retries=0, timeout=60)
+    stop = time.perf_counter() + seconds
+    latencies: list[float] = []
+    counter = iter(range(10**9))
+
+    async def one(n: int) -> None:
+        while time.perf_counter() < stop:
+            began = time.perf_counter()
+            await client.chat.completions.create(model="gpt-4o-mini", messages=[
+                {"role": "user", "content": f"sdk {n} {next(counter)} one two three"}])
+            latencies.append(time.perf_counter() - began)
+
+    began = time.perf_counter()
+    await asyncio.gather(*(one(n) for n in range(clients)))
+    rate = len(latencies) / (time.perf_counter() - began)
+    await client.close()
+    return rate, latencies
+
+
+async def stream_load(host: str, port: int, keys: list[str], streams: int,
+                      model: str = "gpt-4o-mini") -> dict[str, Any]:
+    """``streams`` concurrent streaming clients, round-robin over ``keys``; checks each."""
+    results: dict[str, Any] = {"ok": 0, "refused": 0, "bad": [], "statuses": defaultdict(int)}
+
+    async def one(n: int) -> None:
+        conn = Raw(host, port)
+        prompt = f"stream {n} " + " ".join(f"w{n}x{i}" for i in range(12))
+        body = json.dumps({"model": model, "stream": True, "max_tokens": 64,
+                           "messages": [{"role": "user", "content": prompt}]}).encode()
+        try:
+            status, data = await conn.post("/v1/chat/completions", body,
+                                           {"Authorization": f"Bearer {keys[n % len(keys)]}"})
+        finally:
+            conn.close()
+        results["statuses"][status] += 1
+        if status == 429:
+            results["refused"] += 1
+            return
+        events = [line[6:] for line in data.decode().split("\n") if line.startswith("data: ")]
+        text = "".join((json.loads(e)["choices"] or [{}])[0].get("delta", {}).get("content")
+                       or "" for e in events[:-1])
+        if status != 200 or events[-1] != "[DONE]" or text != f"Echo: {prompt}":
+            results["bad"].append((n, status, text[:80]))
+        else:
+            results["ok"] += 1
+
+    await asyncio.gather(*(one(n) for n in range(streams)))
+    return results
+
+
+def audit_costs(path: Path) -> dict[str, Decimal]:
+    """Sum of recorded costs per key id in an audit log."""
+    costs: dict[str, Decimal] = defaultdict(Decimal)
+    for line in path.read_text().splitlines():
+        record = json.loads(line)
+        key_id = (record.get("tags") or {}).get("key_id")
+        if key_id and record.get("cost_usd"):
+            costs[key_id] += Decimal(record["cost_usd"])
+    return costs
+
+
+def _emulator(port: int) -> subprocess.Popen[bytes]:
+    code = ("from insightforge.testing.emulator.server import EmulatorServer\n"
+            "EmulatorServer.request_queue_size = 1024\n"
+            "from insightforge.testing.emulator.cli import main\n"
+            f"main(['--port', '{port}'])\n")
+    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL)
+
+
+def _config(emu: str, tmp: Path) -> dict[str, Any]:
+    return {"providers": {"openai": {"type": "openai", "model": "gpt-4o-mini",
+                                     "base_url": emu + "/v1", "api_key": KEY, "timeout": 30,
+                                     "max_connections": 16}},
+            "stack": [{"audit": {"sink": str(tmp / "audit.jsonl")}},
+                      {"cache": {"ttl": 600}}, {"retry": {"attempts": 2}}],
+            "models": {"gpt-4o-mini": {"provider": "openai"}},
+            "gateway": {"keys": f"sqlite:///{tmp / 'keys.db'}",
+                        "store": f"sqlite:///{tmp / 'gateway.db'}"}}
 
 
 def main() -> None:
-    llm = stack(provider=ScriptedProvider())
-    request = ChatRequest(BODY["messages"])  # type: ignore[arg-type]
-    _report("in-process stack call", _times(lambda: llm(request), 2000))
-    with start(llm) as server, httpx.Client(base_url=server.url, timeout=10) as client:
-        _report("gateway chat (keep-alive)",
-                _times(lambda: client.post("/chat/completions", json=BODY).raise_for_status(),
-                       2000))
-        stream = {**BODY, "stream": True}
-        _report("gateway stream (9 chunks + usage)",
-                _times(lambda: client.post("/chat/completions", json=stream).read(), 1000))
+    from insightforge.gateway.keystore import keystore_from, ops
+    from middleware.budget import ledger_from
+    from middleware.budget.policy import from_units
+    from tests.services import free_port
 
-        per_thread, threads = 300, 8
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--clients", type=int, default=200)
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--streams", type=int, default=500)
+    parser.add_argument("--tenants", type=int, default=10)
+    parser.add_argument("--workers", type=int, default=1, help="gateway worker processes")
+    parser.add_argument("--sdk-client", action="store_true",
+                        help="also measure with the openai SDK as the client")
+    parser.add_argument("--budget", default="0.0015", help="each stream key's budget, USD")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="insightforge-bench-"))
+    emu_port, gw_port = free_port(), free_port()
+    emu = _emulator(emu_port)
+    assert emu.stdout is not None
+    emu.stdout.readline()
+    config = _config(f"http://127.0.0.1:{emu_port}", tmp)
+    (tmp / "config.json").write_text(json.dumps(config))
+    store = keystore_from(config["gateway"]["keys"])
+    bench_key, _ = ops.create(store, "bench", budget=(Decimal(10**6), "total"))
+    limit = Decimal(args.budget)
+    stream_keys = [ops.create(store, f"tenant{i}", budget=(limit, "total"))
+                   for i in range(args.tenants)]
+    gw = subprocess.Popen([sys.executable, "-c", "from insightforge.cli import main; main()",
+                           "--config", str(tmp / "config.json"), "serve", "--port",
+                           str(gw_port), "-q", "--workers", str(args.workers)],
+                          stdout=subprocess.PIPE,
+                          env={**os.environ, "INSIGHTFORGE_GATEWAY_KEYS": ""})
+    assert gw.stdout is not None
+    print(gw.stdout.readline().decode().strip())
+    try:
+        direct = ("127.0.0.1", emu_port, "/v1/chat/completions")
+        gate = ("127.0.0.1", gw_port, "/v1/chat/completions")
+        auth = {"Authorization": f"Bearer {bench_key}"}
+        up = {"Authorization": f"Bearer {KEY}"}
 
-        def worker() -> None:
-            with httpx.Client(base_url=server.url, timeout=10) as c:
-                for _ in range(per_thread):
-                    c.post("/chat/completions", json=BODY).raise_for_status()
+        async def measure() -> None:
+            await _timed(direct, args.clients, 1.0, up, "gpt-4o-mini")  # warm both
+            await _timed(gate, args.clients, 1.0, auth, "gpt-4o-mini")
+            rates: dict[str, list[float]] = defaultdict(list)
+            lats: dict[str, list[float]] = defaultdict(list)
+            for _ in range(2):
+                for name, url, headers in (("direct", direct, up), ("gateway", gate, auth)):
+                    rate, latencies = await _timed(url, args.clients, args.seconds / 2,
+                                                   headers, "gpt-4o-mini")
+                    rates[name].append(rate)
+                    lats[name].extend(latencies)
+            d, g = statistics.mean(rates["direct"]), statistics.mean(rates["gateway"])
+            dm, gm = statistics.median(lats["direct"]), statistics.median(lats["gateway"])
+            print(f"{args.clients} clients: upstream direct {d:7.0f} req/s, median "
+                  f"{dm * 1000:6.2f} ms | gateway {g:7.0f} req/s, median {gm * 1000:6.2f} ms"
+                  f" | throughput ratio {g / d:.3f}, median latency ratio {gm / dm:.3f}")
+            if args.sdk_client:
+                sdk = {}
+                for name, base, key in (("direct", f"http://127.0.0.1:{emu_port}/v1", KEY),
+                                        ("gateway", f"http://127.0.0.1:{gw_port}/v1",
+                                         bench_key)):
+                    sdk[name] = await _sdk_timed(base, key, args.clients, args.seconds / 2)
+                (sd_, sl), (sg_, gl) = sdk["direct"], sdk["gateway"]
+                print(f"{args.clients} openai-SDK clients (AsyncOpenAI, one process): "
+                      f"direct {sd_:6.0f} req/s, median {statistics.median(sl) * 1e3:.1f} ms | "
+                      f"gateway {sg_:6.0f} req/s, median {statistics.median(gl) * 1e3:.1f} ms"
+                      f" | throughput ratio {sg_ / sd_:.3f}")
+            seq: dict[str, list[float]] = {}
+            for name, url, headers in (("direct", direct, up), ("gateway", gate, auth)):
+                _, seq[name] = await _timed(url, 1, 3.0, headers, "gpt-4o-mini")
+            sd, sg = statistics.median(seq["direct"]), statistics.median(seq["gateway"])
+            print(f"1 client, sequential: upstream median {sd * 1e3:.3f} ms, gateway median "
+                  f"{sg * 1e3:.3f} ms -> added median {(sg - sd) * 1e3:.3f} ms")
+            print(f"gateway's own time outside the stack (X-InsightForge-Overhead-Ms), median "
+                  f"of {len(Raw.overheads)} answers: {statistics.median(Raw.overheads):.3f} ms")
+            began = time.perf_counter()
+            res = await stream_load("127.0.0.1", gw_port, [k for k, _ in stream_keys],
+                                    args.streams)
+            print(f"{args.streams} concurrent streams over {args.tenants} keys in "
+                  f"{time.perf_counter() - began:.1f} s: {res['ok']} whole, {res['refused']}"
+                  f" refused by budgets, {len(res['bad'])} lost/mixed/duplicated "
+                  f"{dict(res['statuses'])}")
 
-        pool = [threading.Thread(target=worker) for _ in range(threads)]
-        t = time.perf_counter()
-        for th in pool:
-            th.start()
-        for th in pool:
-            th.join()
-        elapsed = time.perf_counter() - t
-        print(f"{'gateway throughput, 8 client threads':38s} "
-              f"{per_thread * threads / elapsed:8.0f} req/s")
+        asyncio.run(measure())
+    finally:
+        gw.terminate()
+        gw.wait(timeout=60)
+        emu.terminate()
+        emu.wait(timeout=10)
+    ledger = ledger_from(config["gateway"]["store"])
+    costs = audit_costs(tmp / "audit.jsonl")
+    exact = True
+    for _, record in stream_keys:
+        rows = [e for e in ledger.entries() if e.key.startswith(f"key_id={record.id}|")]
+        spent = sum((from_units(e.spent) for e in rows), Decimal(0))
+        reserved = sum(e.reserved for e in rows)
+        exact &= spent == costs.get(record.id, Decimal(0)) and reserved == 0 and (
+            spent <= limit)
+    print(f"per-key budgets exact (ledger spend == audit-log costs, <= limit, nothing "
+          f"reserved): {exact}")
 
 
 if __name__ == "__main__":

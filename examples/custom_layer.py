@@ -231,7 +231,7 @@ async def _async_demo(llm: Any) -> tuple[str, bool]:
         refused = False
     except BulkheadFull:
         refused = True
-    response = await stream.collect()
+    response = await stream.acollect()
     await llm.aclose()
     return response.text, refused
 

@@ -51,8 +51,7 @@ def run_all(emu: Emulator, report: Callable[[str], None] = print) -> dict[str, l
         llm = make_stack(provider)
         sync = llm(request)
         assert isinstance(sync, ChatResponse)
-        streamed = llm(ChatRequest(request.messages, max_tokens=50, stream=True))
-        stream_response = streamed.collect()  # type: ignore[union-attr]
+        stream_response = llm.stream(ChatRequest(request.messages, max_tokens=50)).collect()
         async_response = asyncio.run(_acall(llm, ChatRequest("And asynchronously?")))
         results[name] = [sync, stream_response, async_response]
         for how, r in zip(("sync", "stream", "async"), results[name], strict=True):

@@ -25,6 +25,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol, TypeAlias, overload, runtime_checkable
 
+import attrs
+
 from insightforge.streams import AsyncChatStream, ChatStream
 from insightforge.types import ChatRequest, ChatResponse, EmbedRequest, EmbedResponse, Route
 
@@ -208,11 +210,26 @@ class Stack:
         """Answer asynchronously (an :class:`AsyncChatStream` when ``request.stream``)."""
         return await self._acall(request)
 
+    def stream(self, request: ChatRequest | str, /) -> ChatStream:
+        """Answer as a :class:`ChatStream` (``stream=True`` is set for you): typed, so no
+        ``isinstance`` check is needed to iterate the answer."""
+        result = self._call(_streaming(request))
+        if not isinstance(result, ChatStream):  # pragma: no cover - a handler broke the rule
+            raise TypeError(f"a stream request was answered with {type(result).__name__}")
+        return result
+
+    async def astream(self, request: ChatRequest | str, /) -> AsyncChatStream:
+        """Answer as an :class:`AsyncChatStream` (``stream=True`` is set for you)."""
+        result = await self._acall(_streaming(request))
+        if not isinstance(result, AsyncChatStream):  # pragma: no cover
+            raise TypeError(f"a stream request was answered with {type(result).__name__}")
+        return result
+
     def routes(self) -> tuple[Route, ...]:
         return self.handler.routes()
 
     def close(self) -> None:
-        """Close every provider's connection pool in the stack."""
+        """Close every provider's connection pool, store and audit sink in the stack."""
         _close(self.handler)
 
     async def aclose(self) -> None:
@@ -232,6 +249,12 @@ class Stack:
 
     def __repr__(self) -> str:
         return "\n".join(describe(self))
+
+
+def _streaming(request: ChatRequest | str) -> ChatRequest:
+    if isinstance(request, str):
+        return ChatRequest(request, stream=True)
+    return request if request.stream else attrs.evolve(request, stream=True)
 
 
 def stack(*layers: Layer, provider: Any) -> Stack:

@@ -59,9 +59,8 @@ def _example_importable() -> bool:
     return _available("insightforge_echo.kit")
 
 
-PROVIDERS = [pytest.param(label, factory, id=label,
-                          marks=() if _available(module) else pytest.mark.skip(
-                              reason=f"{module} not written yet"))
+# every built-in provider must be there: a missing module is a failure, not a skip
+PROVIDERS = [pytest.param(label, factory, id=label)
              for label, (module, factory) in kit_factories.BUILTIN.items()]
 
 
@@ -74,8 +73,7 @@ def test_builtin_provider_conforms(label: str, factory: Any, check: str,
 
 @pytest.mark.parametrize("check", list(CHECKS))
 def test_example_plugin_conforms(check: str, emulator: Any) -> None:
-    if not _example_importable():
-        pytest.skip("examples/plugin-provider is not there yet")
+    assert _example_importable(), "examples/plugin-provider is missing (scripts/setup installs it)"
     factory, spec = load_target(EXAMPLE_TARGET)
     run_check(check, factory, spec, emulator=emulator)
 
@@ -169,7 +167,6 @@ MUTANTS = [
 ]
 
 
-@pytest.mark.skipif(not _available("providers.openai"), reason="providers.openai missing")
 @pytest.mark.parametrize(("how", "check", "says"), MUTANTS, ids=[m[0] for m in MUTANTS])
 def test_kit_catches_a_broken_provider(how: str, check: str, says: str, emulator: Any) -> None:
     spec = spec_of(kit_factories.openai)
@@ -178,7 +175,6 @@ def test_kit_catches_a_broken_provider(how: str, check: str, says: str, emulator
     assert says in str(caught.value)
 
 
-@pytest.mark.skipif(not _available("providers.openai"), reason="providers.openai missing")
 def test_run_conformance_reports_every_failed_check(emulator: Any) -> None:
     spec = attrs.evolve(spec_of(kit_factories.openai), label="mutant")
     with pytest.raises(ConformanceError) as caught:
@@ -192,7 +188,6 @@ def test_run_conformance_reports_every_failed_check(emulator: Any) -> None:
     assert "Failing test case" in text and "request=ChatRequest(" in text  # which request
 
 
-@pytest.mark.skipif(not _available("providers.openai"), reason="providers.openai missing")
 def test_run_conformance_returns_the_report_and_starts_its_own_emulator() -> None:
     report = run_conformance(kit_factories.openai, checks=["interface", "close"])
     assert report.passed and [r.name for r in report.results] == ["interface", "close"]
@@ -230,7 +225,6 @@ def _pytest(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
 
 
-@pytest.mark.skipif(not _available("providers.openai"), reason="providers.openai missing")
 def test_plugin_runs_the_kit_from_the_command_line(tmp_path: Path) -> None:
     done = _pytest(tmp_path, "--insightforge-provider", "tests.kit_factories:openai",
                    "-k", "interface or close")
@@ -238,7 +232,6 @@ def test_plugin_runs_the_kit_from_the_command_line(tmp_path: Path) -> None:
     assert "3 passed" in done.stdout  # interface, close, stream_close_early
 
 
-@pytest.mark.skipif(not _available("providers.openai"), reason="providers.openai missing")
 def test_plugin_names_the_failing_check(tmp_path: Path) -> None:
     (tmp_path / "broken_kit.py").write_text(
         "from tests.test_conformance import _mutant\n"
@@ -253,8 +246,7 @@ def test_plugin_names_the_failing_check(tmp_path: Path) -> None:
 
 
 def test_the_example_plugin_passes_the_kit_as_its_readme_runs_it(tmp_path: Path) -> None:
-    if not _example_importable():
-        pytest.skip("examples/plugin-provider is not there yet")
+    assert _example_importable(), "examples/plugin-provider is missing (scripts/setup installs it)"
     done = _pytest(tmp_path, "--insightforge-provider", EXAMPLE_TARGET)
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"{len(CHECKS)} passed" in done.stdout

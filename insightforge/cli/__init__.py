@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "audit": "insightforge.cli.audit:audit",
     "budget": "insightforge.cli.budget:budget",
     "cache": "insightforge.cli.cache:cache",
+    "gateway": "insightforge.cli.gateway:gateway",
 }
 
 

@@ -166,6 +166,11 @@ def json_schema() -> dict[str, Any]:
             "provider": {"type": "string", "description": "The instance the stack wraps "
                                                           "(default: the first one)."},
             "stack": {"$ref": "#/$defs/stack"},
+            "models": {"type": "object", "description": "The gateway's model list: names "
+                       "(and aliases) to a provider and model, or to a stack "
+                       "(docs/gateway.md)."},
+            "gateway": {"type": "object", "description": "The gateway's settings: keys, "
+                        "store, limits (docs/gateway.md)."},
             "prices": {"type": "object", "description": "Extra prices: {type: {model: price}}.",
                        "additionalProperties": {"type": "object",
                                                 "additionalProperties": _price_schema()}},

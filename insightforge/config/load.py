@@ -104,7 +104,7 @@ def _raw(source: str | os.PathLike[str] | Mapping[str, Any]) -> Any:
     path = Path(source)
     text_like = isinstance(source, str) and ("\n" in source or (":" in source
                                              and not path.suffix))
-    if not text_like or path.is_file():
+    if not text_like or _is_file(path):
         try:
             return read_document(path.read_text(encoding="utf-8"), str(path))
         except FileNotFoundError:
@@ -112,6 +112,13 @@ def _raw(source: str | os.PathLike[str] | Mapping[str, Any]) -> Any:
         except (OSError, UnicodeDecodeError, ValueError) as exc:  # ValueError: a NUL byte
             raise ConfigError(f"cannot read {str(path)!r}: {exc}", path="$") from None
     return read_document(str(source))
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):  # YAML text too long (or too odd) to be a file name
+        return False
 
 
 def prepare(source: str | os.PathLike[str] | Mapping[str, Any],

@@ -35,7 +35,7 @@ from insightforge.pricing._parse import RATE_KEYS
 
 __all__ = ["TOP_KEYS", "parse_config"]
 
-TOP_KEYS = ("providers", "stack", "provider", "prices", "version")
+TOP_KEYS = ("providers", "stack", "provider", "prices", "version", "models", "gateway")
 # registered names, listed once per parse (scanning entry points is the slow part)
 _KNOWN: ContextVar[dict[str, frozenset[str]] | None] = ContextVar("_KNOWN", default=None)
 
@@ -228,6 +228,11 @@ def _parse(doc: Mapping[Any, Any], problems: Problems) -> Config:
     if "version" in doc and doc["version"] != 1:
         problems.add("$.version", f"unsupported version {doc['version']!r}; expected 1")
     config = Config(providers, layers, primary, prices)
+    # the gateway's sections (insightforge.config.models): checked here, read by the gateway
+    from insightforge.config.models import parse_gateway, parse_models
+
+    parse_models(doc.get("models"), problems, set(providers), _layers)
+    parse_gateway(doc.get("gateway"), problems)
     if providers:
         declared = {str(k) for k in doc["providers"]}
         check_config(config, problems, declared)

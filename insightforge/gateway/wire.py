@@ -41,9 +41,22 @@ _ROLES = {"system": "system", "developer": "system", "user": "user",
 _CHAT_FIELDS = frozenset({
     "messages", "model", "temperature", "top_p", "max_tokens", "max_completion_tokens",
     "stop", "seed", "tools", "tool_choice", "response_format", "stream", "stream_options",
-    "metadata", "user", "n"})
+    "metadata", "user", "n", "service_tier"})
 _EMBED_FIELDS = frozenset({"input", "model", "dimensions", "encoding_format", "user",
                            "metadata"})
+PASSED_ON = frozenset({"frequency_penalty", "presence_penalty", "logit_bias", "logprobs",
+                       "top_logprobs", "parallel_tool_calls", "store"})
+"""Fields that cannot raise the bill: passed to the provider in ``options``."""
+REFUSED = {
+    "reasoning_effort": "it changes how many (billed) reasoning tokens the model spends",
+    "prediction": "predicted outputs are billed beyond the answer",
+    "audio": "audio output is billed at audio prices", "modalities": "audio output is "
+    "billed at audio prices", "web_search_options": "web search is billed per call",
+    "functions": "the legacy functions field is not supported; send tools",
+    "function_call": "the legacy function_call field is not supported; send tool_choice",
+    "verbosity": "it changes how long (and how dear) the answer is",
+}
+"""Fields that change the price and have no typed field yet: refused, naming the field."""
 
 
 def _bad(path: str, problem: str) -> InvalidRequest:
@@ -124,7 +137,25 @@ def resolve_model(name: Any, stack_models: Collection[str] = (), path: str = "mo
 
 
 def _options(body: Mapping[str, Any], known: frozenset[str]) -> dict[str, Any]:
-    return {k: v for k, v in body.items() if k not in known}
+    """The fields passed on in ``options``: only :data:`PASSED_ON` ones.
+
+    A price-changing field (:data:`REFUSED`) or one the gateway does not know is an
+    :class:`InvalidRequest` naming it: nothing reaches the provider that the layers (the
+    budget above all) did not see.
+    """
+    options = {}
+    for name, value in body.items():
+        if name in known:
+            continue
+        if name in REFUSED:
+            raise _bad(name, f"not accepted by this gateway: {REFUSED[name]}, and the "
+                       "budget cannot see it; remove the field")
+        if name not in PASSED_ON:
+            raise _bad(name, "unknown field; the gateway forwards only fields it knows "
+                       f"(and {', '.join(sorted(PASSED_ON))}), so the budget sees every "
+                       "field that can change the price; remove it")
+        options[name] = value
+    return options
 
 
 # -- chat -------------------------------------------------------------------------------
@@ -207,8 +238,11 @@ def parse_chat(body: Any, headers: Iterable[tuple[str, str]] = (), *,
                stack_models: Collection[str] = ()) -> ChatRequest:
     """The :class:`ChatRequest` a ``/v1/chat/completions`` body (and its headers) ask for.
 
-    Fields we do not model (``frequency_penalty``, ``logit_bias``...) go to ``options``,
-    which providers pass upstream. ``n`` above 1 is refused (one answer per request).
+    Price-neutral fields we do not model (``frequency_penalty``, ``logit_bias``...) go to
+    ``options``, which providers pass upstream; price-changing ones are mapped to typed
+    fields (``max_completion_tokens`` -> ``max_tokens``, the smaller of both) or refused
+    (``n`` above 1, a ``service_tier`` other than ``default``, :data:`REFUSED`), and unknown
+    ones refused, each with an :class:`InvalidRequest` naming the field.
     """
     data = _obj(body, "body")
     messages = _list(data.get("messages"), "messages")
@@ -216,7 +250,12 @@ def parse_chat(body: Any, headers: Iterable[tuple[str, str]] = (), *,
         raise _bad("messages", "must not be empty: send at least one message")
     if _int(data.get("n"), "n", minimum=1) not in (None, 1):
         raise _bad("n", "only n=1 is supported; send several requests for several answers")
-    limit = data.get("max_completion_tokens", data.get("max_tokens"))
+    if data.get("service_tier") not in (None, "default"):
+        raise _bad("service_tier", "only 'default' is accepted: other tiers change the price "
+                   "and the budget cannot see them; remove the field")
+    limits = [_int(data.get(name), name, minimum=1)
+              for name in ("max_tokens", "max_completion_tokens")]
+    limit = min((v for v in limits if v is not None), default=None)
     stream = data.get("stream", False)
     if not isinstance(stream, bool):
         raise _bad("stream", f"expected a boolean, got {_kind(stream)}")
@@ -225,7 +264,7 @@ def parse_chat(body: Any, headers: Iterable[tuple[str, str]] = (), *,
         model=resolve_model(data.get("model"), stack_models),
         temperature=_number(data.get("temperature"), "temperature"),
         top_p=_number(data.get("top_p"), "top_p"),
-        max_tokens=_int(limit, "max_tokens", minimum=1),
+        max_tokens=limit,
         stop=_stop(data.get("stop")),
         seed=_int(data.get("seed"), "seed"),
         tools=tuple(_tool(t, f"tools[{i}]")

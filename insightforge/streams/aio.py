@@ -113,11 +113,13 @@ class AsyncChatStream(StreamState):
                 raise
         return self._primed
 
-    async def collect(self) -> ChatResponse:
+    async def acollect(self) -> ChatResponse:
         """Read the rest of the stream and return the assembled response."""
         async for _ in self:
             pass
         return self.response
+
+    collect = acollect  # the name the sync twin has (``await stream.collect()``)
 
     async def _end(self) -> None:
         self._state = DONE

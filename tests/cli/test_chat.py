@@ -62,13 +62,6 @@ def test_chat_stream(cfg: Path, emulator: Any) -> None:
 
 def test_no_cache_leaves_the_cache_out(clean_env: Path, emulator: Any,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    from insightforge.errors import ConfigError
-    from insightforge.registry import layer_factory
-
-    try:
-        layer_factory("cache")
-    except ConfigError as exc:
-        pytest.skip(f"the cache layer is not available yet: {exc}")
     monkeypatch.setenv("TEST_OPENAI_KEY", TEST_OPENAI_KEY)
     db = clean_env / "cache.db"
     write_config(clean_env, emulator, f"[{{cache: {{ttl: 60, store: 'sqlite:///{db}'}}}}]")

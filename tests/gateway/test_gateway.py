@@ -28,7 +28,7 @@ import httpx
 import openai
 import pytest
 
-from insightforge import ChatStream, Chunk, stack
+from insightforge import AsyncChatStream, ChatStream, Chunk, stack
 from insightforge.errors import BudgetExceeded, RateLimited
 from insightforge.gateway import GatewayServer, start
 from insightforge.stack import AsyncResponse, Handler, Middleware, Request, Response
@@ -66,8 +66,15 @@ class _ProbeHandler(Middleware):
                                on_end=lambda _: self.layer.ended.set())
         return result
 
-    async def acall(self, request: Request, /) -> AsyncResponse:  # pragma: no cover
-        raise NotImplementedError
+    async def acall(self, request: Request, /) -> AsyncResponse:
+        self.layer.seen.append(request)
+        if self.layer.fail:
+            raise self.layer.fail.pop(0)
+        result = await self.inner.acall(request)
+        if isinstance(result, AsyncChatStream):
+            return result.wrap(on_close=self.layer.closed.set,
+                               on_end=lambda _: self.layer.ended.set())
+        return result
 
 
 def _openai(emu: Emulator, **kw: Any) -> OpenAI:
@@ -167,7 +174,9 @@ def test_tags_reach_the_stack_and_never_go_upstream(server: GatewayServer, probe
     _client(server).chat.completions.create(
         **_ask(metadata={"feature": "search", "tenant": "from-body"}, user="u-7"),
         extra_headers={"X-InsightForge-Tag-Tenant": "acme"})
-    assert dict(probe.seen[-1].tags) == {"tenant": "acme", "feature": "search", "user": "u-7"}
+    tags = dict(probe.seen[-1].tags)
+    assert tags.pop("request_id")  # the gateway's request id, also in X-Request-Id
+    assert tags == {"tenant": "acme", "feature": "search", "user": "u-7"}
     upstream = json.dumps(emulator.requests[-1].body)
     assert "acme" not in upstream and "search" not in upstream and "u-7" not in upstream
 

@@ -32,8 +32,8 @@ def _wire_form(request: ChatRequest) -> ChatRequest:
     fmt = request.response_format
     if fmt is not None and not isinstance(fmt, str):
         fmt = {"type": "json_schema", "json_schema": {"name": "response", "schema": dict(fmt)}}
-    # options named like an OpenAI field are that field on the wire: not options any more
-    options = {k: v for k, v in request.options.items() if k not in _KNOWN}
+    # only price-neutral fields travel in options (the rest are refused: see below)
+    options = {k: v for k, v in request.options.items() if k in wire.PASSED_ON}
     return attrs.evolve(request, response_format=fmt, options=options)
 
 
@@ -104,6 +104,33 @@ def test_any_json_is_a_request_or_an_invalid_request(body: Any) -> None:
         for parse in (wire.parse_chat, wire.parse_embed):
             with contextlib.suppress(errors.InvalidRequest):
                 parse(value)
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("service_tier", "priority"), ("service_tier", "flex"), ("n", 8),
+    ("reasoning_effort", "high"), ("prediction", {"type": "content", "content": "x"}),
+    ("audio", {"voice": "alloy"}), ("modalities", ["text", "audio"]),
+    ("web_search_options", {}), ("functions", []), ("verbosity", "high"),
+    ("some_new_field", 1),
+])
+def test_price_changing_and_unknown_fields_are_refused_naming_the_field(field: str,
+                                                                        value: Any) -> None:
+    body = {"messages": [{"role": "user", "content": "x"}], field: value}
+    with pytest.raises(errors.InvalidRequest, match="^" + re.escape(field) + ": "):
+        wire.parse_chat(body)
+
+
+@given(st.integers(1, 10**6) | st.none(), st.integers(1, 10**6) | st.none())
+def test_max_completion_tokens_is_mapped_so_the_budget_sees_the_real_cap(
+        max_tokens: int | None, max_completion: int | None) -> None:
+    body: dict[str, Any] = {"messages": [{"role": "user", "content": "x"}],
+                            "max_tokens": max_tokens, "max_completion_tokens": max_completion,
+                            "service_tier": "default", "frequency_penalty": 0.1}
+    request = wire.parse_chat(body)
+    given_caps = [v for v in (max_tokens, max_completion) if v is not None]
+    assert request.max_tokens == (min(given_caps) if given_caps else None)
+    # neither cap nor the tier travels in options: the provider gets exactly max_tokens
+    assert dict(request.options) == {"frequency_penalty": 0.1}
 
 
 def test_embed_requests_text_only() -> None:

@@ -11,9 +11,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import pytest
 from click.testing import CliRunner
 
+import middleware.budget as budget_mod
+import middleware.cache as cache_mod
+import middleware.fallback as fallback_mod
+import middleware.retry as retry_mod
 from insightforge import (
     BudgetExceeded,
     ChatRequest,
@@ -26,11 +29,6 @@ from insightforge.cli.audit import audit as audit_cli
 from insightforge.stack import Request
 from insightforge.testing.scripted import ScriptedProvider, Step
 from middleware.audit import AuditLog, FileSink, flush_all
-
-budget_mod = pytest.importorskip("middleware.budget")
-cache_mod = pytest.importorskip("middleware.cache")
-fallback_mod = pytest.importorskip("middleware.fallback")
-retry_mod = pytest.importorskip("middleware.retry")
 
 
 class Flaky(ScriptedProvider):

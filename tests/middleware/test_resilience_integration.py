@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+import providers.ollama as ollama_provider
+import providers.openai as openai_provider
 from insightforge import ChatRequest, stack
 from insightforge.errors import AllProvidersFailed, AuthenticationError, ProviderUnavailable
 from insightforge.testing.emulator.faults import Fault
@@ -22,9 +24,6 @@ from middleware import Fallback, RateLimit, Retry
 from middleware._clock import FakeClock
 from tests.conftest import TEST_OPENAI_KEY
 from tests.middleware import _ratelimit_worker
-
-openai_provider = pytest.importorskip("providers.openai")
-ollama_provider = pytest.importorskip("providers.ollama")
 
 
 @pytest.fixture

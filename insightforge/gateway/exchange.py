@@ -1,0 +1,113 @@
+"""One request's facts, gathered as it goes: for the access log, /metrics and the overhead.
+
+The edge (:mod:`.edge`) makes an :class:`Exchange` per HTTP request and puts it in the ASGI
+scope; the endpoints fill in what they learn (caller, model, usage, cost, error); the
+edge reads it when the response starts (the overhead header) and when it ends (the access
+log line and the metrics). Also :func:`call` — routing and calling the stack, timed — and
+:func:`stream_model`, shared by both wire formats. No HTTP rendering here.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from typing import Any
+
+import attrs
+
+from insightforge.gateway.auth import Caller
+from insightforge.gateway.core import Gateway
+from insightforge.gateway.tenancy import tags_for
+from insightforge.secrets import scrub
+from insightforge.stack import AsyncResponse, Request
+from insightforge.streams import AsyncChatStream
+from insightforge.types import ChatResponse, EmbedResponse
+
+__all__ = ["Exchange", "call", "log_unexpected", "stream_model"]
+
+log = logging.getLogger("insightforge.gateway")
+
+
+class Exchange:
+    """What is known about one request so far (see the module docstring)."""
+
+    __slots__ = ("cached", "cost", "endpoint", "error", "key_id", "model", "request_id",
+                 "stack_seconds", "status", "stream", "t0", "tenant", "ttft", "usage")
+
+    def __init__(self, request_id: str, endpoint: str) -> None:
+        self.request_id = request_id
+        self.endpoint = endpoint
+        self.t0 = time.perf_counter()
+        self.stack_seconds = 0.0
+        self.model: str | None = None
+        self.tenant: str | None = None
+        self.key_id: str | None = None
+        self.status = 0
+        self.stream = False
+        self.ttft: float | None = None
+        self.usage: Any = None
+        self.cost: Any = None
+        self.cached = False
+        self.error: str | None = None
+
+    def caller(self, caller: Caller) -> None:
+        self.key_id = caller.key_id
+        if caller.tenant is not None:
+            self.tenant = caller.tenant
+
+    def answered(self, response: ChatResponse | EmbedResponse) -> None:
+        self.usage, self.cost, self.cached = response.usage, response.cost_usd, response.cached
+
+    def failed(self, exc: BaseException) -> None:
+        self.error = type(exc).__name__
+
+    def overhead(self) -> float:
+        """Seconds spent so far outside the stack."""
+        return max(0.0, time.perf_counter() - self.t0 - self.stack_seconds)
+
+
+async def call(gateway: Gateway, exchange: Exchange, caller: Caller, request: Request,
+               name: Any) -> AsyncResponse:
+    """Route ``request`` (asking for ``name``) for ``caller`` and call the stack's async path.
+
+    A stream is primed, so a failure before its first chunk still gets its own status.
+    """
+    served, upstream, handler = gateway.route(caller, name)
+    exchange.model = served.name
+    tags = tags_for(caller, request.tags, exchange.request_id)
+    if caller.tenant is None and "tenant" in tags:
+        exchange.tenant = tags["tenant"]
+    request = attrs.evolve(request, model=upstream, tags=tags)
+    began = time.perf_counter()
+    try:
+        result = await handler.acall(request)
+        if isinstance(result, AsyncChatStream):
+            exchange.stream = True
+            try:
+                await result.aprime()
+            except BaseException:
+                await result.aclose()
+                raise
+            exchange.ttft = time.perf_counter() - exchange.t0
+        return result
+    finally:
+        exchange.stack_seconds += time.perf_counter() - began
+
+
+def stream_model(stream: AsyncChatStream, default: str) -> str:
+    """The model a stream comes from (after a fallback: the alternate's), known at its start.
+
+    Read from the stream's metadata; the kernel has no public name for it yet.
+    """
+    meta = getattr(stream, "_meta", None)
+    return str(meta[0]) if meta and meta[0] else default
+
+
+def log_unexpected(exc: BaseException) -> None:
+    """A bug (not one of our errors) goes to the log with its traceback, scrubbed."""
+    from insightforge.errors import InsightForgeError
+
+    if not isinstance(exc, InsightForgeError):
+        log.error("gateway: unexpected error\n%s", scrub("".join(
+            traceback.format_exception(type(exc), exc, exc.__traceback__))))
