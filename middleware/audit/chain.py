@@ -20,7 +20,8 @@ from typing import Any
 
 import attrs
 
-__all__ = ["GENESIS", "Problem", "Report", "canonical", "digest", "header", "seal", "verify"]
+__all__ = ["GENESIS", "Problem", "Report", "canonical", "digest", "header", "seal", "seal_line",
+           "verify"]
 
 GENESIS = "0" * 64
 VERSION = 1
@@ -44,6 +45,21 @@ def seal(record: Mapping[str, Any], prev_hash: str) -> dict[str, Any]:
     sealed["prev_hash"] = prev_hash
     sealed["hash"] = digest(sealed)
     return sealed
+
+
+def seal_line(record: Mapping[str, Any], prev_hash: str) -> tuple[dict[str, Any], str]:
+    """:func:`seal` and :func:`canonical` of the result in one JSON encoding: the sealed
+    record and its line. Sorted keys put ``hash`` between the keys before it and after it,
+    so the line is the hashed text with ``"hash":...`` spliced in at its place."""
+    body = {k: v for k, v in record.items() if k not in ("hash", "prev_hash")}
+    body["prev_hash"] = prev_hash
+    low = canonical({k: v for k, v in body.items() if k < "hash"})[1:-1]
+    high = canonical({k: v for k, v in body.items() if k > "hash"})[1:-1]
+    digest = hashlib.sha256(("{" + ",".join(p for p in (low, high) if p) + "}")
+                            .encode("ascii")).hexdigest()
+    body["hash"] = digest
+    line = "{" + ",".join(p for p in (low, f'"hash":"{digest}"', high) if p) + "}"
+    return body, line
 
 
 def header(prev_hash: str = GENESIS, *, prev_file: str | None = None,

@@ -205,9 +205,9 @@ class FileSink:
                 fd, head = self._rotate(fd, prev)
                 size, out = 0, _Lines()
                 prev = out.add(head)
-            done = chain.seal(record, prev)
+            done, line = chain.seal_line(record, prev)
             sealed.append(done)
-            prev = out.add(done)
+            prev = out.add(done, line)
         self._commit(fd, out)
         return sealed
 
@@ -294,10 +294,10 @@ class _Lines:
         self._parts = [prefix] if prefix else []
         self.size = len(prefix)
 
-    def add(self, record: dict[str, Any]) -> str:
-        line = chain.canonical(record) + "\n"
-        self._parts.append(line)
-        self.size += len(line)
+    def add(self, record: dict[str, Any], line: str | None = None) -> str:
+        text = (chain.canonical(record) if line is None else line) + "\n"
+        self._parts.append(text)
+        self.size += len(text)
         return str(record["hash"])
 
     def data(self) -> bytes:

@@ -20,6 +20,7 @@ releasing the units twice.
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 import time
@@ -112,8 +113,21 @@ class Ledger(Protocol):
     def close(self) -> None: ...
 
 
-def _lease_id() -> str:
-    return uuid.uuid4().hex
+class _LeaseIds:
+    """Unique lease ids, cheaply: a random prefix per process (made again after a fork)
+    and a counter."""
+
+    def __init__(self) -> None:
+        self._pid, self._prefix, self._count = 0, "", itertools.count()
+
+    def __call__(self) -> str:
+        if self._pid != os.getpid():
+            self._pid, self._prefix = os.getpid(), uuid.uuid4().hex[:16]
+            self._count = itertools.count()
+        return f"{self._prefix}{next(self._count):x}"
+
+
+_lease_id = _LeaseIds()
 
 
 class MemoryLedger:

@@ -54,7 +54,9 @@ def make_entry(response: ChatResponse | EmbedResponse,
         response = _scrubbed(response, secrets)
         if chunks is not None:
             chunks = tuple(_scrubbed_chunk(c, secrets) for c in chunks)
-    return CacheEntry(attrs.evolve(response, trace=(), cached=False), chunks)
+    if response.trace or response.cached:
+        response = attrs.evolve(response, trace=(), cached=False)
+    return CacheEntry(response, chunks)
 
 
 def _scrubbed(response: ChatResponse, secrets: list[str]) -> ChatResponse:

@@ -35,12 +35,16 @@ KeyFunction = Callable[[ChatRequest | EmbedRequest], str]
 
 
 def canonical(request: ChatRequest | EmbedRequest) -> dict[str, Any]:
-    """The request as plain data, without tags and per-call metadata."""
-    data: dict[str, Any] = to_dict(request)
-    data.pop("tags", None)
-    options = data.get("options")
-    if options:
-        data["options"] = {k: v for k, v in options.items() if k not in EXCLUDED_OPTIONS}
+    """The request as plain data, without tags and per-call metadata; fields left at
+    "nothing" (``None``, empty, ``stream: false``) are left out, so the form is short."""
+    data: dict[str, Any] = {}
+    for name, value in to_dict(request).items():
+        if name == "options" and value:
+            value = {k: v for k, v in value.items() if k not in EXCLUDED_OPTIONS}
+        if value is None or value == [] or value == {} or name == "tags" or (
+                name == "stream" and value is False):
+            continue
+        data[name] = value
     data["kind"] = "embed" if isinstance(request, EmbedRequest) else "chat"
     return data
 

@@ -55,14 +55,16 @@ def _current_task() -> Any:
 
 
 class Flight(Generic[T]):
-    """One in-flight call: who leads it and, once done, its outcome."""
+    """One in-flight call: who leads it and, once done, its outcome. The event threads wait
+    on is made by the first thread that follows (most flights have no follower)."""
 
-    __slots__ = ("done", "error", "result", "task", "thread", "waiters")
+    __slots__ = ("_event", "error", "finished", "result", "task", "thread", "waiters")
 
     def __init__(self) -> None:
         self.thread = threading.get_ident()
         self.task = _current_task()
-        self.done = threading.Event()
+        self.finished = False
+        self._event: threading.Event | None = None
         self.result: T | None = None
         self.error: BaseException | None = None
         self.waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
@@ -90,14 +92,25 @@ class Flights(Generic[T]):
         with self._lock:
             if self._flights.get(key) is flight:
                 del self._flights[key]
-            if flight.done.is_set():
+            if flight.finished:
                 return
             flight.result, flight.error = result, _shared(error)
-            flight.done.set()
+            flight.finished = True
+            if flight._event is not None:
+                flight._event.set()
             waiters, flight.waiters = flight.waiters, []
         for loop, future in waiters:
             with contextlib.suppress(RuntimeError):  # that loop closed: nobody waits there
                 loop.call_soon_threadsafe(_wake, future)
+
+    def _event(self, flight: Flight[T]) -> threading.Event:
+        """The event a following thread waits on (made on first use, set if done)."""
+        with self._lock:
+            if flight._event is None:
+                flight._event = threading.Event()
+                if flight.finished:
+                    flight._event.set()
+            return flight._event
 
     def _retire(self, key: str, flight: Flight[T]) -> None:
         with self._lock:
@@ -135,9 +148,9 @@ class _Wait(Generic[T]):
 
     def run(self) -> T | None:
         flight = self.flight
-        if flight.thread == threading.get_ident() and not flight.done.is_set():
+        if flight.thread == threading.get_ident() and not flight.finished:
             return None  # its leader is this very thread: it cannot finish while we wait
-        if not flight.done.wait(self.timeout):
+        if not self.flights._event(flight).wait(self.timeout):
             self.flights._retire(self.key, flight)
             return None
         return self.flights._outcome(flight)
@@ -146,12 +159,12 @@ class _Wait(Generic[T]):
         flight = self.flight
         mine = (flight.task is asyncio.current_task() if flight.task is not None
                 else flight.thread == threading.get_ident())  # a sync call on this loop's thread
-        if mine and not flight.done.is_set():
+        if mine and not flight.finished:
             return None
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         with self.flights._lock:
-            if not flight.done.is_set():
+            if not flight.finished:
                 flight.waiters.append((loop, future))
             else:
                 future.set_result(None)

@@ -617,3 +617,14 @@ def test_follow_yields_appended_lines_across_rotation(tmp_path: Path) -> None:
     for line in gen:
         got.append(line)
     assert got == ["one", "two", "three"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(record=st.dictionaries(st.text(st.characters(codec="ascii"), max_size=12),
+                              st.one_of(st.none(), st.integers(), st.text(max_size=20),
+                                        st.lists(st.integers(), max_size=3)), max_size=8),
+       prev=st.text("0123456789abcdef", min_size=64, max_size=64))
+def test_seal_line_is_seal_then_canonical(record: dict[str, Any], prev: str) -> None:
+    sealed, line = ch.seal_line(record, prev)
+    assert sealed == ch.seal(record, prev)
+    assert line == ch.canonical(sealed)
