@@ -75,7 +75,11 @@ def budget() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_context
 def status(ctx: click.Context, ledger_spec: str | None, as_json: bool) -> None:
-    """Show spent, reserved, limit and period of every scope."""
+    """Show spent, reserved, limit and period of every scope.
+
+    STALE_USD is the part of RESERVED_USD held by processes that died mid-call: their
+    leases have expired, and the next reservation on that scope gives it back.
+    """
     config_path = (ctx.find_root().obj or {}).get("config")
     ledger = open_ledger(ledger_spec, config_path)
     try:
@@ -84,7 +88,8 @@ def status(ctx: click.Context, ledger_spec: str | None, as_json: bool) -> None:
     finally:
         ledger.close()
     rows = [{"scope": e.scope, "period": e.period, "spent_usd": str(_usd(e.spent)),
-             "reserved_usd": str(_usd(e.reserved)), "limit_usd": str(_usd(e.limit)),
+             "reserved_usd": str(_usd(e.reserved)), "stale_usd": str(_usd(e.stale)),
+             "limit_usd": str(_usd(e.limit)),
              "left_usd": str(_usd(max(0, e.limit - e.spent - e.reserved)))} for e in entries]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
@@ -92,8 +97,88 @@ def status(ctx: click.Context, ledger_spec: str | None, as_json: bool) -> None:
     if not rows:
         click.echo(f"No spend recorded yet in {ledger!r}.")
         return
-    header = ("scope", "period", "spent_usd", "reserved_usd", "limit_usd", "left_usd")
+    header = ("scope", "period", "spent_usd", "reserved_usd", "stale_usd", "limit_usd",
+              "left_usd")
     widths = [max(len(h), *(len(r[h]) for r in rows)) for h in header]
     click.echo("  ".join(h.upper().ljust(w) for h, w in zip(header, widths, strict=True)))
     for r in rows:
         click.echo("  ".join(r[h].ljust(w) for h, w in zip(header, widths, strict=True)))
+
+
+def _audit_file(path: str | None, config_path: str | None) -> str:
+    """The audit file to read: ``--audit``, else the ``sink`` of the config's audit layer."""
+    if path:
+        return path
+    from insightforge.config import load_config
+    from insightforge.config.load import find_config
+
+    found = find_config(config_path)
+    if found is not None:
+        for layer in load_config(found).stack:
+            sink = layer.options.get("sink") if layer.name == "audit" else None
+            if isinstance(sink, str):
+                return sink
+    raise ConfigError("No audit log to read: pass --audit audit.jsonl, or give the audit "
+                      "layer a `sink:` in the config", path="--audit")
+
+
+@budget.command()
+@click.option("--audit", "audit_path", default=None, type=click.Path(dir_okay=False),
+              help="The audit log (default: the config's audit sink); rotated files too.")
+@click.option("--by", default="tenant", show_default=True,
+              help="Group by, comma-separated: tenant, user, feature (or any tag), model, "
+              "provider, day, month, outcome.")
+@click.option("--since", default=None, help="From this UTC time on (2026-11-01).")
+@click.option("--until", default=None, help="Before this UTC time (2026-12-01).")
+@click.option("--ledger", "--store", "ledger_spec", envvar="INSIGHTFORGE_BUDGET_LEDGER",
+              default=None, help="Also set the ledger's settled spend beside the audit's.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--chart", is_flag=True, help="Print a bar chart of the spend.")
+@click.pass_context
+def report(ctx: click.Context, audit_path: str | None, by: str, since: str | None,
+           until: str | None, ledger_spec: str | None, as_json: bool, chart: bool) -> None:
+    """Spend per tenant, user, feature, model or day, from the audit log (and the ledger).
+
+    The same numbers in Python: middleware.budget.report (read_audit, spend, reconcile).
+    """
+    from pathlib import Path
+
+    from middleware.budget.report import bar_chart, read_audit, reconcile, spend
+
+    config_path = (ctx.find_root().obj or {}).get("config")
+    path = Path(_audit_file(audit_path, config_path))
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such audit file; pass the file an AuditLog layer "
+                          "writes", path="--audit")
+    dims = tuple(d.strip() for d in by.split(",") if d.strip()) or ("tenant",)
+    rows = spend(read_audit(path), by=dims, since=since, until=until)
+    ledger_rows: list[dict[str, object]] = []
+    if ledger_spec:
+        ledger = open_ledger(ledger_spec, config_path)
+        try:
+            with reaching("budget ledger", ledger_spec, "--ledger"):
+                ledger_rows = reconcile(rows, ledger.entries(), by=dims)
+        finally:
+            ledger.close()
+    if as_json:
+        click.echo(json.dumps({"by": list(dims), "rows": [r.as_dict(dims) for r in rows],
+                               "ledger": ledger_rows}, indent=2))
+        return
+    if chart:
+        for line in bar_chart(rows):
+            click.echo(line)
+        return
+    table = [r.as_dict(dims) for r in rows]
+    if not table:
+        click.echo(f"No requests in {path} for that period.")
+        return
+    header = [*dims, "cost_usd", "requests", "input_tokens", "output_tokens", "cached"]
+    widths = [max(len(h), *(len(str(r[h])) for r in table)) for h in header]
+    click.echo("  ".join(h.upper().ljust(w) for h, w in zip(header, widths, strict=True)))
+    for r in table:
+        click.echo("  ".join(str(r[h]).ljust(w) for h, w in zip(header, widths, strict=True)))
+    total = sum((r.cost_usd for r in rows), Decimal(0))
+    click.echo(f"total ${total} over {sum(r.requests for r in rows)} requests")
+    for row in ledger_rows:
+        click.echo(f"ledger {row['scope']} ({row['period']}): settled ${row['ledger_usd']}, "
+                   f"audit ${row['audit_usd']}, reserved ${row['reserved_usd']}")

@@ -21,10 +21,12 @@ releasing the units twice.
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
@@ -340,8 +342,30 @@ class RedisLedger:
         row = self.prefix + key
         return row, self.prefix + "keys", row + ":leases", row + ":lease_units"
 
+    def _check_persistence(self) -> None:
+        """Warn, once per process and server, when the server keeps the spend only in
+        memory: a restart would forget it, and the budget would start again from zero."""
+        if self._server.url in _checked:
+            return
+        _checked.add(self._server.url)
+        try:
+            def read(client: Any) -> tuple[Any, Any]:
+                return client.info("persistence"), client.config_get("save")
+
+            info, save = self._server.call("check persistence", read)
+        except Exception:  # CONFIG may be forbidden (ACL, managed Redis): nothing to say
+            return
+        if not int(info.get("aof_enabled", 0)) and not (save or {}).get("save"):
+            message = (f"the budget ledger at {self.url} is in a Redis with no persistence "
+                       "(no append-only file, no RDB save schedule): a restart would forget "
+                       "the spend and the budget would start again from zero; set "
+                       "`appendonly yes` (or a `save` schedule) on that server")
+            _log.warning(message)
+            warnings.warn(message, RuntimeWarning, stacklevel=3)
+
     def reserve(self, key: str, limit: int, want: int, least: int, *,
                 ttl: float | None = None) -> Grant:
+        self._check_persistence()
         now = self._clock()
         lease = _lease_id() if ttl is not None else ""
         granted, spent, reserved = self._server.script(
@@ -375,6 +399,10 @@ class RedisLedger:
 
     def __repr__(self) -> str:
         return f"RedisLedger({self.url!r})"
+
+
+_checked: set[str] = set()
+_log = logging.getLogger("insightforge.budget")
 
 
 def _rebuild(url: str, prefix: str, timeout: float) -> RedisLedger:

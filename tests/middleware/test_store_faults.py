@@ -244,3 +244,19 @@ def test_a_task_leading_and_a_thread_following_fly_once() -> None:
     out.append(llm(ChatRequest("same")))
     runner.join(5)
     assert len(provider.calls) == 1 and len(out) == 2
+
+
+def test_a_redis_ledger_without_persistence_is_warned_about() -> None:
+    from middleware.budget import RedisLedger
+    from middleware.budget import stores as budget_stores
+
+    with redis_process() as redis:
+        budget_stores._checked.discard(RedisLedger(redis.url).url)
+        with pytest.warns(RuntimeWarning, match="no persistence"):
+            RedisLedger(redis.url).reserve("k|total", 10, 1, 1)
+    with redis_process(persist=True) as redis:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            RedisLedger(redis.url).reserve("k|total", 10, 1, 1)
