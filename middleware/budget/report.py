@@ -152,7 +152,7 @@ def bar_chart(rows: Sequence[Row], *, width: int = 40) -> list[str]:
     label = max(len(" / ".join(row.key)) for row in rows)
     lines = []
     for row in rows:
-        filled = int(round(float(row.cost_usd / top) * width))
+        filled = round(float(row.cost_usd / top) * width)
         lines.append(f"{' / '.join(row.key):<{label}}  {'█' * filled:<{width}}  "
                      f"${row.cost_usd}")
     return lines
