@@ -41,16 +41,16 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from insightforge import ChatRequest, EmbedRequest, stack  # noqa: E402
-from insightforge.errors import InsightForgeError  # noqa: E402
-from insightforge.testing.emulator import Emulator  # noqa: E402
-from insightforge.testing.emulator.faults import Fault  # noqa: E402
-from middleware import AuditLog, Budget, Cache, Fallback, RateLimit, Retry  # noqa: E402
-from middleware.audit import FileSink, flush_all  # noqa: E402
-from middleware.budget import SQLiteLedger  # noqa: E402
-from middleware.budget.policy import from_units  # noqa: E402
-from providers import Ollama, OpenAI  # noqa: E402
-from tests.services import redis_process  # noqa: E402
+from insightforge import ChatRequest, EmbedRequest, stack
+from insightforge.errors import InsightForgeError
+from insightforge.testing.emulator import Emulator
+from insightforge.testing.emulator.faults import Fault
+from middleware import AuditLog, Budget, Cache, Fallback, RateLimit, Retry
+from middleware.audit import FileSink, flush_all
+from middleware.budget import SQLiteLedger
+from middleware.budget.policy import from_units
+from providers import Ollama, OpenAI
+from tests.services import redis_process
 
 KEY = "sk-soak-0000000000000000000000000000000000"
 DEADLINE = 30.0
