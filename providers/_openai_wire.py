@@ -291,7 +291,7 @@ def parse_embeddings(data: Any, *, provider: str, model: str, count: int) -> Emb
 def estimate_usage(request: ChatRequest, text: str) -> Usage:
     """Whitespace words as tokens (+3 per message, OpenAI's framing), for servers that report
     no usage — an estimate, documented as such."""
-    words_in = sum(len(m.content.split()) + 3 for m in request.messages)
+    words_in = sum(len(m.text.split()) + 3 for m in request.messages)
     return Usage(words_in, len(text.split()))
 
 

@@ -18,9 +18,20 @@ import string
 from collections.abc import Callable
 from typing import Any
 
+import attrs
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from insightforge.testing.part_strategies import (
+    PDF,
+    PNG,
+    WAV,
+    cache_marks,
+    media_parts,
+    part_messages,
+    parts,
+    reasonings,
+)
 from insightforge.types import (
     ChatRequest,
     ChatResponse,
@@ -35,7 +46,11 @@ from insightforge.types import (
 )
 
 __all__ = [
+    "PDF",
+    "PNG",
+    "WAV",
     "booleans",
+    "cache_marks",
     "chat_requests",
     "chat_responses",
     "chunks",
@@ -47,8 +62,12 @@ __all__ = [
     "embed_responses",
     "identifiers",
     "json_values",
+    "media_parts",
     "messages",
     "options",
+    "part_messages",
+    "parts",
+    "reasonings",
     "secrets",
     "tags",
     "texts",
@@ -119,8 +138,13 @@ def messages(draw: st.DrawFn, roles: tuple[str, ...] = ("system", "user", "assis
 
 
 @st.composite
-def chat_requests(draw: st.DrawFn, stream: bool | None = None) -> ChatRequest:
-    """Any valid chat request, every field exercised (for type and serialization tests)."""
+def chat_requests(draw: st.DrawFn, stream: bool | None = None,
+                  parts: bool = False) -> ChatRequest:
+    """Any valid chat request, every field exercised (for type and serialization tests);
+    with ``parts``, messages may hold content parts and requests carry cache marks,
+    reasoning and the parallel-tool-calls switch."""
+    if parts:
+        return _with_parts(draw)
     return ChatRequest(
         draw(st.lists(messages(), min_size=1, max_size=4)),
         model=draw(st.none() | identifiers),
@@ -137,6 +161,15 @@ def chat_requests(draw: st.DrawFn, stream: bool | None = None) -> ChatRequest:
         options=draw(options),
         tags=draw(tags),
     )
+
+
+def _with_parts(draw: st.DrawFn) -> ChatRequest:
+    plain = draw(chat_requests(parts=False))
+    mixed = draw(st.lists(messages() | part_messages(), min_size=1, max_size=4))
+    tools_ = [attrs.evolve(t, cache=draw(cache_marks)) for t in plain.tools]
+    return attrs.evolve(plain, messages=tuple(mixed), tools=tuple(tools_),
+                        reasoning=draw(reasonings),
+                        parallel_tool_calls=draw(st.none() | st.booleans()))
 
 
 @st.composite

@@ -40,12 +40,12 @@ __all__ = ["check_chat_shape", "check_embeddings", "check_stream_assembly",
 
 def expected_reply(request: ChatRequest) -> tuple[str, str, int]:
     """(text, finish_reason, input_tokens) the emulator answers ``request`` with."""
-    users = [m.content for m in request.messages if m.role == "user"]
+    users = [m.text for m in request.messages if m.role == "user"]
     text = "Echo: " + users[-1]
     finish = "stop"
     if request.max_tokens is not None and len(text.split()) > request.max_tokens:
         text, finish = " ".join(text.split()[: request.max_tokens]), "length"
-    prompt = sum(len(m.content.split()) + 3 for m in request.messages)
+    prompt = sum(len(m.text.split()) + 3 for m in request.messages)
     return text, finish, prompt
 
 
