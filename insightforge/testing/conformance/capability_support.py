@@ -24,7 +24,7 @@ KNOWN = frozenset({"images", "audio", "files", "structured_output", "reasoning",
 
 def capabilities(provider: Any) -> frozenset[str]:
     """The provider's declared capabilities (none when it declares nothing)."""
-    declared = getattr(provider, "capabilities", frozenset())
+    declared: Any = getattr(provider, "capabilities", frozenset())
     if not isinstance(declared, (frozenset, set)):
         raise CheckFailed(f"capabilities: provider.capabilities must be a frozenset of names, "
                           f"got {declared!r}")
