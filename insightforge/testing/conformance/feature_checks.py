@@ -14,6 +14,7 @@ from typing import Any
 
 import attrs
 
+from insightforge.errors import InvalidRequest
 from insightforge.testing.conformance.capability_support import (
     ask_three_ways,
     capabilities,
@@ -76,7 +77,12 @@ def check_reasoning(kit: Kit) -> None:
     if "reasoning" not in capabilities(provider):
         expect_refused(kit, provider, request, "reasoning")
         return
-    plain, later, streamed = ask_three_ways(kit, provider, request, "reasoning")
+    try:
+        plain, later, streamed = ask_three_ways(kit, provider, request, "reasoning")
+    except InvalidRequest as exc:
+        raise CheckFailed(f"reasoning: the server refused the request ({exc}); if the "
+                          f"default model {provider.model!r} does not reason, name one that "
+                          "does: ProviderSpec(reasoning_model=...)") from exc
     for where, answer in (("plain", plain), ("async", later), ("stream", streamed)):
         expect(answer.text == "Echo: think it through", f"reasoning ({where}): answer "
                f"{answer.text!r}, expected 'Echo: think it through'")
