@@ -140,7 +140,8 @@ def _providers(emulator: Emulator) -> dict[str, Any]:
             "anthropic": Anthropic(base_url=emulator.anthropic_url, api_key=TEST_ANTHROPIC_KEY)}
 
 
-MARKED = ChatRequest([Message("system", "Answer briefly and politely, always.", cache="1h"),
+SYSTEM = "Answer briefly and politely, always."
+MARKED = ChatRequest([Message("system", SYSTEM, cache="1h"),
                       Message("user", "hello there")])
 
 
@@ -152,7 +153,7 @@ def test_a_marked_prefix_is_written_then_read(emulator: Emulator, name: str,
     request = attrs.evolve(MARKED, stream=stream)
     with provider:
         first, second = _read(provider(request)), _read(provider(request))
-    prefix = len("Answer briefly and politely, always.".split()) + 3
+    prefix = len(SYSTEM.split()) + 3
     total = prefix + 2 + 3
     if name == "anthropic":  # Anthropic bills the write (one hour here)
         assert first.usage == Usage(total, first.usage.output_tokens, cache_write_tokens=prefix,
