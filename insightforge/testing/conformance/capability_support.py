@@ -36,7 +36,18 @@ def capabilities(provider: Any) -> frozenset[str]:
 def ask_three_ways(kit: Kit, provider: Any, request: ChatRequest,
                    what: str) -> tuple[ChatResponse, ChatResponse, ChatResponse]:
     """``(plain, async, streamed)`` answers to ``request``; the stream's chunks must join
-    to its text, and its reasoning deltas to its reasoning."""
+    to its text, and its reasoning deltas to its reasoning. A provider that declares the
+    capability but refuses it fails the check, saying so."""
+    try:
+        return _three_ways(kit, provider, request, what)
+    except Unsupported as exc:
+        raise CheckFailed(f"{what}: the provider declares it in capabilities but raised "
+                          f"Unsupported ({exc}); map it, or leave it out of capabilities") \
+            from exc
+
+
+def _three_ways(kit: Kit, provider: Any, request: ChatRequest,
+                what: str) -> tuple[ChatResponse, ChatResponse, ChatResponse]:
     plain = provider(request)
     expect(isinstance(plain, ChatResponse), f"{what}: expected a ChatResponse, got "
            f"{type(plain).__name__}")
