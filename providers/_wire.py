@@ -54,7 +54,8 @@ def _kind_name(kind: type | tuple[type, ...]) -> str:
 def optional_int(data: Mapping[str, Any], key: str) -> int:
     """A non-negative integer count, 0 when absent or not a number (usage is best-effort)."""
     value = data.get(key)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 \
+            or (isinstance(value, float) and not math.isfinite(value)):
         return 0
     return int(value)
 
