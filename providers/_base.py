@@ -29,11 +29,10 @@ from insightforge.errors import ConfigError, InsightForgeError, InvalidRequest
 from insightforge.pricing import Price, price_for
 from insightforge.secrets import Secret
 from insightforge.stack import AsyncResponse, Request, Response
-from insightforge.streams import AsyncChatStream, ChatStream
-from insightforge.types import ChatRequest, ChatResponse, EmbedRequest, Route, Usage
+from insightforge.types import ChatRequest, EmbedRequest, Route, Usage
 from providers._capabilities import require
 from providers._errors import detach
-from providers._wire import output_format, with_parsed
+from providers._parsing import parsed
 
 __all__ = ["BaseProvider", "LazyClient", "PooledProvider", "PerLoop"]
 
@@ -207,16 +206,7 @@ class BaseProvider:
 
     def _parsed(self, request: ChatRequest, result: R) -> R:
         """``result`` with ``parsed`` set at its end when the request asked for JSON."""
-        if output_format(request.response_format) is None:
-            return result
-        if isinstance(result, (ChatStream, AsyncChatStream)):
-            wrapped: Any = result.wrap(
-                on_end=lambda response: with_parsed(self.name, request, response))
-            return wrapped  # type: ignore[no-any-return]
-        if isinstance(result, ChatResponse):
-            parsed: Any = with_parsed(self.name, request, result)
-            return parsed  # type: ignore[no-any-return]
-        return result
+        return parsed(self.name, request, result)
 
     def _not_a_request(self, request: object) -> InvalidRequest:
         return InvalidRequest(f"{self.name} got {type(request).__name__}; "

@@ -202,3 +202,45 @@ def test_nothing_to_parse_when_the_model_calls_a_tool_or_was_filtered() -> None:
     request = ChatRequest("x", response_format="json")
     assert with_parsed("p", request, _answer("", "content_filter")).parsed is None
     assert with_parsed("p", ChatRequest("x"), _answer("{}")).parsed is None
+
+
+# -- end to end: a broken JSON answer fails the stream itself --------------------------------
+
+def test_broken_json_fails_the_stream_sync_and_async(emulator: Any) -> None:
+    import asyncio
+
+    from insightforge import ChatStream
+    from providers import Anthropic, Ollama, OpenAI
+    from tests.conftest import TEST_ANTHROPIC_KEY, TEST_OPENAI_KEY
+
+    cut = ChatRequest("one two three four", response_format=SCHEMA, max_tokens=2, stream=True)
+    providers = [OpenAI(base_url=emulator.openai_url, api_key=TEST_OPENAI_KEY),
+                 Anthropic(base_url=emulator.anthropic_url, api_key=TEST_ANTHROPIC_KEY),
+                 Ollama(base_url=emulator.ollama_url)]
+    for provider in providers:
+        with provider:
+            stream = provider(cut)
+            assert isinstance(stream, ChatStream)
+            with pytest.raises(MalformedResponse, match="raise max_tokens"), stream:
+                for _ in stream:
+                    pass
+            with pytest.raises(MalformedResponse):
+                _ = stream.response  # ended failed, never done without a response
+
+            async def run(p: Any = provider) -> None:
+                astream = await p.acall(cut)
+                with pytest.raises(MalformedResponse):
+                    async for _ in astream:
+                        pass
+                good = await p.acall(ChatRequest("Paris", response_format=SCHEMA, stream=True))
+                async with good:
+                    async for _ in good:
+                        pass
+                assert good.response.parsed == {"city": "Paris"}
+                early = await p.acall(ChatRequest("a b c", response_format=SCHEMA,
+                                                  stream=True))
+                await early.__anext__()
+                await early.aclose()  # abandoning half way closes the connection
+                await p.aclose()
+
+            asyncio.run(run())
