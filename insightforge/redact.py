@@ -7,8 +7,14 @@ the walk over nested structures (dicts, lists, JSON text inside strings,
 e.g. tool-call arguments). A redaction leaves a typed placeholder: ``[REDACTED:email]``.
 Every live :class:`~insightforge.secrets.Secret` value is always redacted too.
 
-What must not: I/O, logging, or any import beyond the standard library and
-:mod:`insightforge.secrets`. The redactor is pure and immutable; share one freely.
+Content parts: text parts are redacted as text; bytes never reach the output — an image,
+audio or file part (object or dict form, ``data:`` URLs and base64 ``data`` fields
+included) becomes a short description, ``<image/png 1234 bytes sha256:0123456789ab>``;
+reasoning keeps its (redacted) text and drops its signature.
+
+What must not: I/O, logging, or any import beyond the standard library,
+:mod:`insightforge.secrets` and the pure part types (:mod:`insightforge.types.parts`).
+The redactor is pure and immutable; share one freely.
 
 Speed: detectors run in stages behind cheap gates (a substring test such as ``"sk-" in
 text``); card and phone regexes run only on windows around long digit runs. Clean text costs
@@ -17,6 +23,9 @@ a handful of substring scans and two regex scans that start with one character c
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import json
 import re
 import urllib.parse
@@ -36,6 +45,14 @@ from insightforge._redact_rules import (
     replace,
 )
 from insightforge.secrets import known_secrets
+from insightforge.types.parts import (
+    AudioPart,
+    FilePart,
+    ImagePart,
+    TextPart,
+    ThinkingPart,
+    describe_bytes,
+)
 
 __all__ = ["DETECTORS", "Redactor", "iban_ok", "luhn_ok"]
 
@@ -169,7 +186,14 @@ class Redactor:
     def _walk(self, value: Any, exact: list[str]) -> Any:
         if isinstance(value, str):
             return self._string(value, exact)
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            data = bytes(value)
+            return f"<{len(data)} bytes sha256:{hashlib.sha256(data).hexdigest()[:12]}>"
+        if isinstance(value, (TextPart, ThinkingPart, ImagePart, AudioPart, FilePart)):
+            return self._part(value, exact)
         if isinstance(value, Mapping):
+            if _carries_bytes(value):
+                return _describe_encoded(value)
             out: dict[str, Any] = {}
             for k, v in value.items():
                 key = self._string(str(k), exact)
@@ -185,7 +209,17 @@ class Redactor:
             return value
         return self._string(str(value), exact)
 
+    def _part(self, part: Any, exact: list[str]) -> Any:
+        if isinstance(part, TextPart):
+            return {"type": "text", "text": self._string(part.text, exact)}
+        if isinstance(part, ThinkingPart):
+            return {"type": "thinking", "text": self._string(part.text, exact)}
+        return self.text(part.describe(), _secrets=exact)
+
     def _string(self, text: str, exact: list[str]) -> str:
+        if text.startswith("data:") and ";base64," in text[:100]:
+            head, _, payload = text[5:].partition(",")
+            return _describe_b64(head.removesuffix(";base64"), payload)
         head = text.lstrip()[:1]
         if head in ("{", "[") and len(text) > 1:
             try:
@@ -200,3 +234,26 @@ class Redactor:
         extra = f", patterns={sorted(self.patterns)}" if self.patterns else ""
         lits = f", literals=<{len(self.literals)}>" if self.literals else ""
         return f"Redactor(detectors={len(self.detectors)}{extra}{lits})"
+
+
+_BYTE_TYPES = frozenset({"image", "audio", "file", "base64", "redacted_thinking"})
+
+
+def _carries_bytes(value: Mapping[str, Any]) -> bool:
+    """A part dict (ours or a vendor's) whose ``data`` is base64 bytes."""
+    if not isinstance(value.get("data"), str):
+        return False
+    return value.get("type") in _BYTE_TYPES or "media_type" in value or "format" in value
+
+
+def _describe_encoded(value: Mapping[str, Any]) -> str:
+    kind = value.get("media_type") or value.get("format") or value.get("type") or "data"
+    return _describe_b64(str(kind), str(value["data"]))
+
+
+def _describe_b64(media_type: str, payload: str) -> str:
+    try:
+        return describe_bytes(media_type, base64.b64decode(payload, validate=True))
+    except (binascii.Error, ValueError):
+        digest = hashlib.sha256(payload.encode("utf-8", "replace")).hexdigest()[:12]
+        return f"<{media_type} {len(payload)} base64 chars sha256:{digest}>"

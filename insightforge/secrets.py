@@ -16,7 +16,10 @@ from collections.abc import Iterable
 
 __all__ = ["Secret", "known_secrets", "mask", "mask_url", "scrub"]
 
-_registry: weakref.WeakSet[Secret] = weakref.WeakSet()
+# Keyed by identity, not by value: Secret compares by value, so a WeakSet kept only the
+# first of two equal secrets and forgot the value when that one died, while the other,
+# still alive, was being used — scrub() then let the live key through.
+_registry: weakref.WeakValueDictionary[int, Secret] = weakref.WeakValueDictionary()
 _lock = threading.Lock()
 
 
@@ -40,7 +43,7 @@ class Secret:
         self._value = value
         if value:
             with _lock:
-                _registry.add(self)
+                _registry[id(self)] = self
 
     def reveal(self) -> str:
         """The plain value, for the one place that sends it."""
@@ -79,7 +82,7 @@ def known_secrets() -> list[str]:
     if not _registry:  # no secret alive: nothing to look for (the common hot path)
         return []
     with _lock:
-        values = {s.reveal() for s in _registry if len(s.reveal()) >= 6}
+        values = {s.reveal() for s in _registry.values() if len(s.reveal()) >= 6}
     return sorted(values, key=len, reverse=True)
 
 

@@ -4,7 +4,9 @@ Cache entries, audit records, the gateway's wire format and configuration all go
 :data:`converter` (or :func:`to_dict` / :func:`from_dict`). Configured here and nowhere
 else. Money is a ``Decimal`` in memory and a string on the wire, so no cent is lost to a
 float; a :class:`~insightforge.secrets.Secret` unstructures to its masked form, so a dump
-can never leak one.
+can never leak one. Message content is a string or a list of part dicts
+(:func:`insightforge.types.parts.part_dict`: ``{"type": "image", "data": <base64>,
+"media_type": ...}``), so a request with images is JSON-able and its dict deterministic.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import cattrs
 
 from insightforge.pricing import Price, price_from_dict, price_to_dict
 from insightforge.secrets import Secret
+from insightforge.types.messages import Content
+from insightforge.types.parts import PART_TYPES, Part, part_dict, to_part
 
 __all__ = ["converter", "from_dict", "make_converter", "to_dict"]
 
@@ -38,6 +42,19 @@ def _is_mapping_hint(hint: Any) -> bool:
     return hint is Mapping or origin is Mapping or origin is MappingProxyType
 
 
+def _content_in(value: Any, _: Any) -> Content:
+    if isinstance(value, str):
+        return value
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(f"message content must be a string or a list of parts, got "
+                        f"{type(value).__name__}")
+    return tuple(to_part(item) for item in value)
+
+
+def _content_out(value: Content) -> Any:
+    return value if isinstance(value, str) else [part_dict(part) for part in value]
+
+
 def make_converter() -> cattrs.Converter:
     """A fresh converter with InsightForge's hooks (tests and config use this)."""
     conv = cattrs.Converter(forbid_extra_keys=False)
@@ -55,7 +72,20 @@ def make_converter() -> cattrs.Converter:
     conv.register_structure_hook(Price, lambda v, _: price_from_dict(v))
     conv.register_structure_hook(Price | None,
                                  lambda v, _: None if v is None else price_from_dict(v))
+    # Content parts: our dict form (bytes as base64), read back by the Message converter.
+    conv.register_structure_hook_func(lambda t: t == Content, _content_in)
+    conv.register_unstructure_hook_func(lambda t: t == Content, _content_out)
+    conv.register_structure_hook_func(lambda t: t == Part, lambda v, _: to_part(v))
+    for kind in PART_TYPES:
+        conv.register_unstructure_hook(kind, part_dict)
+        conv.register_structure_hook(kind, lambda v, t: _exact(to_part(v), t))
     return conv
+
+
+def _exact(part: Part, kind: type[Any]) -> Any:
+    if not isinstance(part, kind):
+        raise TypeError(f"expected a {kind.__name__}, got a {type(part).__name__}")
+    return part
 
 
 converter = make_converter()

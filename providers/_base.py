@@ -1,12 +1,17 @@
 """What every built-in provider shares: options, credential, price, routes, client life.
 
 A provider subclasses :class:`BaseProvider`, sets the class attributes (``name``,
-``env_vars``, ``default_base_url``, ``key_required``) and implements ``_chat``/``_achat``
-and ``_embed``/``_aembed`` plus ``check``. This base validates the common keyword options
-(``model``, ``base_url``, ``timeout`` — always finite — and the credential), resolves the
-credential (argument, environment, keyring), prices usage, and keeps one pooled client per
-world (sync, async) for the provider's life, created on first use and closed by
-``close``/``aclose``. No secret is ever part of ``repr``.
+``env_vars``, ``default_base_url``, ``key_required``, ``capabilities``) and implements
+``_chat``/``_achat`` and ``_embed``/``_aembed`` plus ``check``. This base validates the
+common keyword options (``model``, ``base_url``, ``timeout`` — always finite — and the
+credential), resolves the credential (argument, environment, keyring), prices usage, and
+keeps one pooled client per world (sync, async) for the provider's life, created on first
+use and closed by ``close``/``aclose``. No secret is ever part of ``repr``.
+
+Around every chat call it refuses, before any network call, what the provider's
+``capabilities`` do not cover (:func:`providers._capabilities.require`: an image, a JSON
+Schema, reasoning...), and it sets ``response.parsed`` when the request asked for JSON
+(plain and streamed answers alike).
 """
 
 from __future__ import annotations
@@ -25,11 +30,14 @@ from insightforge.pricing import Price, price_for
 from insightforge.secrets import Secret
 from insightforge.stack import AsyncResponse, Request, Response
 from insightforge.types import ChatRequest, EmbedRequest, Route, Usage
+from providers._capabilities import require
 from providers._errors import detach
+from providers._parsing import parsed
 
 __all__ = ["BaseProvider", "LazyClient", "PooledProvider", "PerLoop"]
 
 C = TypeVar("C")
+R = TypeVar("R")
 
 
 class LazyClient(Generic[C]):
@@ -125,6 +133,9 @@ class BaseProvider:
     default_base_url: ClassVar[str] = ""
     key_required: bool = True
     default_timeout: ClassVar[float] = 60.0
+    capabilities: frozenset[str] = frozenset()
+    """What the provider can take beyond text chat (see :data:`providers._capabilities.
+    CAPABILITIES`); requests needing anything else raise ``Unsupported``."""
 
     def __init__(self, *, model: str, base_url: str | None = None,
                  timeout: float | None = None, api_key: str | Secret | None = None,
@@ -173,7 +184,8 @@ class BaseProvider:
     def __call__(self, request: Request, /) -> Response:
         try:
             if isinstance(request, ChatRequest):
-                return self._chat(request)
+                require(self, request)
+                return self._parsed(request, self._chat(request))
             if isinstance(request, EmbedRequest):
                 return self._embed(request)
         except InsightForgeError as err:
@@ -185,7 +197,8 @@ class BaseProvider:
     async def acall(self, request: Request, /) -> AsyncResponse:
         try:
             if isinstance(request, ChatRequest):
-                return await self._achat(request)
+                require(self, request)
+                return self._parsed(request, await self._achat(request))
             if isinstance(request, EmbedRequest):
                 return await self._aembed(request)
         except InsightForgeError as err:
@@ -193,6 +206,10 @@ class BaseProvider:
         else:
             error = self._not_a_request(request)
         raise detach(error)
+
+    def _parsed(self, request: ChatRequest, result: R) -> R:
+        """``result`` with ``parsed`` set at its end when the request asked for JSON."""
+        return parsed(self.name, request, result)
 
     def _not_a_request(self, request: object) -> InvalidRequest:
         return InvalidRequest(f"{self.name} got {type(request).__name__}; "

@@ -1,8 +1,10 @@
 """The Ollama REST wire format, both ways — pure functions, no I/O.
 
 What lives here: the ``/api/chat`` body from a :class:`ChatRequest` (options mapping,
-tools, JSON mode), the ``/api/embed`` body, reading a chat answer and an embed answer, and
-:class:`OllamaStreamDecoder`, the NDJSON stream state machine. Anything the server sends
+tools, JSON mode and JSON Schemas as ``format``, images as a base64 ``images`` list on the
+message, reasoning as ``think``, an assistant's reasoning sent back as ``thinking``), the
+``/api/embed`` body, reading a chat answer (``message.thinking`` as reasoning) and an embed
+answer, and :class:`OllamaStreamDecoder`, the NDJSON stream state machine. Anything the server sends
 that does not have the documented shape raises :class:`MalformedResponse`; an ``error``
 line mid-stream raises the mapped error. What must not: sockets, httpx, clocks.
 
@@ -11,6 +13,7 @@ Ollama reference: https://github.com/ollama/ollama/blob/main/docs/api.md
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,11 +23,17 @@ from insightforge.types import (
     ChatRequest,
     Chunk,
     EmbedRequest,
+    ImagePart,
     Message,
+    TextPart,
+    ThinkingDelta,
+    ThinkingPart,
     ToolCall,
     ToolCallDelta,
     Usage,
 )
+from insightforge.types.messages import assistant_message
+from providers._capabilities import unsupported
 from providers._lines import ndjson_object
 from providers._wire import (
     arguments_object,
@@ -46,8 +55,29 @@ _FINISH = {"stop": "stop", "length": "length", "load": "stop", "unload": "stop",
 
 # -- requests ---------------------------------------------------------------------------
 
+def _images(message: Message) -> list[str]:
+    images = []
+    for part in message.media:
+        if not isinstance(part, ImagePart):
+            raise unsupported(NAME, f"a {part.kind} part", "send text and images only")
+        if part.data is None:
+            raise unsupported(NAME, "an image given by URL (ImagePart(url=...))",
+                              "Ollama takes image bytes; pass ImagePart(data=..., "
+                              "media_type=...)")
+        images.append(base64.b64encode(part.data).decode("ascii"))
+    return images
+
+
 def _message(message: Message) -> dict[str, Any]:
-    out: dict[str, Any] = {"role": message.role, "content": message.content}
+    text = message.content if isinstance(message.content, str) else "\n".join(
+        p.text for p in message.content if isinstance(p, TextPart))
+    out: dict[str, Any] = {"role": message.role, "content": text}
+    images = _images(message)
+    if images:
+        out["images"] = images
+    thinking = "".join(p.text for p in message.thinking)
+    if thinking:
+        out["thinking"] = thinking
     if message.tool_calls:
         out["tool_calls"] = [
             {"function": {"name": call.name,
@@ -70,9 +100,22 @@ def _tools(request: ChatRequest) -> list[dict[str, Any]]:
                           "parameters": dict(t.parameters)}} for t in tools]
 
 
+def _think(request: ChatRequest, model: str) -> bool | str | None:
+    """Ollama's ``think``: an effort word for gpt-oss models (which take one), else on."""
+    setting = request.reasoning
+    if setting is None:
+        return None
+    if model.startswith("gpt-oss") and setting.effort is not None:
+        return "low" if setting.effort == "minimal" else setting.effort
+    return True
+
+
 def chat_body(request: ChatRequest, *, model: str, stream: bool,
               keep_alive: str | float | None = None) -> dict[str, Any]:
     """The ``/api/chat`` JSON body; ``request.options`` merge into Ollama ``options``."""
+    if request.parallel_tool_calls is False:
+        raise unsupported(NAME, "parallel_tool_calls=False", "Ollama has no switch for it; "
+                          "leave parallel_tool_calls unset")
     options: dict[str, Any] = {}
     if request.temperature is not None:
         options["temperature"] = request.temperature
@@ -95,6 +138,9 @@ def chat_body(request: ChatRequest, *, model: str, stream: bool,
     json_mode, schema = json_schema(request.response_format)
     if json_mode:
         body["format"] = schema if schema is not None else "json"
+    think = _think(request, model)
+    if think is not None:
+        body["think"] = think
     if keep_alive is not None:
         body["keep_alive"] = keep_alive
     return body
@@ -139,7 +185,10 @@ def tool_calls(raw: Any, start: int = 0) -> list[ToolCall]:
     return calls
 
 
-def usage(data: Mapping[str, Any]) -> Usage:
+def usage(data: Mapping[str, Any]) -> Usage | None:
+    """``prompt_eval_count``/``eval_count``; ``None`` when the server sent neither."""
+    if data.get("prompt_eval_count") is None and data.get("eval_count") is None:
+        return None
     return Usage(optional_int(data, "prompt_eval_count"), optional_int(data, "eval_count"))
 
 
@@ -156,16 +205,18 @@ def stream_error(data: Mapping[str, Any]) -> ProviderUnavailable | None:
                                "request.", provider=NAME)
 
 
-def parse_chat(data: Mapping[str, Any]) -> tuple[Message, str, Usage, str]:
-    """``(message, finish_reason, usage, model)`` of a non-streamed ``/api/chat`` answer."""
+def parse_chat(data: Mapping[str, Any]) -> tuple[Message, str, Usage | None, str]:
+    """``(message, finish_reason, usage, model)`` of a non-streamed ``/api/chat`` answer
+    (usage ``None`` when the server reported none)."""
     error = stream_error(data)
     if error is not None:
         raise error
     message = get(NAME, data, "message", dict)
     content = get(NAME, message, "content", str, "", where="message")
+    thinking = get(NAME, message, "thinking", str, "", where="message")
     calls = tool_calls(message.get("tool_calls"))
     model = get(NAME, data, "model", str, "")
-    reply = Message("assistant", content, tool_calls=calls)
+    reply = assistant_message(content, [ThinkingPart(thinking)] if thinking else [], calls)
     return reply, finish_reason(data.get("done_reason"), bool(calls)), usage(data), model
 
 
@@ -208,15 +259,20 @@ class OllamaStreamDecoder:
         if not done and "message" not in data:
             raise _malformed("a stream line has neither message nor done: true")
         text = get(NAME, message, "content", str, "", where="stream message")
+        reasoning = get(NAME, message, "thinking", str, "", where="stream message")
+        thinking = (ThinkingDelta(0, reasoning),) if reasoning else ()
         calls = tool_calls(message.get("tool_calls"), start=self._calls)
         deltas = tuple(ToolCallDelta(self._calls + i, c.id, c.name, c.arguments)
                        for i, c in enumerate(calls))
         self._calls += len(calls)
         if not done:
-            return [Chunk(text, tool_calls=deltas)] if text or deltas else []
+            if text or deltas or thinking:
+                return [Chunk(text, tool_calls=deltas, thinking=thinking)]
+            return []
         self.done = True
         finish = finish_reason(data.get("done_reason"), self._calls > 0)
-        return [Chunk(text, tool_calls=deltas, finish_reason=finish, usage=usage(data))]
+        return [Chunk(text, tool_calls=deltas, finish_reason=finish, usage=usage(data),
+                      thinking=thinking)]
 
 
 def model_names(data: Mapping[str, Any]) -> set[str]:

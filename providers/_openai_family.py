@@ -78,7 +78,8 @@ class OpenAIFamily(PooledProvider):
 
     Attributes:
         stream_usage: ask for usage in streams (``stream_options.include_usage``).
-        estimate_usage: when the server reports no usage, count whitespace words instead.
+        estimate_usage: when the server reports no usage, count whitespace words instead
+            (the usage says ``estimated=True``); on by default.
         embeddings: whether the server offers ``/embeddings``.
         embedding_model: the default model for :class:`EmbedRequest`.
     """
@@ -88,7 +89,7 @@ class OpenAIFamily(PooledProvider):
     check_path = "/models"
 
     def _setup(self, *, embedding_model: str, stream_usage: bool = True,
-               estimate_usage: bool = False, embeddings: bool = True) -> None:
+               estimate_usage: bool = True, embeddings: bool = True) -> None:
         self.embedding_model = embedding_model
         self.stream_usage = stream_usage
         self.estimate_usage = estimate_usage
@@ -173,9 +174,14 @@ class OpenAIFamily(PooledProvider):
             error = wire.map_error(self.name, exc)
         raise detach(error)
 
+    def _body(self, request: ChatRequest, model: str) -> dict[str, Any]:
+        return wire.chat_body(request, model=model, stream_usage=self.stream_usage,
+                              prompt_caching="prompt_caching" in self.capabilities,
+                              provider=self.name)
+
     def _chat(self, request: ChatRequest) -> ChatResponse | ChatStream:
         model = request.model or self.model
-        body = wire.chat_body(request, model=model, stream_usage=self.stream_usage)
+        body = self._body(request, model)
         client = self._sync.get()
         if request.stream:
             source = self._sdk(lambda: client.post(self.chat_path, body=body, cast_to=object,
@@ -186,7 +192,7 @@ class OpenAIFamily(PooledProvider):
 
     async def _achat(self, request: ChatRequest) -> ChatResponse | AsyncChatStream:
         model = request.model or self.model
-        body = wire.chat_body(request, model=model, stream_usage=self.stream_usage)
+        body = self._body(request, model)
         client = self._async.get()
         if request.stream:
             source = await self._asdk(client.post(self.chat_path, body=body, cast_to=object,

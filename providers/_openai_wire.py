@@ -1,10 +1,11 @@
 """The OpenAI wire format, both ways — shared by OpenAI, Azure, compatible servers and TGI.
 
-What lives here: pure functions that turn a :class:`~insightforge.ChatRequest` /
-:class:`~insightforge.EmbedRequest` into the JSON body of ``/chat/completions`` /
-``/embeddings``, and the JSON an OpenAI-shaped server answers (a dict, a stream chunk dict,
-an embeddings dict) into our :class:`ChatResponse` / :class:`Chunk` / :class:`EmbedResponse`;
-plus :func:`map_error`, which turns an openai SDK exception into our error hierarchy.
+What lives here: the answer side — the JSON an OpenAI-shaped server answers (a dict, a
+stream chunk dict, an embeddings dict) as our :class:`ChatResponse` / :class:`Chunk` /
+:class:`EmbedResponse` (usage with its cached and reasoning parts; ``reasoning_content``
+from servers that return reasoning text) — plus :func:`map_error`, which turns an openai
+SDK exception into our error hierarchy. The request side (bodies of ``/chat/completions``
+and ``/embeddings``) is :mod:`providers._openai_request`, re-exported here.
 
 What must not live here: clients, sockets, credentials, clocks. Every parser raises
 :class:`~insightforge.errors.MalformedResponse` for anything it cannot read — never a
@@ -17,13 +18,11 @@ checks are ours.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from insightforge.errors import (
     InsightForgeError,
-    InvalidRequest,
     MalformedResponse,
     ProviderError,
     ProviderUnavailable,
@@ -31,19 +30,19 @@ from insightforge.errors import (
 )
 from insightforge.secrets import scrub
 from insightforge.types import (
-    ChatRequest,
     ChatResponse,
     Chunk,
-    EmbedRequest,
     EmbedResponse,
-    Message,
-    Tool,
+    ThinkingDelta,
+    ThinkingPart,
     ToolCall,
     ToolCallDelta,
     Usage,
 )
+from insightforge.types.messages import assistant_message
 from providers._errors import error_from_status, error_from_transport
-from providers._wire import vector
+from providers._openai_request import chat_body, embed_body, message_json, uses_completion_tokens
+from providers._wire import estimate_usage, vector
 
 __all__ = [
     "chat_body",
@@ -57,114 +56,9 @@ __all__ = [
     "uses_completion_tokens",
 ]
 
-_NEW_LIMIT = re.compile(r"^(o\d|gpt-5)")  # models that take max_completion_tokens
-_JSON_MODE = {"type": "json_object"}
-_FORMAT_TYPES = frozenset({"json_object", "json_schema", "text"})
-_TOOL_CHOICES = frozenset({"auto", "none", "required"})
 _BAD_SHAPE = (KeyError, IndexError, TypeError, AttributeError, ValueError)
 # Other servers' words for OpenAI's finish reasons (TGI < 2.2; the legacy function_call).
 _FINISH = {"eos_token": "stop", "stop_sequence": "stop", "function_call": "tool_calls"}
-
-
-def uses_completion_tokens(model: str) -> bool:
-    """True for models that reject ``max_tokens`` (o-series, gpt-5)."""
-    return _NEW_LIMIT.match(model) is not None
-
-
-# -- requests ---------------------------------------------------------------------------
-
-
-def message_json(message: Message) -> dict[str, Any]:
-    """One message in the wire shape."""
-    out: dict[str, Any] = {"role": message.role, "content": message.content}
-    if message.tool_calls:
-        out["tool_calls"] = [
-            {"id": c.id, "type": "function",
-             "function": {"name": c.name, "arguments": c.arguments}}
-            for c in message.tool_calls]
-        if not message.content:
-            out["content"] = None
-    if message.tool_call_id is not None:
-        out["tool_call_id"] = message.tool_call_id
-    if message.name is not None:
-        out["name"] = message.name
-    return out
-
-
-def _tool_json(tool: Tool) -> dict[str, Any]:
-    return {"type": "function", "function": {
-        "name": tool.name, "description": tool.description,
-        "parameters": _plain(tool.parameters)}}
-
-
-def _plain(value: Any) -> Any:
-    """Read-only mappings (and nested ones) as plain dicts, for JSON."""
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _response_format(value: str | Mapping[str, Any]) -> dict[str, Any]:
-    if isinstance(value, str):
-        if value == "json":
-            return _JSON_MODE
-        if value == "text":
-            return {"type": "text"}
-        raise InvalidRequest(f"response_format must be 'json', 'text' or a mapping, got {value!r}")
-    if value.get("type") in _FORMAT_TYPES:
-        return _plain(value)  # type: ignore[no-any-return]
-    return {"type": "json_schema",
-            "json_schema": {"name": str(value.get("title") or "response"),
-                            "schema": _plain(value)}}
-
-
-def chat_body(request: ChatRequest, model: str, *, stream_usage: bool = True) -> dict[str, Any]:
-    """The JSON body of ``POST /chat/completions`` for ``request`` sent to ``model``.
-
-    ``request.options`` are merged last, so a provider-specific parameter always wins.
-    ``tags`` are never sent.
-    """
-    body: dict[str, Any] = {"model": model,
-                            "messages": [message_json(m) for m in request.messages]}
-    if request.temperature is not None:
-        body["temperature"] = request.temperature
-    if request.top_p is not None:
-        body["top_p"] = request.top_p
-    if request.max_tokens is not None:
-        key = "max_completion_tokens" if uses_completion_tokens(model) else "max_tokens"
-        body[key] = request.max_tokens
-    if request.stop:
-        body["stop"] = list(request.stop)
-    if request.seed is not None:
-        body["seed"] = request.seed
-    if request.tools:
-        body["tools"] = [_tool_json(t) for t in request.tools]
-    if request.tool_choice is not None:
-        choice = request.tool_choice
-        body["tool_choice"] = (choice if choice in _TOOL_CHOICES
-                               else {"type": "function", "function": {"name": choice}})
-    if request.response_format is not None:
-        body["response_format"] = _response_format(request.response_format)
-    if request.stream:
-        body["stream"] = True
-        if stream_usage:
-            body["stream_options"] = {"include_usage": True}
-    if request.options:
-        body.update(_plain(request.options))
-    return body
-
-
-def embed_body(request: EmbedRequest, model: str) -> dict[str, Any]:
-    """The JSON body of ``POST /embeddings``."""
-    body: dict[str, Any] = {"model": model, "input": list(request.inputs),
-                            "encoding_format": "float"}
-    if request.dimensions is not None:
-        body["dimensions"] = request.dimensions
-    if request.options:
-        body.update(_plain(request.options))
-    return body
 
 
 # -- responses --------------------------------------------------------------------------
@@ -199,10 +93,30 @@ def _count(value: Any) -> int:
     return value
 
 
+def _detail(data: Any, group: str, key: str) -> int:
+    details = data.get(group)
+    return 0 if details is None else _count(details.get(key) or 0)
+
+
 def _usage(data: Any) -> Usage | None:
+    """Usage with its parts: ``prompt_tokens_details.cached_tokens`` (cache reads) and
+    ``completion_tokens_details.reasoning_tokens``; counts that do not nest are malformed."""
     if data is None:
         return None
-    return Usage(_count(data["prompt_tokens"]), _count(data.get("completion_tokens") or 0))
+    return Usage(_count(data["prompt_tokens"]), _count(data.get("completion_tokens") or 0),
+                 cache_read_tokens=_detail(data, "prompt_tokens_details", "cached_tokens"),
+                 reasoning_tokens=_detail(data, "completion_tokens_details",
+                                          "reasoning_tokens"))
+
+
+def _reasoning_text(message: Any) -> str:
+    """Reasoning text some servers return (vLLM, DeepSeek: ``reasoning_content``; others:
+    ``reasoning``); OpenAI itself returns none on Chat Completions."""
+    for key in ("reasoning_content", "reasoning"):
+        value = message.get(key)
+        if value is not None:
+            return _str(value)
+    return ""
 
 
 def _arguments(value: Any) -> str:
@@ -229,8 +143,10 @@ def parse_chat(data: Any, *, provider: str, model: str) -> ChatResponse:
         message = choice["message"]
         content = _opt_str(message.get("content")) or ""
         calls = _tool_calls(message.get("tool_calls"))
+        reasoning = _reasoning_text(message)
         usage = _usage(data.get("usage")) or Usage()
-        return ChatResponse(Message("assistant", content, tool_calls=calls),
+        thinking = [ThinkingPart(reasoning)] if reasoning else []
+        return ChatResponse(assistant_message(content, thinking, calls),
                             _opt_str(data.get("model")) or model, provider, usage,
                             _finish(choice.get("finish_reason")), _opt_str(data.get("id")) or "")
     except _BAD_SHAPE as exc:
@@ -266,12 +182,14 @@ def parse_chunk(data: Any, *, provider: str) -> Chunk | None:
         delta = choice.get("delta") or {}
         text = _opt_str(delta.get("content")) or ""
         tools = _tool_deltas(delta.get("tool_calls"))
+        reasoning = _reasoning_text(delta)
         finish = _finish(choice.get("finish_reason"))
     except _BAD_SHAPE as exc:
         raise malformed(provider, "a stream chunk", exc) from None
-    if not (text or tools or finish or usage):
+    if not (text or tools or finish or usage or reasoning):
         return None
-    return Chunk(text, tool_calls=tools, finish_reason=finish, usage=usage)
+    thinking = (ThinkingDelta(0, reasoning),) if reasoning else ()
+    return Chunk(text, tool_calls=tools, finish_reason=finish, usage=usage, thinking=thinking)
 
 
 def parse_embeddings(data: Any, *, provider: str, model: str, count: int) -> EmbedResponse:
@@ -286,13 +204,6 @@ def parse_embeddings(data: Any, *, provider: str, model: str, count: int) -> Emb
         return EmbedResponse(vectors, _opt_str(data.get("model")) or model, provider, tokens)
     except _BAD_SHAPE as exc:
         raise malformed(provider, "embeddings", exc) from None
-
-
-def estimate_usage(request: ChatRequest, text: str) -> Usage:
-    """Whitespace words as tokens (+3 per message, OpenAI's framing), for servers that report
-    no usage — an estimate, documented as such."""
-    words_in = sum(len(m.content.split()) + 3 for m in request.messages)
-    return Usage(words_in, len(text.split()))
 
 
 # -- errors -----------------------------------------------------------------------------

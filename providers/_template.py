@@ -80,7 +80,7 @@ def chat_body(request: ChatRequest, *, model: str) -> dict[str, Any]:
     options.update(request.options)  # provider-specific parameters pass through as they are
     messages = []
     for m in request.messages:
-        wire: dict[str, Any] = {"role": m.role, "content": m.content}
+        wire: dict[str, Any] = {"role": m.role, "content": m.text}  # text parts only
         if m.tool_calls:  # this vendor wants tool arguments as objects, not JSON text
             wire["tool_calls"] = [{"function": {"name": c.name, "arguments":
                                    arguments_object(NAME, c.arguments, c.name)}}
@@ -94,7 +94,7 @@ def chat_body(request: ChatRequest, *, model: str) -> dict[str, Any]:
             "name": t.name, "description": t.description, "parameters": dict(t.parameters)}}
             for t in request.tools]
     json_mode, schema = json_schema(request.response_format)
-    if json_mode:
+    if json_mode:  # a JSON Schema here needs "structured_output" in capabilities
         body["format"] = schema or "json"
     return body
 
@@ -179,6 +179,10 @@ class TemplateProvider(HttpxProvider):
     default_base_url = "http://localhost:11434"
     key_required = False  # True for a hosted API: a missing key raises CredentialError
     default_timeout = 60.0
+    # What this provider maps beyond text chat (names in providers._capabilities); the base
+    # class refuses anything else with Unsupported before any network call, and the kit
+    # checks both halves. Add "images" etc. only once chat_body maps them.
+    capabilities = frozenset({"structured_output"})
 
     def __init__(self, model: str = "llama3.1", *, base_url: str | None = None,
                  timeout: float | None = None, api_key: str | Secret | None = None,

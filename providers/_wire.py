@@ -2,20 +2,27 @@
 
 What lives here: typed field access on decoded JSON that raises
 :class:`~insightforge.errors.MalformedResponse` (never ``KeyError``/``TypeError``), tool
-argument conversion between our JSON text and vendors' JSON objects, and the reading of
-``ChatRequest.response_format``. What must not: I/O, any one vendor's shapes.
+argument conversion between our JSON text and vendors' JSON objects, the reading of
+``ChatRequest.response_format`` (:func:`json_schema`, :func:`output_format`), the parsed
+JSON answer (:func:`with_parsed`) and the usage estimate for servers that report none
+(:func:`estimate_usage`). What must not: I/O, any one vendor's shapes.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from insightforge.errors import InvalidRequest, MalformedResponse
+import attrs
 
-__all__ = ["arguments_object", "arguments_text", "get", "json_schema", "optional_int", "vector"]
+from insightforge.errors import InvalidRequest, MalformedResponse
+from insightforge.types import ChatRequest, ChatResponse, Usage
+
+__all__ = ["OutputFormat", "arguments_object", "arguments_text", "estimate_usage", "get",
+           "json_schema", "optional_int", "output_format", "vector", "with_parsed"]
 
 T = TypeVar("T")
 _MISSING: Any = object()
@@ -47,7 +54,8 @@ def _kind_name(kind: type | tuple[type, ...]) -> str:
 def optional_int(data: Mapping[str, Any], key: str) -> int:
     """A non-negative integer count, 0 when absent or not a number (usage is best-effort)."""
     value = data.get(key)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 \
+            or (isinstance(value, float) and not math.isfinite(value)):
         return 0
     return int(value)
 
@@ -114,3 +122,68 @@ def json_schema(response_format: str | Mapping[str, Any] | None) -> tuple[bool, 
         schema = inner.get("schema") if isinstance(inner, Mapping) else None
         return True, dict(schema) if isinstance(schema, Mapping) else None
     return True, dict(response_format)
+
+
+_NAME = re.compile(r"[^a-zA-Z0-9_-]+")
+
+
+@attrs.frozen
+class OutputFormat:
+    """What ``response_format`` asks for, vendor-neutral.
+
+    Attributes:
+        schema: the JSON Schema the answer must follow, or ``None`` for plain JSON mode.
+        name: the schema's name (its ``title``, or OpenAI's ``json_schema.name``; a safe
+            identifier, ``response`` by default) — Anthropic's answer tool is named so.
+        strict: ask for strict schema adherence where the vendor has the switch.
+    """
+
+    schema: dict[str, Any] | None
+    name: str = "response"
+    strict: bool = True
+
+
+def output_format(response_format: str | Mapping[str, Any] | None) -> OutputFormat | None:
+    """The :class:`OutputFormat` of ``response_format`` (``None``: free text)."""
+    json_mode, schema = json_schema(response_format)
+    if not json_mode:
+        return None
+    if schema is None:
+        return OutputFormat(None)
+    assert isinstance(response_format, Mapping)
+    inner = response_format.get("json_schema")
+    if response_format.get("type") == "json_schema" and isinstance(inner, Mapping):
+        name, strict = inner.get("name"), inner.get("strict", True)
+    else:
+        name, strict = schema.get("title"), True
+    clean = _NAME.sub("_", str(name or "response"))[:64].strip("_") or "response"
+    return OutputFormat(schema, clean, strict is not False)
+
+
+def with_parsed(provider: str, request: ChatRequest, response: ChatResponse) -> ChatResponse:
+    """``response`` with ``parsed`` set when ``request`` asked for JSON.
+
+    A tool-call answer or a filtered one has nothing to parse; text that is not JSON is
+    :class:`MalformedResponse` (not retryable when the answer was cut at ``max_tokens``).
+    """
+    if (response.parsed is not None or output_format(request.response_format) is None
+            or response.finish_reason == "content_filter"
+            or (response.tool_calls and not response.text)):
+        return response
+    try:
+        value = json.loads(response.text)
+    except ValueError as exc:
+        cut = response.finish_reason == "length"
+        fix = ("the answer was cut at max_tokens; raise max_tokens" if cut
+               else "retry the request, or check that the model supports structured output")
+        raise MalformedResponse(f"{provider}: the model's answer is not valid JSON although "
+                                f"the request asked for JSON ({exc}); {fix}.",
+                                provider=provider, retryable=not cut) from None
+    return attrs.evolve(response, parsed=value)
+
+
+def estimate_usage(request: ChatRequest, text: str) -> Usage:
+    """Whitespace words as tokens (+3 per message, OpenAI's framing), for servers that
+    report no usage — marked ``estimated``."""
+    words_in = sum(len(m.text.split()) + 3 for m in request.messages)
+    return Usage(words_in, len(text.split()), estimated=True)

@@ -38,6 +38,10 @@ class Anthropic(HttpxProvider):
         max_tokens_default: ``max_tokens`` when the request sets none (the API requires it).
         anthropic_version: the ``anthropic-version`` header.
         max_connections: the pool size of each client.
+        structured_output: ``"native"`` (``output_config.format``), ``"tool"`` (a forced
+            answer tool) or ``"auto"`` (native from Claude 4.5 on, by the model's name).
+        thinking: ``"adaptive"`` (``thinking: {type: adaptive}`` and an effort),
+            ``"enabled"`` (a token budget) or ``"auto"`` (adaptive from Claude 4.6 on).
     """
 
     name = "anthropic"
@@ -45,15 +49,26 @@ class Anthropic(HttpxProvider):
     default_base_url = "https://api.anthropic.com"
     key_required = True
     default_timeout = 60.0
+    capabilities = frozenset({"images", "files", "structured_output", "reasoning",
+                              "prompt_caching", "parallel_tools"})
 
     def __init__(self, model: str = "claude-sonnet-4-5", *, base_url: str | None = None,
                  timeout: float | None = None, api_key: str | Secret | None = None,
                  max_tokens_default: int = 1024, anthropic_version: str = "2023-06-01",
-                 max_connections: int = 20, **kwargs: Any) -> None:
+                 max_connections: int = 20, structured_output: str = "auto",
+                 thinking: str = "auto", **kwargs: Any) -> None:
         if isinstance(max_tokens_default, bool) or not isinstance(max_tokens_default, int) \
                 or max_tokens_default < 1:
             raise ConfigError("anthropic: max_tokens_default must be a positive integer, "
                               f"got {max_tokens_default!r}", path="max_tokens_default")
+        if structured_output not in ("auto", "native", "tool"):
+            raise ConfigError("anthropic: structured_output must be 'auto', 'native' or "
+                              f"'tool', got {structured_output!r}", path="structured_output")
+        if thinking not in ("auto", "adaptive", "enabled"):
+            raise ConfigError("anthropic: thinking must be 'auto', 'adaptive' or 'enabled', "
+                              f"got {thinking!r}", path="thinking")
+        self.structured_output = structured_output
+        self.thinking = thinking
         super().__init__(model=model, base_url=base_url, timeout=timeout, api_key=api_key,
                          max_connections=max_connections, **kwargs)
         self.max_tokens_default = max_tokens_default
@@ -70,10 +85,15 @@ class Anthropic(HttpxProvider):
     def _body(self, request: ChatRequest) -> tuple[str, dict[str, Any]]:
         model = request.model or self.model
         return model, wire.chat_body(request, model=model, max_tokens=self.max_tokens_default,
-                                     stream=request.stream)
+                                     stream=request.stream,
+                                     structured_output=self.structured_output,
+                                     thinking=self.thinking)
 
-    def _response(self, data: dict[str, Any], model: str) -> ChatResponse:
-        message, finish, usage, answered, id = wire.parse_message(data)
+    def _answer_tool(self, request: ChatRequest, model: str) -> str | None:
+        return wire.answer_tool(request, model, self.structured_output)
+
+    def _response(self, data: dict[str, Any], model: str, answer: str | None) -> ChatResponse:
+        message, finish, usage, answered, id = wire.parse_message(data, answer)
         answered = answered or model
         return ChatResponse(message, answered, self.name, usage, finish, id,
                             cost_usd=self.cost(answered, usage))
@@ -87,20 +107,22 @@ class Anthropic(HttpxProvider):
 
     def _chat(self, request: ChatRequest) -> Response:
         model, body = self._body(request)
+        answer = self._answer_tool(request, model)
         if not request.stream:
-            return self._response(self._send_json("POST", _PATH, body), model)
+            return self._response(self._send_json("POST", _PATH, body), model, answer)
         opened = self._open_lines(_PATH, body)
-        decoder = wire.AnthropicStreamDecoder()
+        decoder = wire.AnthropicStreamDecoder(answer)
         return ChatStream.from_chunks(drive(self.name, opened.lines, decoder), model=model,
                                       provider=self.name, close=opened.close,
                                       on_end=self._finish(decoder, model))
 
     async def _achat(self, request: ChatRequest) -> AsyncResponse:
         model, body = self._body(request)
+        answer = self._answer_tool(request, model)
         if not request.stream:
-            return self._response(await self._asend_json("POST", _PATH, body), model)
+            return self._response(await self._asend_json("POST", _PATH, body), model, answer)
         opened = await self._aopen_lines(_PATH, body)
-        decoder = wire.AnthropicStreamDecoder()
+        decoder = wire.AnthropicStreamDecoder(answer)
         return AsyncChatStream.from_chunks(adrive(self.name, opened.lines, decoder),
                                            model=model, provider=self.name,
                                            close=opened.close,

@@ -37,6 +37,8 @@ class AzureOpenAI(OpenAIFamily):
 
     name = "azure"
     env_vars: tuple[str, ...] = ("AZURE_OPENAI_API_KEY",)
+    capabilities = frozenset({"images", "audio", "files", "structured_output", "reasoning",
+                              "prompt_caching", "parallel_tools"})
 
     def __init__(self, deployment: str, *, endpoint: str | None = None,
                  base_url: str | None = None, api_version: str | None = None,

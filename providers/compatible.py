@@ -7,7 +7,13 @@ configurable, an instance ``name``) and the quirk switches:
 * ``stream_usage=False`` — the server sends no usage in streams (or rejects
   ``stream_options``): we do not ask for it, and usage is *estimated* as whitespace words;
 * ``embeddings=False`` — the server has no ``/embeddings``: ``EmbedRequest`` raises
-  :class:`~insightforge.errors.Unsupported`.
+  :class:`~insightforge.errors.Unsupported`;
+* ``capabilities=`` — what the server's model can take beyond text (default
+  :data:`DEFAULT_CAPABILITIES`: images, structured output, parallel tool calls); add
+  ``"reasoning"`` for a reasoning server (``reasoning_effort`` is sent, and the
+  ``reasoning_content`` vLLM and DeepSeek return becomes ``response.reasoning``),
+  ``"audio"``/``"files"`` for one that takes them, ``"prompt_caching"`` for one that
+  understands ``prompt_cache_key``.
 
 Whenever such a server reports no usage at all, usage is estimated the same way. Prices are
 unknown (cost ``None``) unless ``price=`` is given. Docs: docs/providers/compatible.md.
@@ -15,14 +21,19 @@ unknown (cost ``None``) unless ``price=`` is given. Docs: docs/providers/compati
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from insightforge.errors import ConfigError
 from insightforge.pricing import Price
 from insightforge.secrets import Secret
+from providers._capabilities import CAPABILITIES
 from providers.openai import OpenAI
 
-__all__ = ["OpenAICompatible"]
+__all__ = ["DEFAULT_CAPABILITIES", "OpenAICompatible"]
+
+DEFAULT_CAPABILITIES = frozenset({"images", "structured_output", "parallel_tools"})
+"""What most OpenAI-compatible servers take (vLLM, LM Studio, llama.cpp with a vision model)."""
 
 
 class OpenAICompatible(OpenAI):
@@ -41,7 +52,14 @@ class OpenAICompatible(OpenAI):
                  stream_usage: bool = True, embeddings: bool = True,
                  embedding_model: str | None = None, timeout: float = 60,
                  max_connections: int = 20, price: Price | dict[str, Any] | None = None,
-                 keyring_entry: str | None = None) -> None:
+                 keyring_entry: str | None = None,
+                 capabilities: Iterable[str] | None = None) -> None:
+        chosen = DEFAULT_CAPABILITIES if capabilities is None else frozenset(capabilities)
+        unknown = sorted(chosen - CAPABILITIES)
+        if unknown:
+            raise ConfigError(f"compatible: unknown capabilities {unknown}; choose from "
+                              f"{sorted(CAPABILITIES)}", path="capabilities")
+        self.capabilities = chosen
         if not base_url:
             raise ConfigError("compatible: base_url is required (the server's OpenAI-style "
                               "root, e.g. http://localhost:8000/v1)", path="base_url")

@@ -65,6 +65,7 @@ class HuggingFace(OpenAIFamily):
 
     name = "huggingface"
     env_vars: tuple[str, ...] = ("HF_TOKEN",)
+    capabilities = frozenset({"images"})  # TGI vision models take OpenAI-style image_url
     chat_path = "/v1/chat/completions"
     check_path = "/info"
 

@@ -22,6 +22,7 @@ from insightforge.streams import AsyncChatStream, ChatStream
 from insightforge.types import ChatRequest, ChatResponse, EmbedRequest, EmbedResponse
 from providers import _ollama_wire as wire
 from providers._httpx import HttpxProvider, LineStream, adrive, drive
+from providers._wire import estimate_usage
 
 __all__ = ["Ollama"]
 
@@ -45,6 +46,7 @@ class Ollama(HttpxProvider):
     default_base_url = "http://localhost:11434"
     key_required = False
     default_timeout = 120.0
+    capabilities = frozenset({"images", "structured_output", "reasoning", "parallel_tools"})
 
     def __init__(self, model: str = "llama3.1", *, base_url: str | None = None,
                  timeout: float | None = None, embedding_model: str | None = None,
@@ -71,39 +73,45 @@ class Ollama(HttpxProvider):
         return model, wire.chat_body(request, model=model, stream=request.stream,
                                      keep_alive=self.keep_alive)
 
-    def _response(self, data: dict[str, Any], model: str) -> ChatResponse:
+    def _response(self, request: ChatRequest, data: dict[str, Any],
+                  model: str) -> ChatResponse:
         message, finish, usage, answered = wire.parse_chat(data)
+        usage = usage or estimate_usage(request, message.text)
         return ChatResponse(message, answered or model, self.name, usage, finish,
                             cost_usd=self.cost(answered or model, usage))
 
-    def _finish(self, decoder: wire.OllamaStreamDecoder,
+    def _finish(self, request: ChatRequest, decoder: wire.OllamaStreamDecoder,
                 model: str) -> Any:
         def on_end(response: ChatResponse) -> ChatResponse:
             answered = decoder.model or model
-            return attrs.evolve(response, model=answered,
-                                cost_usd=self.cost(answered, response.usage))
+            usage = response.usage
+            if usage.total_tokens == 0:  # the server reported no counts
+                usage = estimate_usage(request, response.text)
+            return attrs.evolve(response, model=answered, usage=usage,
+                                cost_usd=self.cost(answered, usage))
         return on_end
 
     def _chat(self, request: ChatRequest) -> Response:
         model, body = self._body(request)
         if not request.stream:
-            return self._response(self._send_json("POST", "/api/chat", body), model)
+            return self._response(request, self._send_json("POST", "/api/chat", body), model)
         opened: LineStream = self._open_lines("/api/chat", body)
         decoder = wire.OllamaStreamDecoder()
         return ChatStream.from_chunks(drive(self.name, opened.lines, decoder), model=model,
                                       provider=self.name, close=opened.close,
-                                      on_end=self._finish(decoder, model))
+                                      on_end=self._finish(request, decoder, model))
 
     async def _achat(self, request: ChatRequest) -> AsyncResponse:
         model, body = self._body(request)
         if not request.stream:
-            return self._response(await self._asend_json("POST", "/api/chat", body), model)
+            return self._response(request, await self._asend_json("POST", "/api/chat", body),
+                                  model)
         opened = await self._aopen_lines("/api/chat", body)
         decoder = wire.OllamaStreamDecoder()
         return AsyncChatStream.from_chunks(adrive(self.name, opened.lines, decoder),
                                            model=model, provider=self.name,
                                            close=opened.close,
-                                           on_end=self._finish(decoder, model))
+                                           on_end=self._finish(request, decoder, model))
 
     # -- embeddings -----------------------------------------------------------------------
     def _embed_body(self, request: EmbedRequest) -> tuple[str, dict[str, Any]]:

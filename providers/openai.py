@@ -19,7 +19,9 @@ __all__ = ["OpenAI"]
 
 
 class OpenAI(OpenAIFamily):
-    """Chat, streaming (with usage), tools, JSON mode and embeddings on the OpenAI API.
+    """Chat, streaming (with usage), tools, JSON mode and embeddings on the OpenAI API;
+    images, audio and files in user messages, structured output, reasoning models, prompt
+    caching and parallel tool calls (``capabilities``).
 
     >>> llm = OpenAI(model="gpt-4o-mini")            # key from OPENAI_API_KEY or the keyring
     >>> llm(ChatRequest("Hello")).text
@@ -32,6 +34,8 @@ class OpenAI(OpenAIFamily):
     name = "openai"
     env_vars: tuple[str, ...] = ("OPENAI_API_KEY",)
     default_base_url: ClassVar[str] = "https://api.openai.com/v1"
+    capabilities = frozenset({"images", "audio", "files", "structured_output", "reasoning",
+                              "prompt_caching", "parallel_tools"})
 
     def __init__(self, model: str = "gpt-4o-mini", *, base_url: str | None = None,
                  timeout: float = 60, api_key: str | Secret | None = None,

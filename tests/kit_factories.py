@@ -18,7 +18,7 @@ def _opts(defaults: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]
 
 
 @conformance_factory(api="openai", env_var="OPENAI_API_KEY", secret=TEST_OPENAI_KEY,
-                     priced=True, label="openai")
+                     priced=True, label="openai", reasoning_model="o4-mini")
 def openai(emulator: Any, **overrides: Any) -> Any:
     from providers import OpenAI
 
@@ -27,7 +27,7 @@ def openai(emulator: Any, **overrides: Any) -> Any:
 
 
 @conformance_factory(api="azure", env_var="AZURE_OPENAI_API_KEY", secret=TEST_AZURE_KEY,
-                     priced=True, label="azure")
+                     priced=True, label="azure", reasoning_model="o4-mini")
 def azure(emulator: Any, **overrides: Any) -> Any:
     from providers import AzureOpenAI
 
@@ -45,7 +45,7 @@ def anthropic(emulator: Any, **overrides: Any) -> Any:
                               "api_key": TEST_ANTHROPIC_KEY}, overrides))
 
 
-@conformance_factory(api="ollama", label="ollama", priced=True)
+@conformance_factory(api="ollama", label="ollama", priced=True, reasoning_model="qwen3")
 def ollama(emulator: Any, **overrides: Any) -> Any:
     from providers import Ollama
 

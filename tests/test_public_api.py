@@ -9,16 +9,16 @@ import sys
 import pytest
 
 INSIGHTFORGE = [
-    "AllProvidersFailed", "AsyncChatStream", "AuditUnavailable", "AuthenticationError",
-    "BudgetExceeded",
-    "ChatRequest", "ChatResponse", "ChatStream", "Chunk", "ConfigError", "ContentFiltered",
-    "ContextLengthExceeded", "CredentialError", "EmbedRequest", "EmbedResponse", "Handler",
-    "InsightForgeError", "InvalidRequest", "LLMProvider", "Layer", "MalformedResponse",
-    "Message", "Middleware", "Price", "ProviderError", "ProviderUnavailable", "RateLimitError",
-    "RateLimited", "Route", "Secret", "Stack", "StoreUnavailable", "Timeout", "Tool", "ToolCall",
-    "ToolCallDelta",
-    "TraceEvent", "Unsupported", "Usage", "__version__", "create_provider", "from_config",
-    "register_provider", "stack",
+    "AllProvidersFailed", "AsyncChatStream", "AudioPart", "AuditUnavailable",
+    "AuthenticationError", "BudgetExceeded", "CacheControl", "ChatRequest", "ChatResponse",
+    "ChatStream", "Chunk", "ConfigError", "ContentFiltered", "ContextLengthExceeded",
+    "CredentialError", "EmbedRequest", "EmbedResponse", "FilePart", "Handler", "ImagePart",
+    "InsightForgeError", "InvalidRequest", "LLMProvider", "Layer", "MalformedResponse", "Message",
+    "Middleware", "Part", "Price", "ProviderError", "ProviderUnavailable", "RateLimitError",
+    "RateLimited", "Reasoning", "Route", "Secret", "Stack", "StoreUnavailable", "TextPart",
+    "ThinkingDelta", "ThinkingPart", "Timeout", "Tool", "ToolCall", "ToolCallDelta", "TraceEvent",
+    "Unsupported", "Usage", "__version__", "create_provider", "from_config", "register_provider",
+    "stack",
 ]
 MIDDLEWARE = ["AuditLog", "Budget", "Cache", "Fallback", "RateLimit", "Retry"]
 PROVIDERS = ["Anthropic", "AzureOpenAI", "HuggingFace", "Ollama", "OpenAI", "OpenAICompatible"]

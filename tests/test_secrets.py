@@ -68,6 +68,18 @@ def test_scrub_removes_live_secrets_and_their_url_encoded_form() -> None:
     assert key.reveal() in known_secrets()
 
 
+def test_an_equal_secret_dying_does_not_unregister_the_live_one() -> None:
+    import gc
+
+    value = "sk-proj-EQUALVALUEabcdefghijklmnopqrstuvwx0123"
+    first = Secret(value)
+    second = Secret(value)  # equal to the first, and the one still in use below
+    del first
+    gc.collect()
+    assert value in known_secrets()
+    assert value not in scrub(f"bad key {second.reveal()}")
+
+
 def test_mask_never_shows_more_than_four_characters() -> None:
     assert mask("a" * 11) == "****" and mask("abcdefghijkl") == "abcd…(12 chars)"
 

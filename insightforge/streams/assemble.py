@@ -1,12 +1,14 @@
 """Adding chunks up to a response: the one place a stream's final answer is assembled.
 
-Pure bookkeeping: text deltas concatenated, tool-call fragments joined by ``index``, the last
-finish reason and usage kept. Used by provider-level streams and by caches replaying one.
+Pure bookkeeping: text deltas concatenated, tool-call fragments joined by ``index``,
+reasoning fragments joined by ``index`` (text appended, signature kept), the last finish
+reason and usage kept. Used by provider-level streams and by caches replaying one.
 """
 
 from __future__ import annotations
 
-from insightforge.types import ChatResponse, Chunk, Message, ToolCall, Usage
+from insightforge.types import ChatResponse, Chunk, ThinkingPart, ToolCall, Usage
+from insightforge.types.messages import assistant_message
 
 __all__ = ["Assembler", "assemble"]
 
@@ -14,11 +16,12 @@ __all__ = ["Assembler", "assemble"]
 class Assembler:
     """Accumulates chunks into the final message; pure bookkeeping."""
 
-    __slots__ = ("finish_reason", "parts", "tools", "usage")
+    __slots__ = ("finish_reason", "parts", "thinking", "tools", "usage")
 
     def __init__(self) -> None:
         self.parts: list[str] = []
         self.tools: dict[int, list[str]] = {}  # index -> [id, name, arguments...]
+        self.thinking: dict[int, list[str | None]] = {}  # index -> [signature, data, text...]
         self.finish_reason: str | None = None
         self.usage: Usage | None = None
 
@@ -33,6 +36,14 @@ class Assembler:
                 slot[1] = delta.name
             if delta.arguments:
                 slot.append(delta.arguments)
+        for piece in chunk.thinking:
+            block = self.thinking.setdefault(piece.index, [None, None])
+            if piece.signature is not None:
+                block[0] = piece.signature
+            if piece.data is not None:
+                block[1] = piece.data
+            if piece.text:
+                block.append(piece.text)
         if chunk.finish_reason:
             self.finish_reason = chunk.finish_reason
         if chunk.usage is not None:
@@ -41,7 +52,9 @@ class Assembler:
     def response(self, *, model: str, provider: str, id: str) -> ChatResponse:
         calls = tuple(ToolCall(s[0], s[1], "".join(s[2:]) or "{}")
                       for _, s in sorted(self.tools.items()))
-        message = Message("assistant", "".join(self.parts), tool_calls=calls)
+        thinking = [ThinkingPart("".join(t for t in b[2:] if t), signature=b[0], data=b[1])
+                    for _, b in sorted(self.thinking.items())]
+        message = assistant_message("".join(self.parts), thinking, calls)
         return ChatResponse(message, model, provider, self.usage or Usage(),
                             self.finish_reason, id)
 

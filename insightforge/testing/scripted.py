@@ -92,8 +92,8 @@ class ScriptedProvider:
             if self._script:
                 return self._script.pop(0)
         if isinstance(request, ChatRequest):
-            users = [m.content for m in request.messages if m.role == "user"]
-            return "Echo: " + (users[-1] if users else request.messages[-1].content)
+            users = [m.text for m in request.messages if m.role == "user"]
+            return "Echo: " + (users[-1] if users else request.messages[-1].text)
         return ""
 
     def _cost(self, usage: Usage) -> Decimal | None:
@@ -107,7 +107,7 @@ class ScriptedProvider:
             vectors = tuple((float(len(t)), float(count_words(t))) for t in request.inputs)
             usage = Usage(sum(count_words(t) for t in request.inputs), 0)
             return EmbedResponse(vectors, model, self.name, usage, self._cost(usage))
-        input_tokens = sum(count_words(m.content) + 3 for m in request.messages)
+        input_tokens = sum(count_words(m.text) + 3 for m in request.messages)
         text = step.text if isinstance(step, StreamStep) else step
         if request.max_tokens is not None:
             text = " ".join(text.split(" ")[: request.max_tokens])

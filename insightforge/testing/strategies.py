@@ -18,9 +18,20 @@ import string
 from collections.abc import Callable
 from typing import Any
 
+import attrs
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from insightforge.testing.part_strategies import (
+    PDF,
+    PNG,
+    WAV,
+    cache_marks,
+    media_parts,
+    part_messages,
+    parts,
+    reasonings,
+)
 from insightforge.types import (
     ChatRequest,
     ChatResponse,
@@ -28,14 +39,21 @@ from insightforge.types import (
     EmbedRequest,
     EmbedResponse,
     Message,
+    ThinkingDelta,
+    ThinkingPart,
     Tool,
     ToolCall,
     TraceEvent,
     Usage,
 )
+from insightforge.types.messages import assistant_message
 
 __all__ = [
+    "PDF",
+    "PNG",
+    "WAV",
     "booleans",
+    "cache_marks",
     "chat_requests",
     "chat_responses",
     "chunks",
@@ -47,8 +65,12 @@ __all__ = [
     "embed_responses",
     "identifiers",
     "json_values",
+    "media_parts",
     "messages",
     "options",
+    "part_messages",
+    "parts",
+    "reasonings",
     "secrets",
     "tags",
     "texts",
@@ -119,8 +141,13 @@ def messages(draw: st.DrawFn, roles: tuple[str, ...] = ("system", "user", "assis
 
 
 @st.composite
-def chat_requests(draw: st.DrawFn, stream: bool | None = None) -> ChatRequest:
-    """Any valid chat request, every field exercised (for type and serialization tests)."""
+def chat_requests(draw: st.DrawFn, stream: bool | None = None,
+                  parts: bool = False) -> ChatRequest:
+    """Any valid chat request, every field exercised (for type and serialization tests);
+    with ``parts``, messages may hold content parts and requests carry cache marks,
+    reasoning and the parallel-tool-calls switch."""
+    if parts:
+        return _with_parts(draw)
     return ChatRequest(
         draw(st.lists(messages(), min_size=1, max_size=4)),
         model=draw(st.none() | identifiers),
@@ -137,6 +164,15 @@ def chat_requests(draw: st.DrawFn, stream: bool | None = None) -> ChatRequest:
         options=draw(options),
         tags=draw(tags),
     )
+
+
+def _with_parts(draw: st.DrawFn) -> ChatRequest:
+    plain = draw(chat_requests(parts=False))
+    mixed = draw(st.lists(messages() | part_messages(), min_size=1, max_size=4))
+    tools_ = [attrs.evolve(t, cache=draw(cache_marks)) for t in plain.tools]
+    return attrs.evolve(plain, messages=tuple(mixed), tools=tuple(tools_),
+                        reasoning=draw(reasonings),
+                        parallel_tool_calls=draw(st.none() | st.booleans()))
 
 
 @st.composite
@@ -179,7 +215,19 @@ def conformance_embed_requests(draw: st.DrawFn) -> EmbedRequest:
     return EmbedRequest(draw(st.lists(words(), min_size=1, max_size=4)), tags=draw(tags))
 
 
-usages = st.builds(Usage, st.integers(0, 10**6), st.integers(0, 10**6))
+@st.composite
+def _usages(draw: st.DrawFn) -> Usage:
+    """Usage with every part, nested as the contract says (parts never exceed wholes)."""
+    total_in, total_out = draw(st.integers(0, 10**6)), draw(st.integers(0, 10**6))
+    read = draw(st.integers(0, total_in))
+    write = draw(st.integers(0, total_in - read))
+    return Usage(total_in, total_out, cache_read_tokens=read, cache_write_tokens=write,
+                 cache_write_1h_tokens=draw(st.integers(0, write)),
+                 reasoning_tokens=draw(st.integers(0, total_out)), estimated=draw(st.booleans()))
+
+
+usages = _usages()
+"""Any valid usage (cache reads and writes, the one-hour part, reasoning, estimated)."""
 
 _money = st.decimals(min_value=0, max_value=1000, places=8, allow_nan=False,
                      allow_infinity=False)
@@ -189,15 +237,21 @@ trace_events = st.builds(TraceEvent, identifiers, identifiers, st.text(max_size=
                          st.floats(0, 2e9, allow_nan=False))
 
 
+_thinking = st.builds(ThinkingPart, texts, signature=st.none() | st.text(max_size=12),
+                      data=st.none() | st.just("ZW5j"))
+
+
 @st.composite
 def chat_responses(draw: st.DrawFn) -> ChatResponse:
-    """Any chat response (text and/or tool calls, cost or none, a trace)."""
-    message = Message("assistant", draw(texts), tool_calls=draw(st.lists(tool_calls,
-                                                                         max_size=2)))
+    """Any chat response (text and/or tool calls, reasoning blocks, a parsed value, cost or
+    none, a trace)."""
+    message = assistant_message(draw(texts), draw(st.lists(_thinking, max_size=2)),
+                                draw(st.lists(tool_calls, max_size=2)))
     return ChatResponse(message, draw(identifiers), draw(identifiers), draw(usages),
                         draw(st.none() | st.sampled_from(["stop", "length", "tool_calls"])),
                         draw(st.text(max_size=12)), draw(st.none() | _money),
-                        draw(st.booleans()), tuple(draw(st.lists(trace_events, max_size=3))))
+                        draw(st.booleans()), tuple(draw(st.lists(trace_events, max_size=3))),
+                        parsed=draw(st.none() | json_values()))
 
 
 @st.composite
@@ -211,8 +265,11 @@ def embed_responses(draw: st.DrawFn) -> EmbedResponse:
 
 
 chunks = st.builds(Chunk, texts, finish_reason=st.none() | st.just("stop"),
-                   usage=st.none() | usages)
-"""Stream chunks (text only)."""
+                   usage=st.none() | usages,
+                   thinking=st.lists(st.builds(ThinkingDelta, st.integers(0, 2), texts,
+                                               st.none() | st.text(max_size=8)),
+                                     max_size=2).map(tuple))
+"""Stream chunks (text, reasoning deltas, usage)."""
 
 
 def _secret_from(prefix: str, alphabet: str, size: int) -> st.SearchStrategy[str]:

@@ -10,26 +10,45 @@ This module imports nothing heavy: it is on the ``import insightforge`` path.
 
 from __future__ import annotations
 
+from insightforge.types.controls import CacheControl, Reasoning
 from insightforge.types.messages import Message, Tool, ToolCall
+from insightforge.types.parts import (
+    AudioPart,
+    FilePart,
+    ImagePart,
+    Part,
+    TextPart,
+    ThinkingPart,
+)
 from insightforge.types.requests import ChatRequest, EmbedRequest
 from insightforge.types.responses import (
     ChatResponse,
     Chunk,
     EmbedResponse,
     Route,
+    ThinkingDelta,
     ToolCallDelta,
     TraceEvent,
     Usage,
 )
 
 __all__ = [
+    "AudioPart",
+    "CacheControl",
     "ChatRequest",
     "ChatResponse",
     "Chunk",
     "EmbedRequest",
     "EmbedResponse",
+    "FilePart",
+    "ImagePart",
     "Message",
+    "Part",
+    "Reasoning",
     "Route",
+    "TextPart",
+    "ThinkingDelta",
+    "ThinkingPart",
     "Tool",
     "ToolCall",
     "ToolCallDelta",

@@ -8,6 +8,8 @@ from typing import Any
 import attrs
 
 from insightforge.types._convert import frozen_map, str_tuple
+from insightforge.types.controls import Reasoning
+from insightforge.types.controls import reasoning as _reasoning
 from insightforge.types.messages import Message, Tool
 
 __all__ = ["ChatRequest", "EmbedRequest"]
@@ -21,9 +23,12 @@ def _messages(value: str | Iterable[Message | Mapping[str, Any]]) -> tuple[Messa
         if isinstance(m, Message):
             out.append(m)
         elif isinstance(m, Mapping):
-            out.append(Message(str(m["role"]), str(m.get("content") or ""), name=m.get("name"),
+            content = m.get("content")
+            out.append(Message(str(m["role"]), content if isinstance(content, (list, tuple))
+                               else str(content or ""), name=m.get("name"),
                                tool_calls=m.get("tool_calls") or (),
-                               tool_call_id=m.get("tool_call_id")))
+                               tool_call_id=m.get("tool_call_id"),
+                               cache=m.get("cache", m.get("cache_control"))))
         else:
             raise TypeError(f"messages must be Message objects or dicts, got {type(m).__name__}")
     if not out:
@@ -39,7 +44,8 @@ def _tools(value: Iterable[Tool | Mapping[str, Any]] | None) -> tuple[Tool, ...]
         else:  # OpenAI wire shape: {"type": "function", "function": {...}}
             fn = t.get("function", t)
             out.append(Tool(str(fn["name"]), str(fn.get("description", "")),
-                            fn.get("parameters") or {"type": "object", "properties": {}}))
+                            fn.get("parameters") or {"type": "object", "properties": {}},
+                            cache=t.get("cache", t.get("cache_control"))))
     return tuple(out)
 
 
@@ -56,7 +62,13 @@ class ChatRequest:
         model: overrides the provider's default model.
         temperature, top_p, max_tokens, stop, seed: the usual sampling controls.
         tools: functions the model may call; tool_choice: ``auto``/``none``/``required``/a name.
-        response_format: ``"json"`` for JSON mode, or a JSON-schema mapping.
+        response_format: ``"json"`` for JSON mode, or a JSON Schema (a bare schema, whose
+            ``title`` names it, or OpenAI's ``{"type": "json_schema", "json_schema": {...}}``):
+            the answer follows it and ``response.parsed`` holds the parsed value.
+        reasoning: how much a reasoning model thinks (:class:`~insightforge.Reasoning`, or
+            ``"low"``/``"medium"``/``"high"``); ``None`` leaves the model's default.
+        parallel_tool_calls: allow (``True``) or forbid (``False``) several tool calls in
+            one answer where the vendor has the switch; ``None`` leaves the default.
         stream: answer as a :class:`~insightforge.ChatStream` of chunks.
         options: provider-specific parameters, passed through as they are.
         tags: who and why (tenant, user, feature). Never sent upstream, never in a cache key.
@@ -72,6 +84,8 @@ class ChatRequest:
     tool_choice: str | None = attrs.field(default=None, kw_only=True)
     response_format: str | Mapping[str, Any] | None = attrs.field(default=None, kw_only=True)
     seed: int | None = attrs.field(default=None, kw_only=True)
+    reasoning: Reasoning | None = attrs.field(default=None, kw_only=True, converter=_reasoning)
+    parallel_tool_calls: bool | None = attrs.field(default=None, kw_only=True)
     stream: bool = attrs.field(default=False, kw_only=True)
     options: Mapping[str, Any] = attrs.field(factory=dict, kw_only=True, converter=frozen_map)
     tags: Mapping[str, str] = attrs.field(factory=dict, kw_only=True, converter=frozen_map)

@@ -12,9 +12,10 @@ import attrs
 from insightforge.pricing import Price
 from insightforge.types._convert import frozen_map
 from insightforge.types.messages import Message, ToolCall
+from insightforge.types.parts import ThinkingPart
 
-__all__ = ["ChatResponse", "Chunk", "EmbedResponse", "Route", "ToolCallDelta", "TraceEvent",
-           "Usage"]
+__all__ = ["ChatResponse", "Chunk", "EmbedResponse", "Route", "ThinkingDelta", "ToolCallDelta",
+           "TraceEvent", "Usage"]
 
 
 def _count(_: object, attribute: attrs.Attribute[int], value: int) -> None:
@@ -128,6 +129,8 @@ class ChatResponse:
             zero for a cache hit.
         cached: served from a cache.
         trace: what the layers did, oldest first.
+        parsed: the answer parsed as JSON when the request asked for JSON or a JSON Schema
+            (``response_format``), else ``None``.
     """
 
     message: Message
@@ -139,15 +142,26 @@ class ChatResponse:
     cost_usd: Decimal | None = None
     cached: bool = False
     trace: tuple[TraceEvent, ...] = ()
+    parsed: Any = attrs.field(default=None, kw_only=True)
 
     @property
     def text(self) -> str:
         """The assistant's text."""
-        return self.message.content
+        return self.message.text
 
     @property
     def tool_calls(self) -> tuple[ToolCall, ...]:
         return self.message.tool_calls
+
+    @property
+    def thinking(self) -> tuple[ThinkingPart, ...]:
+        """The reasoning blocks the model returned (with their signatures), in order."""
+        return self.message.thinking
+
+    @property
+    def reasoning(self) -> str:
+        """The reasoning text the model returned ("" when it returned none)."""
+        return "".join(part.text for part in self.message.thinking)
 
 
 @attrs.frozen(slots=True)
@@ -178,6 +192,23 @@ class ToolCallDelta:
 
 
 @attrs.frozen(slots=True)
+class ThinkingDelta:
+    """A fragment of a streamed reasoning block (``index`` ties fragments together).
+
+    Attributes:
+        index: which reasoning block (0 for the first).
+        text: reasoning text to append.
+        signature: the block's signature, when this fragment carries it (Anthropic).
+        data: the encrypted payload of a redacted block (Anthropic).
+    """
+
+    index: int = 0
+    text: str = ""
+    signature: str | None = None
+    data: str | None = None
+
+
+@attrs.frozen(slots=True)
 class Chunk:
     """One piece of a streamed answer.
 
@@ -187,12 +218,19 @@ class Chunk:
             the same ``index`` append to its arguments.
         finish_reason: set on the last content chunk.
         usage: set on the chunk that reports usage (usually the last).
+        thinking: reasoning deltas (``chunk.reasoning`` is their text).
     """
 
     text: str = ""
     tool_calls: tuple[ToolCallDelta, ...] = attrs.field(default=(), kw_only=True)
     finish_reason: str | None = attrs.field(default=None, kw_only=True)
     usage: Usage | None = attrs.field(default=None, kw_only=True)
+    thinking: tuple[ThinkingDelta, ...] = attrs.field(default=(), kw_only=True)
+
+    @property
+    def reasoning(self) -> str:
+        """The reasoning text this chunk adds ("" for most chunks)."""
+        return "".join(delta.text for delta in self.thinking)
 
 
 @attrs.frozen(slots=True)

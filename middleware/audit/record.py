@@ -20,7 +20,10 @@ from insightforge.types import (
     ChatResponse,
     EmbedRequest,
     EmbedResponse,
+    Part,
     Route,
+    TextPart,
+    ThinkingPart,
     TraceEvent,
 )
 
@@ -141,10 +144,24 @@ def _content(facts: _Facts) -> dict[str, Any]:
 
 
 def _message(m: Any) -> dict[str, Any]:
-    msg: dict[str, Any] = {"role": m.role, "content": m.content}
+    msg: dict[str, Any] = {"role": m.role, "content": _logged_content(m.content)}
     if m.tool_calls:
         msg["tool_calls"] = [{"name": c.name, "arguments": c.arguments} for c in m.tool_calls]
     return msg
+
+
+def _logged_content(content: str | tuple[Part, ...]) -> str | list[dict[str, str]]:
+    """A message's content as the log keeps it: text as text, a media part as its
+    description (kind, type, size and SHA-256 — never the bytes), thinking as its text."""
+    if isinstance(content, str):
+        return content
+    out: list[dict[str, str]] = []
+    for part in content:
+        if isinstance(part, (TextPart, ThinkingPart)):
+            out.append({"type": part.kind, "text": part.text})
+        else:
+            out.append({"type": part.kind, "describe": part.describe()})
+    return out
 
 
 def build(*, request: ChatRequest | EmbedRequest,

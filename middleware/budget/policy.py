@@ -75,7 +75,7 @@ def estimate_input_tokens(request: ChatRequest | EmbedRequest) -> int:
         return sum(_bytes(text) + 1 for text in request.inputs) + 1
     total = REQUEST_OVERHEAD
     for m in request.messages:
-        total += MESSAGE_OVERHEAD + _bytes(m.content) + _bytes(m.name) + _bytes(m.tool_call_id)
+        total += MESSAGE_OVERHEAD + _bytes(m.text) + _bytes(m.name) + _bytes(m.tool_call_id)
         for call in m.tool_calls:
             total += MESSAGE_OVERHEAD + _bytes(call.id) + _bytes(call.name) + _bytes(call.arguments)
     for tool in request.tools:

@@ -18,7 +18,15 @@ import attrs
 
 from insightforge.secrets import known_secrets, scrub
 from insightforge.serialize import from_dict, to_dict
-from insightforge.types import ChatResponse, Chunk, EmbedResponse, TraceEvent
+from insightforge.types import (
+    ChatResponse,
+    Chunk,
+    EmbedResponse,
+    TextPart,
+    ThinkingPart,
+    TraceEvent,
+)
+from insightforge.types.messages import Content
 
 __all__ = ["ENTRY_VERSION", "CacheEntry", "DecodeMemo", "decode", "encode", "make_entry"]
 
@@ -61,11 +69,20 @@ def make_entry(response: ChatResponse | EmbedResponse,
 
 def _scrubbed(response: ChatResponse, secrets: list[str]) -> ChatResponse:
     m = response.message
-    text = scrub(m.content, secrets)
+    content = _scrubbed_content(m.content, secrets)
     calls = tuple(attrs.evolve(c, arguments=scrub(c.arguments, secrets)) for c in m.tool_calls)
-    if text == m.content and calls == m.tool_calls:
+    if content == m.content and calls == m.tool_calls:
         return response
-    return attrs.evolve(response, message=attrs.evolve(m, content=text, tool_calls=calls))
+    return attrs.evolve(response, message=attrs.evolve(m, content=content, tool_calls=calls))
+
+
+def _scrubbed_content(content: Content, secrets: list[str]) -> Content:
+    """The text of ``content`` masked: a string, or each text and thinking part's text
+    (media bytes are the caller's own input echoed back at most, never a key)."""
+    if isinstance(content, str):
+        return scrub(content, secrets)
+    return tuple(attrs.evolve(p, text=scrub(p.text, secrets))
+                 if isinstance(p, (TextPart, ThinkingPart)) else p for p in content)
 
 
 def _scrubbed_chunk(chunk: Chunk, secrets: list[str]) -> Chunk:

@@ -17,8 +17,19 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import attrs
+
 from insightforge.serialize import to_dict
-from insightforge.types import ChatRequest, EmbedRequest, Route
+from insightforge.types import (
+    ChatRequest,
+    EmbedRequest,
+    Message,
+    Part,
+    Route,
+    TextPart,
+    ThinkingPart,
+)
+from insightforge.types.parts import part_dict
 
 __all__ = ["EXCLUDED_OPTIONS", "KEY_VERSION", "cache_key", "canonical", "route_fingerprint"]
 
@@ -38,7 +49,8 @@ def canonical(request: ChatRequest | EmbedRequest) -> dict[str, Any]:
     """The request as plain data, without tags and per-call metadata; fields left at
     "nothing" (``None``, empty, ``stream: false``) are left out, so the form is short."""
     data: dict[str, Any] = {}
-    for name, value in to_dict(request).items():
+    plain = _plain_with_digests(request) if _has_media(request) else to_dict(request)
+    for name, value in plain.items():
         if name == "options" and value:
             value = {k: v for k, v in value.items() if k not in EXCLUDED_OPTIONS}
         if value is None or value == [] or value == {} or name == "tags" or (
@@ -47,6 +59,38 @@ def canonical(request: ChatRequest | EmbedRequest) -> dict[str, Any]:
         data[name] = value
     data["kind"] = "embed" if isinstance(request, EmbedRequest) else "chat"
     return data
+
+
+def _has_media(request: ChatRequest | EmbedRequest) -> bool:
+    return isinstance(request, ChatRequest) and any(
+        not isinstance(m.content, str) for m in request.messages)
+
+
+def _plain_with_digests(request: ChatRequest | EmbedRequest) -> dict[str, Any]:
+    """``to_dict(request)`` with each byte-carrying part's base64 ``data`` replaced by
+    its ``sha256``: the key hashes the bytes once instead of encoding them first."""
+    assert isinstance(request, ChatRequest)
+    plain: dict[str, Any] = to_dict(attrs.evolve(request, messages=(Message("user"),)))
+    plain["messages"] = [_message_plain(m) for m in request.messages]
+    return plain
+
+
+def _message_plain(message: Message) -> dict[str, Any]:
+    if isinstance(message.content, str):
+        whole: dict[str, Any] = to_dict(message)
+        return whole
+    plain: dict[str, Any] = to_dict(attrs.evolve(message, content=""))
+    plain["content"] = [_part_plain(p) for p in message.content]
+    return plain
+
+
+def _part_plain(part: Part) -> dict[str, Any]:
+    if isinstance(part, (TextPart, ThinkingPart)):
+        return part_dict(part)
+    out: dict[str, Any] = {"type": part.kind, "sha256": part.digest}
+    out.update((k, v) for k, v in attrs.asdict(part, recurse=False).items()
+               if k != "data" and v is not None)
+    return out
 
 
 def route_fingerprint(routes: Iterable[Route]) -> str:

@@ -100,7 +100,7 @@ def estimate_tokens(request: Request) -> int:
     (or :data:`DEFAULT_OUTPUT_TOKENS`). Embeddings: the inputs only."""
     if isinstance(request, EmbedRequest):
         return sum(text_tokens(text) for text in request.inputs)
-    prompt = sum(text_tokens(m.content) + 3 for m in request.messages)
+    prompt = sum(text_tokens(m.text) + 3 for m in request.messages)
     return prompt + (request.max_tokens or DEFAULT_OUTPUT_TOKENS)
 
 

@@ -9,6 +9,9 @@ returns the stored id).
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import json
 import threading
 import time
 from decimal import Decimal
@@ -19,8 +22,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from insightforge import ChatRequest, ChatResponse, EmbedRequest, stack
+from insightforge import (
+    ChatRequest,
+    ChatResponse,
+    EmbedRequest,
+    ImagePart,
+    Message,
+    TextPart,
+    stack,
+)
 from insightforge.errors import ProviderUnavailable
+from insightforge.testing import part_strategies as pst
 from insightforge.testing import strategies as ist
 from insightforge.testing.scripted import ScriptedProvider, StreamStep
 from insightforge.types import Route
@@ -62,6 +74,28 @@ def test_route_fingerprint_has_endpoint_and_is_order_free() -> None:
     assert route_fingerprint([a, b]) == route_fingerprint([b, a])
     assert route_fingerprint([a]) != route_fingerprint([Route("openai", "gpt-4o",
                                                               base_url="http://y")])
+
+
+@given(pst.part_messages(), pst.part_messages())
+def test_key_of_parts_hashes_bytes_and_never_meets_text(a: Message, b: Message) -> None:
+    """Media parts key by their bytes' SHA-256: equal content, equal key; different
+    content, different key; and no text part can spell a media part's key."""
+    ra, rb = ChatRequest(messages=(a,)), ChatRequest(messages=(b,))
+    assert (cache_key(ra, "r") == cache_key(rb, "r")) == (a == b)
+    as_text = ChatRequest(messages=(Message(a.role, json.dumps(canonical(ra))),))
+    assert cache_key(as_text, "r") != cache_key(ra, "r")
+
+
+def test_key_of_an_image_does_not_carry_its_bytes() -> None:
+    data = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 64
+    request = ChatRequest(messages=(Message("user", (TextPart("what is this?"),
+                                                     ImagePart(data=data))),))
+    text = json.dumps(canonical(request))
+    assert base64.b64encode(data).decode()[:40] not in text
+    assert hashlib.sha256(data).hexdigest() in text
+    changed = ChatRequest(messages=(Message("user", (TextPart("what is this?"),
+                                                     ImagePart(data=data + b"x"))),))
+    assert cache_key(request, "r") != cache_key(changed, "r")
 
 
 # -- entries -------------------------------------------------------------------------------

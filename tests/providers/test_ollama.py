@@ -299,4 +299,5 @@ def test_passes_the_conformance_kit(emulator: Any) -> None:
     def factory(emu: Any, **overrides: Any) -> Ollama:
         return Ollama(**{"base_url": emu.ollama_url, "timeout": 10, **overrides})
 
-    run_conformance(factory, ProviderSpec(api="ollama", examples=3), emulator=emulator)
+    run_conformance(factory, ProviderSpec(api="ollama", examples=3, reasoning_model="qwen3"),
+                    emulator=emulator)

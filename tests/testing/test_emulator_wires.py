@@ -98,7 +98,10 @@ def test_anthropic_message_and_usage(emu: Emulator, http: httpx.Client) -> None:
     assert message["type"] == "message" and message["role"] == "assistant"
     assert message["content"] == [{"type": "text", "text": "Echo: one two three four"}]
     assert (message["stop_reason"], message["stop_sequence"]) == ("end_turn", None)
-    assert message["usage"] == {"input_tokens": 2 + 3 + 4 + 3, "output_tokens": 5}
+    assert message["usage"] == {
+        "input_tokens": 2 + 3 + 4 + 3, "output_tokens": 5, "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 0, "service_tier": "standard",
+        "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0}}
     assert message["model"] == "claude-x"
 
 

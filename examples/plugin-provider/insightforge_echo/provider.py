@@ -54,7 +54,7 @@ def chat_body(request: ChatRequest, *, model: str) -> dict[str, Any]:
     options.update(request.options)  # provider-specific parameters pass through as they are
     messages = []
     for m in request.messages:
-        wire: dict[str, Any] = {"role": m.role, "content": m.content}
+        wire: dict[str, Any] = {"role": m.role, "content": m.text}  # text parts only
         if m.tool_calls:  # this vendor wants tool arguments as objects, not JSON text
             wire["tool_calls"] = [{"function": {"name": c.name, "arguments":
                                    arguments_object(NAME, c.arguments, c.name)}}
@@ -68,7 +68,7 @@ def chat_body(request: ChatRequest, *, model: str) -> dict[str, Any]:
             "name": t.name, "description": t.description, "parameters": dict(t.parameters)}}
             for t in request.tools]
     json_mode, schema = json_schema(request.response_format)
-    if json_mode:
+    if json_mode:  # a JSON Schema here needs "structured_output" in capabilities
         body["format"] = schema or "json"
     return body
 
@@ -153,6 +153,7 @@ class EchoProvider(HttpxProvider):
     default_base_url = "http://127.0.0.1:8765"  # `insightforge emulator --port 8765`
     key_required = False
     default_timeout = 60.0
+    capabilities = frozenset({"structured_output"})  # the rest raises Unsupported
 
     def __init__(self, model: str = "echo-1", *, base_url: str | None = None,
                  timeout: float | None = None, api_key: str | Secret | None = None,

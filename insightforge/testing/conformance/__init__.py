@@ -9,7 +9,14 @@ Two ways in:
 
 A factory is ``factory(emulator, **overrides) -> provider`` (see :mod:`.spec`); the checks
 are listed in :data:`CHECKS`. Modules: ``spec`` (metadata, the kit context), ``chat_checks``,
-``error_checks``, ``life_checks``, ``runner``, ``suite`` (the pytest test module).
+``error_checks``, ``life_checks``, ``media_checks`` (images, audio, files),
+``feature_checks`` (structured output, reasoning, prompt caching, parallel tools),
+``capability_support``, ``runner``, ``suite`` (the pytest test module).
+
+Capabilities: the kit reads ``provider.capabilities`` (a frozenset of ``images``,
+``audio``, ``files``, ``structured_output``, ``reasoning``, ``prompt_caching``,
+``parallel_tools``) and tests each declared one against the emulator and each other one as
+``Unsupported`` before any network call (prompt-cache marks, being hints, as ignored).
 """
 
 from insightforge.testing.conformance.runner import (

@@ -19,6 +19,7 @@ from typing import Any
 from insightforge.errors import Unsupported
 from insightforge.streams import AsyncChatStream, ChatStream
 from insightforge.testing.conformance.spec import CheckFailed, Kit, expect
+from insightforge.testing.emulator.schema_instance import tool_arguments
 from insightforge.testing.strategies import (
     booleans,
     check_property,
@@ -40,12 +41,12 @@ __all__ = ["check_chat_shape", "check_embeddings", "check_stream_assembly",
 
 def expected_reply(request: ChatRequest) -> tuple[str, str, int]:
     """(text, finish_reason, input_tokens) the emulator answers ``request`` with."""
-    users = [m.content for m in request.messages if m.role == "user"]
+    users = [m.text for m in request.messages if m.role == "user"]
     text = "Echo: " + users[-1]
     finish = "stop"
     if request.max_tokens is not None and len(text.split()) > request.max_tokens:
         text, finish = " ".join(text.split()[: request.max_tokens]), "length"
-    prompt = sum(len(m.content.split()) + 3 for m in request.messages)
+    prompt = sum(len(m.text.split()) + 3 for m in request.messages)
     return text, finish, prompt
 
 
@@ -209,8 +210,9 @@ def check_tools(kit: Kit) -> None:
            f"tools: expected one tool call, got {first.tool_calls!r} (text {first.text!r})")
     call = first.tool_calls[0]
     expect(call.name == "get_weather", f"tools: tool name {call.name!r} != 'get_weather'")
-    expect(_json(call.arguments) == {"input": "weather in Paris"},
-           f"tools: arguments {call.arguments!r} are not the JSON the model wrote")
+    want = tool_arguments(dict(_TOOL.parameters), "weather in Paris")
+    expect(_json(call.arguments) == want,
+           f"tools: arguments {call.arguments!r} are not the JSON the model wrote ({want})")
     expect(bool(call.id), "tools: a tool call needs its id (the result message echoes it)")
     expect(first.finish_reason == "tool_calls",
            f"tools: finish_reason {first.finish_reason!r}, expected 'tool_calls'")

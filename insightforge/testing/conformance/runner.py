@@ -14,7 +14,13 @@ from typing import Any
 
 import attrs
 
-from insightforge.testing.conformance import chat_checks, error_checks, life_checks
+from insightforge.testing.conformance import (
+    chat_checks,
+    error_checks,
+    feature_checks,
+    life_checks,
+    media_checks,
+)
 from insightforge.testing.conformance.spec import (
     CheckFailed,
     Factory,
@@ -35,6 +41,13 @@ CHECKS: dict[str, Check] = {
     "sync_async_parity": chat_checks.check_sync_async_parity,
     "tools": chat_checks.check_tools,
     "embeddings": chat_checks.check_embeddings,
+    "images": media_checks.check_images,
+    "audio": media_checks.check_audio,
+    "files": media_checks.check_files,
+    "structured_output": feature_checks.check_structured_output,
+    "reasoning": feature_checks.check_reasoning,
+    "prompt_caching": feature_checks.check_prompt_caching,
+    "parallel_tools": feature_checks.check_parallel_tools,
     "error_mapping": error_checks.check_error_mapping,
     "error_mapping_async": error_checks.check_error_mapping_async,
     "content_filter": error_checks.check_content_filter,

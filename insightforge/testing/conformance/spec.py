@@ -68,6 +68,12 @@ class ProviderSpec:
         label: the name used in reports (default: the provider's ``name``).
         examples: hypothesis examples per property check (each one is a real HTTP call).
         timeout: the small timeout used to provoke a ``Timeout`` on a stalled server.
+        reasoning_model: the model the reasoning check asks (``None``: the provider's
+            default), for providers whose default model does not reason.
+
+    What a provider can take beyond text (images, structured output, reasoning...) is not
+    here: the kit reads the provider's own ``capabilities`` and checks both halves — what
+    it declares works, the rest raises ``Unsupported``.
     """
 
     api: str = attrs.field(default="openai", validator=_check_api)
@@ -80,6 +86,7 @@ class ProviderSpec:
     label: str = ""
     examples: int = 8
     timeout: float = 0.3
+    reasoning_model: str | None = None
 
 
 def conformance_factory(**spec: Any) -> Callable[[Factory], Factory]:

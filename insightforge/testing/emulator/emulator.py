@@ -160,7 +160,8 @@ class Emulator:
         return self._state.log.count(api, path)
 
     def reset(self) -> None:
-        """Clear the request log, the fault queue and the id counter."""
+        """Clear the request log, the fault queue, the prompt cache and the id counter."""
         self._state.log.clear()
         self._state.faults.clear()
+        self._state.prompt_cache.clear()
         self._state.reset_ids()

@@ -2,8 +2,10 @@
 
 What lives here: the vendor-neutral chat input (`ChatInput`, `Turn`), the neutral reply
 (`Reply`, `ToolCall`), and the rules that turn one into the other — echo text, token counts,
-``max_tokens`` and stop-sequence cuts, tool calls, JSON mode, stream pieces — plus the
-deterministic embedding vectors.
+``max_tokens`` and stop-sequence cuts, tool calls (one per tool offered unless parallel
+calls are off or a tool is forced), JSON mode and JSON Schemas (a conforming object), a
+reasoning text with its signature, stream pieces — plus the deterministic embedding
+vectors.
 
 Rules of this file: no I/O, no clock, no randomness, no vendor names. The same `ChatInput`
 always gives the same `Reply`, whichever wire format asked for it; the wire modules only
@@ -18,7 +20,9 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
+
+from .schema_instance import instance, tool_arguments
 
 __all__ = [
     "ChatInput",
@@ -32,6 +36,7 @@ __all__ = [
     "filtered",
     "input_tokens",
     "make_reply",
+    "sign",
     "stream_pieces",
 ]
 
@@ -69,6 +74,10 @@ class ChatInput:
         tool_choice_none: True when the caller forbade tool calls.
         forced_tool: the tool the caller forced by name, if any.
         json_mode: True when the caller asked for a JSON reply.
+        schema: the JSON Schema the reply must follow, if any (implies JSON).
+        tool_schemas: the parameter schemas of `tools`, in order (may be shorter).
+        reasoning: True when the model reasons before answering.
+        parallel: False when the caller allows at most one tool call.
     """
 
     model: str
@@ -79,6 +88,10 @@ class ChatInput:
     tool_choice_none: bool = False
     forced_tool: str | None = None
     json_mode: bool = False
+    schema: Any = None
+    tool_schemas: tuple[Any, ...] = ()
+    reasoning: bool = False
+    parallel: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +100,8 @@ class ToolCall:
 
     Attributes:
         name: the tool's name.
-        arguments: the arguments as a JSON text (``{"input": <last user content>}``).
+        arguments: the arguments as a JSON text (``{"input": <last user content>}``, or an
+            object following the tool's schema when that does not admit ``input``).
     """
 
     name: str
@@ -100,19 +114,29 @@ class Reply:
 
     Attributes:
         text: the reply text ("" when the reply is a tool call or was filtered).
-        tool_call: the tool call, if the model calls a tool.
+        tool_calls: the tool calls, if the model calls tools (several: parallel calls).
         finish: why the reply ended.
         stop_sequence: the stop sequence that ended the reply, if one did.
         input_tokens: words in the prompt plus 3 per message.
-        output_tokens: words in the reply (or in the tool call's arguments).
+        output_tokens: words in the reply (or in the tool calls' arguments), plus the
+            reasoning tokens.
+        thinking: the reasoning text ("" when the model did not reason).
+        reasoning_tokens: words in `thinking` (a part of `output_tokens`).
     """
 
     text: str
-    tool_call: ToolCall | None
+    tool_calls: tuple[ToolCall, ...]
     finish: Finish
     stop_sequence: str | None
     input_tokens: int
     output_tokens: int
+    thinking: str = ""
+    reasoning_tokens: int = 0
+
+    @property
+    def tool_call(self) -> ToolCall | None:
+        """The first tool call, if any."""
+        return self.tool_calls[0] if self.tool_calls else None
 
 
 def count_tokens(text: str) -> int:
@@ -157,21 +181,35 @@ def _last_user_text(turns: Sequence[Turn]) -> str:
     return turns[-1].text if turns else ""
 
 
-def _tool_call(chat: ChatInput) -> ToolCall | None:
+def _tool_calls(chat: ChatInput) -> tuple[ToolCall, ...]:
     if not chat.tools or chat.tool_choice_none or not chat.turns:
-        return None
+        return ()
     if chat.turns[-1].role != "user":
-        return None
-    name = chat.tools[0]
+        return ()
+    names = chat.tools if chat.parallel else chat.tools[:1]
     if chat.forced_tool is not None and chat.forced_tool in chat.tools:
-        name = chat.forced_tool
-    return ToolCall(name, json.dumps({"input": chat.turns[-1].text}))
+        names = (chat.forced_tool,)
+    text = chat.turns[-1].text
+    schemas = dict(zip(chat.tools, chat.tool_schemas, strict=False))
+    return tuple(ToolCall(name, json.dumps(tool_arguments(schemas.get(name), text)))
+                 for name in names)
+
+
+def _source(chat: ChatInput) -> str:
+    turns = chat.turns
+    return turns[-1].text if turns and turns[-1].role == "tool" else _last_user_text(turns)
 
 
 def _base_text(chat: ChatInput) -> str:
-    turns = chat.turns
-    source = turns[-1].text if turns and turns[-1].role == "tool" else _last_user_text(turns)
+    source = _source(chat)
+    if chat.schema is not None:
+        return json.dumps(instance(chat.schema, source))
     return json.dumps({"echo": source}) if chat.json_mode else "Echo: " + source
+
+
+def sign(thinking: str) -> str:
+    """The emulated vendor's signature over a reasoning text (checked when sent back)."""
+    return "sig_" + hashlib.sha256(b"insightforge-emulator\x00" + thinking.encode()).hexdigest()
 
 
 def _apply_stop(text: str, stops: Sequence[str]) -> tuple[str, str | None]:
@@ -186,22 +224,25 @@ def _apply_stop(text: str, stops: Sequence[str]) -> tuple[str, str | None]:
 def make_reply(chat: ChatInput) -> Reply:
     """The deterministic answer to `chat` (see the module docstring for the rules)."""
     prompt = input_tokens(chat.turns)
-    call = _tool_call(chat)
-    if call is not None:
-        used = count_tokens(call.arguments)
-        return Reply("", call, "tool_calls", None, prompt, used)
+    thinking = "Thinking about: " + _source(chat) if chat.reasoning else ""
+    thought = count_tokens(thinking)
+    calls = _tool_calls(chat)
+    if calls:
+        used = sum(count_tokens(call.arguments) for call in calls)
+        return Reply("", calls, "tool_calls", None, prompt, used + thought, thinking, thought)
     text, stop_sequence = _apply_stop(_base_text(chat), chat.stop)
     finish: Finish = "stop"
     if chat.max_tokens is not None and count_tokens(text) > chat.max_tokens:
         text, stop_sequence, finish = cut_words(text, chat.max_tokens), None, "length"
-    return Reply(text, None, finish, stop_sequence, prompt, count_tokens(text))
+    return Reply(text, (), finish, stop_sequence, prompt, count_tokens(text) + thought,
+                 thinking, thought)
 
 
 def filtered(reply: Reply) -> Reply:
     """`reply` as a content filter would leave it: no text, no tool call."""
     return replace(
-        reply, text="", tool_call=None, finish="content_filter", stop_sequence=None,
-        output_tokens=0,
+        reply, text="", tool_calls=(), finish="content_filter", stop_sequence=None,
+        output_tokens=0, thinking="", reasoning_tokens=0,
     )
 
 

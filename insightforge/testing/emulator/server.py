@@ -28,6 +28,7 @@ from urllib.parse import parse_qsl
 from . import injection, routes
 from .faults import Fault, FaultQueue
 from .http_head import HeadError, read_head
+from .prompt_cache import PromptCache
 from .records import RecordedRequest, RequestLog
 from .wire_common import ApiError, Body, Call, Stream, dumps
 
@@ -41,12 +42,14 @@ _REASONS = {status.value: status.phrase for status in HTTPStatus} | {529: "Site 
 
 
 class ServerState:
-    """State shared by the handler threads of one emulator."""
+    """State shared by the handler threads of one emulator (keys, faults, the request log,
+    the prompt cache, ids, connections)."""
 
     def __init__(self, api_keys: frozenset[str] | None, log_limit: int | None = None) -> None:
         self.api_keys = api_keys
         self.faults = FaultQueue()
         self.log = RequestLog(log_limit)
+        self.prompt_cache = PromptCache()
         self.stopping = threading.Event()
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -205,7 +208,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_body(answer)
             return
         assert route.endpoint is not None  # _precheck answered unknown paths
-        call = Call(route.api, path, query, headers, body, state.next_id, route.params)
+        call = Call(route.api, path, query, headers, body, state.next_id, route.params,
+                    cache=state.prompt_cache)
         self._answer(route.endpoint, call, fault)
 
     def _precheck(

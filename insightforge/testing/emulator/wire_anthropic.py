@@ -1,37 +1,31 @@
 """The Anthropic Messages API wire format.
 
-What lives here: parsing of `POST /v1/messages` (system as str or blocks; content as str or
-blocks including `tool_use` / `tool_result`; `tools` with `input_schema`; `tool_choice`;
-`stop_sequences`), the `message` body, the SSE event sequence (message_start,
-content_block_start, ping, content_block_delta, content_block_stop, message_delta,
-message_stop), the model list and the error body
-``{"type": "error", "error": {"type", "message"}}``. Pure functions.
+What lives here: the `message` body (a signed ``thinking`` block first when the model
+reasoned, then text or several ``tool_use`` blocks; usage with ``cache_creation_input_tokens``
+and its 5-minute/1-hour split and ``cache_read_input_tokens`` — Anthropic's
+``input_tokens`` leave those out), the SSE event sequence (message_start with the input
+usage, content_block_start, ping, content_block_delta — text, input_json, thinking and
+signature deltas —, content_block_stop, message_delta with the output usage,
+message_stop), the prompt cache accounting of ``cache_control`` breakpoints, the model list
+and the error body ``{"type": "error", "error": {"type", "message"}}``. Requests are read
+by :mod:`.anthropic_parse`. Pure functions.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Any
 
-from .replies import ChatInput, Reply, Turn, filtered, make_reply, stream_pieces
-from .wire_common import (
-    CREATED_AT,
-    ApiError,
-    Body,
-    Call,
-    Stream,
-    StreamFaults,
-    json_body,
-    req_str,
-    sse,
-    stops_of,
-    text_of,
-)
+from .anthropic_parse import Breakpoint, parse_chat, parse_request
+from .prompt_cache import NO_CACHE, CacheUse, PromptCache, account, digest
+from .replies import ChatInput, Reply, filtered, input_tokens, make_reply, sign, stream_pieces
+from .wire_common import CREATED_AT, ApiError, Body, Call, Stream, StreamFaults, json_body, sse
 
-__all__ = ["STREAM_FAULTS", "chat", "error_body", "message_body", "models", "parse_chat"]
+__all__ = ["STREAM_FAULTS", "cache_use", "chat", "error_body", "message_body", "models",
+           "parse_chat"]
 
-MODELS = ("claude-3-5-haiku-latest", "claude-sonnet-4-5", "claude-opus-4-1")
+MODELS = ("claude-3-5-haiku-latest", "claude-sonnet-4-5", "claude-opus-4-1",
+          "claude-haiku-4-5", "claude-opus-4-6", "claude-opus-4-7")
 SSE_TYPE = "text/event-stream"
 _STOP = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use",
          "content_filter": "refusal"}
@@ -71,114 +65,113 @@ STREAM_FAULTS = StreamFaults(
 # -- requests ---------------------------------------------------------------------------
 
 
-def _turn(message: Any) -> Turn:
-    if not isinstance(message, Mapping) or message.get("role") not in ("user", "assistant"):
-        raise ApiError(400, "messages: each message needs role 'user' or 'assistant'")
-    content = message.get("content")
-    is_result = isinstance(content, list) and any(
-        isinstance(block, Mapping) and block.get("type") == "tool_result" for block in content
-    )
-    return Turn("tool" if is_result else str(message["role"]), text_of(content))
-
-
-def _tools(body: Mapping[str, Any]) -> tuple[str, ...]:
-    tools = body.get("tools") or []
-    if not isinstance(tools, list):
-        raise ApiError(400, "tools: must be a list")
-    names = []
-    for tool in tools:
-        if not isinstance(tool, Mapping) or not isinstance(tool.get("name"), str):
-            raise ApiError(400, "tools: each tool needs a name")
-        names.append(str(tool["name"]))
-    return tuple(names)
-
-
-def _max_tokens(body: Mapping[str, Any]) -> int:
-    value = body.get("max_tokens")
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ApiError(400, "max_tokens: Field required")
-    return value
-
-
-def parse_chat(body: Mapping[str, Any]) -> ChatInput:
-    """A Messages request as a `ChatInput` (the system prompt becomes the first turn)."""
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise ApiError(400, "messages: Field required (a non-empty list)")
-    system = body.get("system")
-    turns = ((Turn("system", text_of(system)),) if system else ()) + tuple(
-        _turn(message) for message in messages
-    )
-    choice = body.get("tool_choice")
-    choice = choice if isinstance(choice, Mapping) else {}
-    return ChatInput(
-        model=req_str(body, "model"),
-        turns=turns,
-        max_tokens=_max_tokens(body),
-        stop=stops_of(body.get("stop_sequences")),
-        tools=_tools(body),
-        tool_choice_none=choice.get("type") == "none",
-        forced_tool=choice.get("name") if choice.get("type") == "tool" else None,
-    )
+def cache_use(cache: PromptCache, chat: ChatInput, breaks: list[Breakpoint]) -> CacheUse:
+    """Reads and writes of a request's breakpoints (a prefix through each marked turn)."""
+    if not breaks:
+        return NO_CACHE
+    turns = [(turn.role, turn.text) for turn in chat.turns]
+    keys = [digest("anthropic", chat.model, turns[: b.turn + 1]) for b in breaks]
+    tokens = [input_tokens(chat.turns[: b.turn + 1]) for b in breaks]
+    return account(cache, keys, tokens, [b.ttl for b in breaks])
 
 
 # -- responses --------------------------------------------------------------------------
 
 
+def _usage(reply: Reply, cache: CacheUse, output: int | None = None) -> dict[str, Any]:
+    return {"input_tokens": reply.input_tokens - cache.read - cache.written,
+            "cache_creation_input_tokens": cache.written,
+            "cache_read_input_tokens": cache.read,
+            "cache_creation": {"ephemeral_5m_input_tokens": cache.write_5m,
+                               "ephemeral_1h_input_tokens": cache.write_1h},
+            "output_tokens": reply.output_tokens if output is None else output,
+            "service_tier": "standard"}
+
+
+def _tool_id(number: int, index: int) -> str:
+    return f"toolu_emu_{number}" if index == 0 else f"toolu_emu_{number}_{index}"
+
+
 def _content(reply: Reply, number: int) -> list[dict[str, Any]]:
-    if reply.tool_call is None:
-        return [{"type": "text", "text": reply.text}]
-    arguments = json.loads(reply.tool_call.arguments)
-    return [{"type": "tool_use", "id": f"toolu_emu_{number}", "name": reply.tool_call.name,
-             "input": arguments}]
+    blocks: list[dict[str, Any]] = []
+    if reply.thinking:
+        blocks.append({"type": "thinking", "thinking": reply.thinking,
+                       "signature": sign(reply.thinking)})
+    if not reply.tool_calls:
+        return [*blocks, {"type": "text", "text": reply.text}]
+    return blocks + [{"type": "tool_use", "id": _tool_id(number, i), "name": call.name,
+                      "input": json.loads(call.arguments)}
+                     for i, call in enumerate(reply.tool_calls)]
 
 
-def _message(reply: Reply, model: str, number: int, content: list[Any]) -> dict[str, Any]:
+def _message(reply: Reply, model: str, number: int, content: list[Any],
+             cache: CacheUse) -> dict[str, Any]:
     return {
         "id": f"msg_emu_{number}", "type": "message", "role": "assistant", "model": model,
         "content": content, "stop_reason": None, "stop_sequence": None,
-        "usage": {"input_tokens": reply.input_tokens, "output_tokens": 1},
+        "usage": _usage(reply, cache, output=1),
     }
 
 
-def message_body(reply: Reply, model: str, number: int) -> Body:
+def message_body(reply: Reply, model: str, number: int, cache: CacheUse = NO_CACHE) -> Body:
     """A `message` object."""
-    message = _message(reply, model, number, _content(reply, number))
+    message = _message(reply, model, number, _content(reply, number), cache)
     message["stop_reason"] = stop_reason(reply)
     message["stop_sequence"] = reply.stop_sequence
     message["usage"]["output_tokens"] = reply.output_tokens
     return json_body(message)
 
 
-def _delta(delta: dict[str, Any]) -> bytes:
-    return sse({"type": "content_block_delta", "index": 0, "delta": delta},
+def _delta(index: int, delta: dict[str, Any]) -> bytes:
+    return sse({"type": "content_block_delta", "index": index, "delta": delta},
                "content_block_delta")
 
 
-def message_stream(reply: Reply, model: str, number: int) -> Stream:
-    """The SSE events of a streamed message."""
-    block: dict[str, Any] = {"type": "text", "text": ""}
-    if reply.tool_call is None:
-        content = [_delta({"type": "text_delta", "text": p}) for p in stream_pieces(reply.text)]
-    else:
-        block = {**_content(reply, number)[0], "input": {}}
-        content = [_delta({"type": "input_json_delta", "partial_json": piece})
-                   for piece in stream_pieces(reply.tool_call.arguments)]
-    start = {"type": "message_start", "message": _message(reply, model, number, [])}
-    head = (
-        sse(start, "message_start"),
-        sse({"type": "content_block_start", "index": 0, "content_block": block},
-            "content_block_start"),
-        sse({"type": "ping"}, "ping"),
-    )
+def _start(index: int, block: dict[str, Any]) -> bytes:
+    return sse({"type": "content_block_start", "index": index, "content_block": block},
+               "content_block_start")
+
+
+def _stop(index: int) -> bytes:
+    return sse({"type": "content_block_stop", "index": index}, "content_block_stop")
+
+
+def _block_frames(index: int, block: dict[str, Any]) -> tuple[bytes, list[bytes]]:
+    """(the start frame, the delta frames) of one content block."""
+    kind = block["type"]
+    if kind == "thinking":
+        deltas = [_delta(index, {"type": "thinking_delta", "thinking": piece})
+                  for piece in stream_pieces(block["thinking"])]
+        deltas.append(_delta(index, {"type": "signature_delta",
+                                     "signature": block["signature"]}))
+        return _start(index, {"type": "thinking", "thinking": "", "signature": ""}), deltas
+    if kind == "tool_use":
+        deltas = [_delta(index, {"type": "input_json_delta", "partial_json": piece})
+                  for piece in stream_pieces(json.dumps(block["input"]))]
+        return _start(index, {**block, "input": {}}), deltas
+    deltas = [_delta(index, {"type": "text_delta", "text": piece})
+              for piece in stream_pieces(block["text"])]
+    return _start(index, {"type": "text", "text": ""}), deltas
+
+
+def message_stream(reply: Reply, model: str, number: int,
+                   cache: CacheUse = NO_CACHE) -> Stream:
+    """The SSE events of a streamed message (the first block's start in the head, every
+    later frame a content frame, so faults can cut anywhere)."""
+    frames: list[bytes] = []
+    for index, block in enumerate(_content(reply, number)):
+        start, deltas = _block_frames(index, block)
+        frames += [start, *deltas, _stop(index)]
+    opening = {"type": "message_start", "message": _message(reply, model, number, [], cache)}
+    head = (sse(opening, "message_start"), frames[0], sse({"type": "ping"}, "ping"))
     stop = {"stop_reason": stop_reason(reply), "stop_sequence": reply.stop_sequence}
     tail = (
-        sse({"type": "content_block_stop", "index": 0}, "content_block_stop"),
+        frames[-1],
         sse({"type": "message_delta", "delta": stop,
              "usage": {"output_tokens": reply.output_tokens}}, "message_delta"),
         sse({"type": "message_stop"}, "message_stop"),
     )
-    return Stream(head, tuple(content), tail, SSE_TYPE, STREAM_FAULTS)
+    return Stream(head, tuple(frames[1:-1]), tail, SSE_TYPE, STREAM_FAULTS)
 
 
 # -- endpoints --------------------------------------------------------------------------
@@ -189,14 +182,15 @@ def chat(call: Call) -> Body | Stream:
     if not call.headers.get("anthropic-version"):
         raise ApiError(400, "anthropic-version: header is required")
     body = call.json()
-    request = parse_chat(body)
+    request, breaks = parse_request(body)
     reply = make_reply(request)
     if call.filtered:
         reply = filtered(reply)
+    cache = cache_use(call.cache, request, breaks)
     number = call.next_id()
     if body.get("stream") is True:
-        return message_stream(reply, request.model, number)
-    return message_body(reply, request.model, number)
+        return message_stream(reply, request.model, number, cache)
+    return message_body(reply, request.model, number, cache)
 
 
 def models(call: Call) -> Body:

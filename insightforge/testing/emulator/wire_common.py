@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .prompt_cache import PromptCache
+
 __all__ = [
     "CREATED",
     "CREATED_AT",
@@ -88,6 +90,7 @@ class Call:
         params: values captured from the path (e.g. the Azure deployment).
         next_id: gives the next number of the emulator's id counter.
         filtered: True when a `content_filter` fault applies to this call.
+        cache: the emulator's prompt cache (shared by every call; a fresh one by default).
     """
 
     api: str
@@ -98,6 +101,7 @@ class Call:
     next_id: Callable[[], int]
     params: dict[str, str] = field(default_factory=dict)
     filtered: bool = False
+    cache: PromptCache = field(default_factory=PromptCache)
 
     def json(self) -> Mapping[str, Any]:
         """The body as a JSON object, or a 400 `ApiError`."""

@@ -1,9 +1,12 @@
 """The Ollama REST wire format.
 
 What lives here: `POST /api/chat` (NDJSON streaming by default; `stream: false` for one
-object), `POST /api/embed`, `GET /api/tags`, `GET /api/version`, and the error body
-``{"error": "..."}``. A model whose name starts with "missing" is not pulled: 404.
-Pure functions.
+object; ``images`` on a message: base64 images, checked and described; ``format``: "json"
+or a JSON Schema the answer follows; ``think``: thinking models only — qwen3, deepseek-r1,
+gpt-oss (which alone takes "low"/"medium"/"high"), magistral —, the reasoning returned as
+``message.thinking``, streamed first; several tool calls in one message), `POST
+/api/embed`, `GET /api/tags`, `GET /api/version`, and the error body ``{"error": "..."}``.
+A model whose name starts with "missing" is not pulled: 404. Pure functions.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from .media import IMAGE_TYPES, check_media, decode_b64, describe
 from .replies import (
     ChatInput,
     Reply,
@@ -40,7 +44,10 @@ from .wire_common import (
 
 __all__ = ["STREAM_FAULTS", "chat", "embed", "error_body", "parse_chat", "tags", "version"]
 
-MODELS = ("llama3.1:latest", "qwen2.5:7b", "nomic-embed-text:latest")
+MODELS = ("llama3.1:latest", "qwen2.5:7b", "qwen3:latest", "gpt-oss:20b", "llava:latest",
+          "nomic-embed-text:latest")
+THINKING = ("qwen3", "deepseek-r1", "gpt-oss", "magistral")
+"""Model name prefixes that can think."""
 NDJSON_TYPE = "application/x-ndjson"
 _DONE = {"stop": "stop", "length": "length", "tool_calls": "stop",
          "content_filter": "content_filter"}
@@ -68,20 +75,49 @@ def _model(body: Mapping[str, Any]) -> str:
     return model
 
 
-def _turn(message: Any) -> Turn:
+def _images(message: Mapping[str, Any], index: int) -> list[str]:
+    images = message.get("images") or []
+    if not isinstance(images, list):
+        raise ApiError(400, "images must be a list of base64 strings")
+    out = []
+    for number, image in enumerate(images):
+        where = f"messages[{index}].images[{number}]"
+        data = decode_b64(image, where)
+        out.append(describe("image", check_media(None, data, IMAGE_TYPES, where), data))
+    return out
+
+
+def _turn(message: Any, index: int) -> Turn:
     if not isinstance(message, Mapping) or not isinstance(message.get("role"), str):
         raise ApiError(400, "each message needs a role")
-    return Turn(str(message["role"]), text_of(message.get("content")))
+    text = text_of(message.get("content"))
+    media = _images(message, index)
+    return Turn(str(message["role"]), "\n".join([text, *media] if text else media))
 
 
-def _tools(tools: Any) -> tuple[str, ...]:
-    names = []
+def _tools(tools: Any) -> tuple[tuple[str, ...], tuple[Any, ...]]:
+    names, schemas = [], []
     for tool in tools or []:
         function = tool.get("function") if isinstance(tool, Mapping) else None
         if not isinstance(function, Mapping) or not isinstance(function.get("name"), str):
             raise ApiError(400, "each tool needs function.name")
         names.append(str(function["name"]))
-    return tuple(names)
+        schemas.append(function.get("parameters"))
+    return tuple(names), tuple(schemas)
+
+
+def _think(body: Mapping[str, Any], model: str) -> bool:
+    think = body.get("think")
+    if think is None or think is False:
+        return False
+    if not model.startswith(THINKING):
+        raise ApiError(400, f'"{model}" does not support thinking')
+    if isinstance(think, str) and (think not in ("low", "medium", "high")
+                                   or not model.startswith("gpt-oss")):
+        raise ApiError(400, f"think value {think!r} is not supported for this model")
+    if not isinstance(think, (bool, str)):
+        raise ApiError(400, "think must be a boolean or 'low', 'medium', 'high'")
+    return True
 
 
 def parse_chat(body: Mapping[str, Any]) -> ChatInput:
@@ -93,25 +129,34 @@ def parse_chat(body: Mapping[str, Any]) -> ChatInput:
     options = options if isinstance(options, Mapping) else {}
     limit = options.get("num_predict")
     fmt = body.get("format")
+    if fmt is not None and fmt != "json" and not isinstance(fmt, Mapping):
+        raise ApiError(400, "format must be \"json\" or a JSON schema object")
+    model = _model(body)
+    names, schemas = _tools(body.get("tools"))
     return ChatInput(
-        model=_model(body),
-        turns=tuple(_turn(message) for message in messages),
+        model=model,
+        turns=tuple(_turn(message, i) for i, message in enumerate(messages)),
         max_tokens=limit if isinstance(limit, int) and limit >= 0 else None,
         stop=stops_of(options.get("stop")),
-        tools=_tools(body.get("tools")),
-        json_mode=fmt == "json" or isinstance(fmt, Mapping),
+        tools=names,
+        json_mode=fmt is not None,
+        schema=fmt if isinstance(fmt, Mapping) else None,
+        tool_schemas=schemas,
+        reasoning=_think(body, model),
     )
 
 
 # -- responses --------------------------------------------------------------------------
 
 
-def _message(reply: Reply) -> dict[str, Any]:
+def _message(reply: Reply, thinking: bool = True) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": reply.text}
-    if reply.tool_call is not None:
-        arguments = json.loads(reply.tool_call.arguments)
-        message["tool_calls"] = [{"function": {"name": reply.tool_call.name,
-                                               "arguments": arguments}}]
+    if reply.thinking and thinking:
+        message["thinking"] = reply.thinking
+    if reply.tool_calls:
+        message["tool_calls"] = [{"function": {"name": call.name,
+                                               "arguments": json.loads(call.arguments)}}
+                                 for call in reply.tool_calls]
     return message
 
 
@@ -129,12 +174,15 @@ def _line(model: str, message: dict[str, Any]) -> bytes:
 
 
 def chat_stream(reply: Reply, model: str) -> Stream:
-    """NDJSON lines of a streamed chat: one per word (or one tool-call line), then done."""
-    if reply.tool_call is not None:
-        content = [_line(model, _message(reply))]
+    """NDJSON lines of a streamed chat: the thinking word by word, then one line per word
+    (or one line with every tool call), then done."""
+    content = [_line(model, {"role": "assistant", "content": "", "thinking": piece})
+               for piece in stream_pieces(reply.thinking)]
+    if reply.tool_calls:
+        content.append(_line(model, _message(reply, thinking=False)))
     else:
-        content = [_line(model, {"role": "assistant", "content": piece})
-                   for piece in stream_pieces(reply.text)]
+        content += [_line(model, {"role": "assistant", "content": piece})
+                    for piece in stream_pieces(reply.text)]
     final = _final(reply, model, {"role": "assistant", "content": ""})
     return Stream((), tuple(content), (ndjson(final),), NDJSON_TYPE, STREAM_FAULTS)
 

@@ -1,10 +1,14 @@
 """The OpenAI wire format (also served for Azure OpenAI and, via wire_hf, for TGI).
 
-What lives here: request parsing (`parse_chat`) to a neutral `ChatInput`, and the bodies
-and stream events of the Chat Completions, Embeddings and Models APIs, shaped exactly as
-openai-python's `ChatCompletion`, `ChatCompletionChunk`, `CreateEmbeddingResponse` and
-`Model` types; plus the error body `{"error": {"message", "type", "param", "code"}}`.
-Pure functions: no sockets, no clock.
+What lives here: the bodies and stream events of the Chat Completions, Embeddings and
+Models APIs, shaped exactly as openai-python's `ChatCompletion`, `ChatCompletionChunk`,
+`CreateEmbeddingResponse` and `Model` types (several tool calls in one answer; usage with
+``prompt_tokens_details.cached_tokens`` and ``completion_tokens_details.reasoning_tokens``;
+no reasoning text, as OpenAI returns none), the automatic prompt cache (a request that
+carries ``prompt_cache_key``, or has 1024+ prompt tokens, reads the prefix a previous one
+wrote), and the error body `{"error": {"message", "type", "param", "code"}}`. Requests are
+read by :mod:`.openai_parse` (re-exported `parse_chat`). Pure functions: no sockets, no
+clock.
 """
 
 from __future__ import annotations
@@ -14,14 +18,16 @@ import struct
 from collections.abc import Mapping
 from typing import Any
 
+from .openai_parse import parse_chat, prefix_turns
+from .prompt_cache import NO_CACHE, CacheUse, PromptCache, digest
 from .replies import (
     ChatInput,
     Reply,
     ToolCall,
-    Turn,
     count_tokens,
     embed_vector,
     filtered,
+    input_tokens,
     make_reply,
     stream_pieces,
 )
@@ -35,11 +41,8 @@ from .wire_common import (
     dimensions_of,
     embed_inputs,
     json_body,
-    opt_int,
     req_str,
     sse,
-    stops_of,
-    text_of,
 )
 
 __all__ = [
@@ -50,16 +53,19 @@ __all__ = [
     "embeddings",
     "embeddings_body",
     "error_body",
+    "cache_use",
     "include_usage",
     "models",
     "models_body",
     "parse_chat",
+    "usage_json",
 ]
 
-MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-3.5-turbo", "text-embedding-3-small")
+MODELS = ("gpt-4o-mini", "gpt-4o", "gpt-3.5-turbo", "gpt-5-mini", "o4-mini",
+          "text-embedding-3-small")
 SSE_TYPE = "text/event-stream"
-_ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant",
-          "tool": "tool", "function": "tool"}
+AUTO_CACHE_TOKENS = 1024
+"""Prompts this long are cached without a ``prompt_cache_key``, as OpenAI does."""
 
 
 def error_body(status: int, message: str, code: str | None = None) -> dict[str, Any]:
@@ -91,76 +97,44 @@ STREAM_FAULTS = StreamFaults(
 # -- requests ---------------------------------------------------------------------------
 
 
-def _turn(message: Any) -> Turn:
-    if not isinstance(message, Mapping):
-        raise ApiError(400, "each message must be an object")
-    role = _ROLES.get(str(message.get("role")))
-    if role is None:
-        raise ApiError(400, f"unknown message role {message.get('role')!r}")
-    return Turn(role, text_of(message.get("content")))
-
-
-def _tool_names(tools: Any) -> tuple[str, ...]:
-    if tools is None:
-        return ()
-    if not isinstance(tools, list):
-        raise ApiError(400, "'tools' must be a list")
-    names = []
-    for tool in tools:
-        function = tool.get("function") if isinstance(tool, Mapping) else None
-        if not isinstance(function, Mapping) or not isinstance(function.get("name"), str):
-            raise ApiError(400, "each tool needs function.name")
-        names.append(function["name"])
-    return tuple(names)
-
-
-def _forced_tool(choice: Any) -> str | None:
-    if isinstance(choice, Mapping):
-        function = choice.get("function")
-        if isinstance(function, Mapping) and isinstance(function.get("name"), str):
-            return str(function["name"])
-        if isinstance(choice.get("name"), str):
-            return str(choice["name"])
-    return None
-
-
-def _json_mode(body: Mapping[str, Any]) -> bool:
-    fmt = body.get("response_format")
-    return isinstance(fmt, Mapping) and fmt.get("type") in ("json_object", "json_schema")
-
-
-def parse_chat(body: Mapping[str, Any], model: str | None = None) -> ChatInput:
-    """A Chat Completions request as a `ChatInput` (`model` overrides the body's)."""
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise ApiError(400, "'messages' must be a non-empty list")
-    limit = opt_int(body, "max_completion_tokens")
-    choice = body.get("tool_choice")
-    return ChatInput(
-        model=model or req_str(body, "model"),
-        turns=tuple(_turn(message) for message in messages),
-        max_tokens=limit if limit is not None else opt_int(body, "max_tokens"),
-        stop=stops_of(body.get("stop")),
-        tools=_tool_names(body.get("tools")),
-        tool_choice_none=choice == "none",
-        forced_tool=_forced_tool(choice),
-        json_mode=_json_mode(body),
-    )
-
-
 def include_usage(body: Mapping[str, Any]) -> bool:
     """True when the stream should end with a usage chunk."""
     options = body.get("stream_options")
     return isinstance(options, Mapping) and options.get("include_usage") is True
 
 
+def cache_use(cache: PromptCache, body: Mapping[str, Any], chat: ChatInput) -> CacheUse:
+    """OpenAI's automatic cache: reads of the prefix (all turns but the last) when a request
+    with the same key and prefix came before. OpenAI reports no writes (they are free)."""
+    key = body.get("prompt_cache_key")
+    if key is None and chat.turns and input_tokens(chat.turns) < AUTO_CACHE_TOKENS:
+        return NO_CACHE
+    prefix = prefix_turns(chat)
+    if not prefix:
+        return NO_CACHE
+    name = digest("openai", chat.model, key, prefix)
+    read = input_tokens(chat.turns[:-1]) if cache.seen(name) else 0
+    cache.add(name)
+    return CacheUse(read)
+
+
 # -- responses --------------------------------------------------------------------------
 
 
-def _usage(reply: Reply) -> dict[str, int]:
+def usage_json(reply: Reply, cache: CacheUse = NO_CACHE) -> dict[str, Any]:
+    """OpenAI's usage object, with its prompt and completion details."""
     total = reply.input_tokens + reply.output_tokens
     return {"prompt_tokens": reply.input_tokens, "completion_tokens": reply.output_tokens,
-            "total_tokens": total}
+            "total_tokens": total,
+            "prompt_tokens_details": {"cached_tokens": cache.read, "audio_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": reply.reasoning_tokens,
+                                          "audio_tokens": 0,
+                                          "accepted_prediction_tokens": 0,
+                                          "rejected_prediction_tokens": 0}}
+
+
+def _call_id(number: int, index: int) -> str:
+    return f"call_emu_{number}" if index == 0 else f"call_emu_{number}_{index}"
 
 
 def _tool_call_json(call: ToolCall, call_id: str) -> dict[str, Any]:
@@ -168,17 +142,18 @@ def _tool_call_json(call: ToolCall, call_id: str) -> dict[str, Any]:
             "function": {"name": call.name, "arguments": call.arguments}}
 
 
-def chat_body(reply: Reply, model: str, number: int) -> Body:
+def chat_body(reply: Reply, model: str, number: int, cache: CacheUse = NO_CACHE) -> Body:
     """A `chat.completion` object."""
     message: dict[str, Any] = {"role": "assistant", "content": reply.text, "refusal": None}
-    if reply.tool_call is not None:
+    if reply.tool_calls:
         message["content"] = None
-        message["tool_calls"] = [_tool_call_json(reply.tool_call, f"call_emu_{number}")]
+        message["tool_calls"] = [_tool_call_json(call, _call_id(number, i))
+                                 for i, call in enumerate(reply.tool_calls)]
     choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": reply.finish}
     return json_body({
         "id": f"chatcmpl-emu-{number}", "object": "chat.completion", "created": CREATED,
         "model": model, "system_fingerprint": "fp_emulator", "choices": [choice],
-        "usage": _usage(reply),
+        "usage": usage_json(reply, cache),
     })
 
 
@@ -197,23 +172,27 @@ class _Chunks:
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
         return sse({**self.base, "choices": [choice]})
 
-    def usage(self, reply: Reply) -> bytes:
-        return sse({**self.base, "choices": [], "usage": _usage(reply)})
+    def usage(self, reply: Reply, cache: CacheUse) -> bytes:
+        return sse({**self.base, "choices": [], "usage": usage_json(reply, cache)})
 
 
-def _tool_frames(chunks: _Chunks, call: ToolCall, number: int) -> tuple[bytes, list[bytes]]:
-    first = {"index": 0, "id": f"call_emu_{number}", "type": "function",
-             "function": {"name": call.name, "arguments": ""}}
-    head = chunks.delta({"role": "assistant", "content": None, "tool_calls": [first]})
-    content = [
-        chunks.delta({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
-        for piece in stream_pieces(call.arguments)
-    ]
+def _tool_frames(chunks: _Chunks, calls: tuple[ToolCall, ...],
+                 number: int) -> tuple[bytes, list[bytes]]:
+    head = chunks.delta({"role": "assistant", "content": None})
+    content = []
+    for index, call in enumerate(calls):
+        start = {"index": index, "id": _call_id(number, index), "type": "function",
+                 "function": {"name": call.name, "arguments": ""}}
+        content.append(chunks.delta({"tool_calls": [start]}))
+        content += [chunks.delta({"tool_calls": [{"index": index,
+                                                  "function": {"arguments": piece}}]})
+                    for piece in stream_pieces(call.arguments)]
     return head, content
 
 
 def chat_stream(
-    reply: Reply, model: str, number: int, *, usage: str = "none", faults: StreamFaults
+    reply: Reply, model: str, number: int, *, usage: str = "none", faults: StreamFaults,
+    cache: CacheUse = NO_CACHE,
 ) -> Stream:
     """SSE chunks of a streamed chat completion.
 
@@ -221,16 +200,16 @@ def chat_stream(
     with `stream_options.include_usage`) or "last" (usage on the finish chunk, as TGI does).
     """
     chunks = _Chunks(model, number, usage == "chunk")
-    if reply.tool_call is not None:
-        head, content = _tool_frames(chunks, reply.tool_call, number)
+    if reply.tool_calls:
+        head, content = _tool_frames(chunks, reply.tool_calls, number)
     else:
         head = chunks.delta({"role": "assistant", "content": "", "refusal": None})
         content = [chunks.delta({"content": piece}) for piece in stream_pieces(reply.text)]
     if usage == "last":
-        chunks.base["usage"] = _usage(reply)
+        chunks.base["usage"] = usage_json(reply, cache)
     tail = [chunks.delta({}, reply.finish)]
     if usage == "chunk":
-        tail.append(chunks.usage(reply))
+        tail.append(chunks.usage(reply, cache))
     tail.append(b"data: [DONE]\n\n")
     return Stream((head,), tuple(content), tuple(tail), SSE_TYPE, faults)
 
@@ -276,11 +255,13 @@ def chat(call: Call) -> Body | Stream:
     reply = make_reply(request)
     if call.filtered:
         reply = filtered(reply)
+    cache = cache_use(call.cache, body, request)
     number = call.next_id()
     if body.get("stream") is True:
         usage = "chunk" if include_usage(body) else "none"
-        return chat_stream(reply, request.model, number, usage=usage, faults=STREAM_FAULTS)
-    return chat_body(reply, request.model, number)
+        return chat_stream(reply, request.model, number, usage=usage, faults=STREAM_FAULTS,
+                           cache=cache)
+    return chat_body(reply, request.model, number, cache)
 
 
 def embeddings(call: Call) -> Body:
