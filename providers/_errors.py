@@ -1,10 +1,14 @@
 """Map HTTP failures to InsightForge's error hierarchy — one table for every provider.
 
 Pure functions: a status code, headers and body text in; an exception object out. Providers
-call :func:`error_from_status` for HTTP error answers and :func:`error_from_transport` for
-transport failures (httpx or the openai SDK), so every provider maps the same failure to the
-same error type, with the same ``retryable`` flag and ``retry_after``. Every message is
+call :func:`error_from_status` for HTTP error answers (a content-policy refusal of any
+vendor included: :func:`filtered`), so every provider maps the same failure to the same
+error type, with the same ``retryable`` flag and ``retry_after``. Every message is
 scrubbed of known secrets before it is put in an exception.
+
+Failures below HTTP — timeouts, cuts, stalls, the unexpected (:func:`error_from_transport`,
+``mid_stream``, ``unexpected``, :func:`detach`) — and where the line runs between a
+failure we type and a bug we let through live in :mod:`providers._failures`.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import json
 import math
 import time
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any
 
 from insightforge.errors import (
     AuthenticationError,
@@ -22,21 +26,23 @@ from insightforge.errors import (
     ContextLengthExceeded,
     InsightForgeError,
     InvalidRequest,
-    MalformedResponse,
-    ProviderError,
     ProviderUnavailable,
     RateLimitError,
     Timeout,
 )
 from insightforge.secrets import scrub
+from providers._failures import detach, error_from_transport
 
-__all__ = ["detach", "error_from_status", "error_from_transport", "error_message",
+__all__ = ["detach", "error_from_status", "error_from_transport", "error_message", "filtered",
            "parse_retry_after"]
 
 _CONTEXT_HINTS = ("context length", "context_length", "maximum context", "too many tokens",
                   "prompt is too long", "context window")
 _FILTER_HINTS = ("content_filter", "content filter", "content management policy",
-                 "responsibleaipolicyviolation")
+                 "responsibleaipolicyviolation", "content_policy_violation", "safety system")
+_FILTER_CODES = frozenset({"content_filter", "content_policy_violation",
+                           "responsibleaipolicyviolation"})
+_POLICY_WORDS = ("usage policy", "content policy", "safety")
 
 
 def _seconds(text: str, scale: float = 1.0) -> float | None:
@@ -110,46 +116,66 @@ def error_from_status(provider: str, status: int, body: str | bytes | None = Non
         return Timeout(f"{provider} timed out on its side (HTTP 408){said}.", **kw)
     if status >= 500 or status == 409:
         return ProviderUnavailable(f"{provider} failed on its side (HTTP {status}){said}.", **kw)
+    refused = _refusal_code(body)
+    if refused:
+        return _content_filtered(provider, refused, said, kw)
     if any(h in lowered for h in _CONTEXT_HINTS):
         return ContextLengthExceeded(
             f"{provider}: the prompt plus max_tokens exceeds the model's context window{said}. "
             "Shorten the messages or lower max_tokens.", **kw)
     if any(h in lowered for h in _FILTER_HINTS):
-        return ContentFiltered(f"{provider} filtered the content{said}.", **kw)
+        return _content_filtered(provider, "", said, kw)
     if status == 404:
         return InvalidRequest(f"{provider}: not found (HTTP 404){said}. Check the model name "
                               "and base_url.")
     return InvalidRequest(f"{provider} rejected the request (HTTP {status}){said}.")
 
 
-E = TypeVar("E", bound=BaseException)
+def _content_filtered(provider: str, code: str, said: str,
+                      kw: dict[str, Any]) -> ContentFiltered:
+    code = f" ({code})" if code else ""
+    return ContentFiltered(f"{provider} refused the content under its usage policy{code}"
+                           f"{said}. Rephrase the request, or let Fallback(on=(ContentFiltered,"
+                           ")) try another provider; retrying the same one will not help.", **kw)
 
 
-def detach(error: E) -> E:
-    """``error`` without its exception chain, ready to raise *outside* an ``except`` block.
+def _refusal_code(body: str | bytes | Mapping[str, Any] | None) -> str:
+    """The vendor's code when an error body is a content-policy refusal, else ``""``.
 
-    An httpx or SDK exception holds the request, and the request holds the headers (the API
-    key among them): our errors never carry one as ``__cause__`` or ``__context__``. Raise
-    the result after the ``except`` block has ended, or Python links the handled exception
-    again.
+    OpenAI: ``code: content_policy_violation`` (and ``invalid_prompt`` when its message
+    names the usage policy); Azure: ``code: content_filter`` or an ``innererror`` of
+    ``ResponsibleAIPolicyViolation``; Anthropic: an ``invalid_request_error`` whose message
+    is "Output blocked by content filtering policy".
     """
-    if isinstance(error, InsightForgeError):
-        error.__cause__ = None
-        error.__context__ = None
-        error.__suppress_context__ = True
-    return error
+    data: Any = body
+    if isinstance(body, (str, bytes)):
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return ""
+    if not isinstance(data, Mapping):
+        return ""
+    err = data.get("error", data)
+    if not isinstance(err, Mapping):
+        return ""
+    inner = err.get("innererror")
+    codes = [err.get("code"), err.get("type"), data.get("code"),
+             inner.get("code") if isinstance(inner, Mapping) else None]
+    message = str(err.get("message") or "").lower()
+    for code in codes:
+        if not isinstance(code, str):
+            continue
+        if code.lower() in _FILTER_CODES:
+            return code
+        if code == "invalid_prompt" and any(w in message for w in _POLICY_WORDS):
+            return code
+    if "content filtering policy" in message:
+        return str(err.get("type") or "blocked")
+    return ""
 
 
-def error_from_transport(provider: str, exc: BaseException) -> ProviderError:
-    """The error for a failure below HTTP: timeout, refused, reset, bad bytes."""
-    name = type(exc).__name__
-    text = scrub(" ".join(str(exc).split())[:200])
-    if "Timeout" in name:
-        return Timeout(f"{provider} did not answer in time ({name}). Raise timeout= or retry.",
-                       provider=provider)
-    if isinstance(exc, (ValueError, KeyError, TypeError, IndexError)) or "Decod" in name \
-            or "Validation" in name:
-        return MalformedResponse(f"{provider} sent a response we could not read ({name}: "
-                                 f"{text}).", provider=provider)
-    return ProviderUnavailable(f"{provider} could not be reached ({name}: {text}). Is the "
-                               "server running and base_url right?", provider=provider)
+def filtered(body: str | bytes | Mapping[str, Any] | None) -> bool:
+    """Whether an error body (JSON text or the parsed object) is a content-policy refusal."""
+    return bool(_refusal_code(body))
+
+

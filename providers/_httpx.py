@@ -9,24 +9,34 @@ What lives here:
 * Mapped sends: ``_send_json``/``_asend_json`` (one JSON answer) and
   ``_open_lines``/``_aopen_lines`` (a streamed answer, read line by line). Every httpx
   failure and every HTTP error answer leaves here as an error of the hierarchy, through
-  the one table in :mod:`providers._errors`.
+  the tables in :mod:`providers._errors` and :mod:`providers._failures` (anything else
+  the HTTP stack raises is ``ProviderUnavailable`` with its cause chained; a programming
+  error surfaces as itself). A failure while a stream is read is mapped by
+  :func:`drive`/:func:`adrive`, which know how many chunks had arrived.
 * The pure line readers (:func:`decode_json`, :class:`SSEDecoder`, :func:`ndjson_object`,
   :func:`drive`/:func:`adrive`) live in :mod:`providers._lines` and are re-exported here.
 
 What must not live here: parsing (:mod:`providers._lines`) or any vendor's wire format
-(the provider's ``_*_wire`` module, pure and unit-tested without sockets). ``httpx`` is
-imported lazily, so importing this module costs nothing until a provider makes its first
-call.
+(the provider's ``_*_wire`` module, pure and unit-tested without sockets).
+
+``httpx`` is imported with this module — that is, when a provider class built on it is
+first touched (``providers`` loads each provider lazily, so ``import insightforge`` and
+``import providers`` stay light) and always before any instance exists. Never on a request
+thread: a module being imported there is seen half-initialised by other threads that read
+``sys.modules`` directly (the openai SDK does, on every request; issue 12).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import httpx
 
 from insightforge.errors import InsightForgeError
 from providers._base import LazyClient, PerLoop, PooledProvider
-from providers._errors import detach, error_from_status, error_from_transport
+from providers._errors import detach, error_from_status
+from providers._failures import error_from_transport, unexpected
 from providers._lines import (
     SSEDecoder,
     SSEEvent,
@@ -37,9 +47,6 @@ from providers._lines import (
     ndjson_object,
     truncated,
 )
-
-if TYPE_CHECKING:
-    import httpx
 
 __all__ = ["HttpxProvider", "LineStream", "SSEDecoder", "SSEEvent", "StreamDecoder",
            "adrive", "decode_json", "drive", "ndjson_object", "truncated"]
@@ -72,8 +79,6 @@ class HttpxProvider(PooledProvider):
         return {"accept": "application/json", "user-agent": "insightforge"}
 
     def _client_options(self) -> dict[str, Any]:
-        import httpx
-
         return {
             "base_url": self.base_url,
             "headers": self._headers(),
@@ -84,13 +89,9 @@ class HttpxProvider(PooledProvider):
         }
 
     def _new_client(self) -> httpx.Client:
-        import httpx
-
         return httpx.Client(**self._client_options())
 
     def _new_async_client(self) -> httpx.AsyncClient:
-        import httpx
-
         return httpx.AsyncClient(**self._client_options())
 
     def _aclient(self) -> httpx.AsyncClient:
@@ -100,35 +101,27 @@ class HttpxProvider(PooledProvider):
     def _map(self, exc: BaseException) -> InsightForgeError:
         return error_from_transport(self.name, exc)
 
-    def _mid_stream(self, exc: BaseException) -> InsightForgeError:
-        """A transport failure after the answer began: a timeout, or a cut stream."""
-        import httpx
-
-        if isinstance(exc, (httpx.TimeoutException, httpx.DecodingError)):
-            return self._map(exc)
-        return truncated(self.name, type(exc).__name__)
-
     def _status_error(self, response: httpx.Response) -> InsightForgeError:
         return error_from_status(self.name, response.status_code, response.content,
                                  dict(response.headers))
 
     def _sent(self, send: Callable[[], httpx.Response]) -> httpx.Response:
         """``send()``'s response; an httpx failure leaves mapped, with no exception chain."""
-        import httpx
-
         try:
             return send()
         except httpx.HTTPError as exc:
-            error = self._map(exc)
+            error: InsightForgeError = self._map(exc)
+        except Exception as exc:  # not httpx's own: typed with its cause, or a bug as itself
+            error = unexpected(self.name, exc)
         raise detach(error)
 
     async def _asent(self, send: Awaitable[httpx.Response]) -> httpx.Response:
-        import httpx
-
         try:
             return await send
         except httpx.HTTPError as exc:
-            error = self._map(exc)
+            error: InsightForgeError = self._map(exc)
+        except Exception as exc:
+            error = unexpected(self.name, exc)
         raise detach(error)
 
     # -- one JSON answer ----------------------------------------------------------------
@@ -147,8 +140,6 @@ class HttpxProvider(PooledProvider):
     # -- a streamed answer, line by line ------------------------------------------------
     def _open_lines(self, path: str, body: Any) -> LineStream:
         """POST and open the answer; status errors raise here, before any chunk."""
-        import httpx
-
         client = self._sync.get()
         response = self._sent(lambda: client.send(client.build_request("POST", path, json=body),
                                                   stream=True))
@@ -161,19 +152,15 @@ class HttpxProvider(PooledProvider):
                 response.close()
             raise self._status_error(response)
 
-        def lines() -> Iterator[str]:
+        def lines() -> Iterator[str]:  # a failure here is mapped by drive(), chunks counted
             try:
                 yield from response.iter_lines()
-            except httpx.HTTPError as exc:
-                raise self._mid_stream(exc) from None  # drive() detaches it
             finally:
                 response.close()
 
         return LineStream(lines(), response.close)
 
     async def _aopen_lines(self, path: str, body: Any) -> LineStream:
-        import httpx
-
         client = self._aclient()
         response = await self._asent(client.send(client.build_request("POST", path, json=body),
                                                  stream=True))
@@ -186,12 +173,10 @@ class HttpxProvider(PooledProvider):
                 await response.aclose()
             raise self._status_error(response)
 
-        async def lines() -> AsyncIterator[str]:
+        async def lines() -> AsyncIterator[str]:  # failures: mapped by adrive()
             try:
                 async for line in response.aiter_lines():
                     yield line
-            except httpx.HTTPError as exc:
-                raise self._mid_stream(exc) from None  # drive() detaches it
             finally:
                 await response.aclose()
 

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from insightforge.errors import InsightForgeError, MalformedResponse, ProviderUnavailable
 from insightforge.types import Chunk
 from providers._errors import detach
+from providers._failures import mid_stream
 
 __all__ = ["SSEDecoder", "SSEEvent", "StreamDecoder", "adrive", "decode_json", "drive",
            "ndjson_object", "truncated"]
@@ -103,42 +104,72 @@ class StreamDecoder(Protocol):
     def feed(self, line: str) -> list[Chunk]: ...
 
 
-def truncated(provider: str, why: str = "") -> ProviderUnavailable:
-    """The error for a stream that ended before the vendor's end marker (retryable)."""
+def truncated(provider: str, why: str = "", chunks: int | None = None) -> ProviderUnavailable:
+    """The error for a stream that ended cleanly before the vendor's end marker (retryable);
+    ``chunks``: how many chunks had arrived."""
     detail = f" ({why})" if why else ""
-    return ProviderUnavailable(f"{provider} ended the stream before its end marker{detail}: "
-                               "the connection was cut or the stream truncated; retry the "
-                               "request.", provider=provider)
+    after = "" if chunks is None else f" after {chunks} chunk{'s' * (chunks != 1)}"
+    return ProviderUnavailable(f"{provider} ended the stream{after} without its end marker"
+                               f"{detail}: the answer is incomplete (the server closed it "
+                               "early or the stream was truncated); retry the request.",
+                               provider=provider)
+
+
+def _source_ended(provider: str, exc: Exception, chunks: int) -> InsightForgeError:
+    """Why the line source stopped: its end (no end marker came), our error, or the HTTP
+    stack's failure (a cut, a stall; :func:`~providers._failures.mid_stream`)."""
+    if isinstance(exc, (StopIteration, StopAsyncIteration)):
+        return truncated(provider, chunks=chunks)
+    if isinstance(exc, InsightForgeError):
+        return exc
+    return mid_stream(provider, exc, chunks)
 
 
 def drive(provider: str, lines: Lines, decoder: StreamDecoder) -> Iterator[Chunk]:
     """Chunks from ``lines`` through ``decoder``; a missing end marker raises.
 
-    Errors leave without an exception chain (:func:`~providers._errors.detach`).
+    A failure of the line source (the HTTP stack) is mapped here, where the number of
+    chunks delivered is known; a bug in the decoder surfaces as itself. Errors leave
+    without the HTTP stack's exception chain (:func:`~providers._errors.detach`).
     """
-    try:
-        for line in lines:
-            yield from decoder.feed(line)
-            if decoder.done:
-                return
-    except InsightForgeError as err:
-        error = err
-    else:
-        error = truncated(provider)
+    source, chunks = iter(lines), 0
+    while True:
+        try:
+            line = next(source)
+        except Exception as exc:
+            error = _source_ended(provider, exc, chunks)
+            break
+        try:
+            out = decoder.feed(line)
+        except InsightForgeError as err:
+            error = err
+            break
+        for chunk in out:
+            chunks += 1
+            yield chunk
+        if decoder.done:
+            return
     raise detach(error)
 
 
 async def adrive(provider: str, lines: AsyncIterator[str],
                  decoder: StreamDecoder) -> AsyncIterator[Chunk]:
     """The async twin of :func:`drive`."""
-    try:
-        async for line in lines:
-            for chunk in decoder.feed(line):
-                yield chunk
-            if decoder.done:
-                return
-    except InsightForgeError as err:
-        error = err
-    else:
-        error = truncated(provider)
+    source, chunks = aiter(lines), 0
+    while True:
+        try:
+            line = await anext(source)
+        except Exception as exc:
+            error = _source_ended(provider, exc, chunks)
+            break
+        try:
+            out = decoder.feed(line)
+        except InsightForgeError as err:
+            error = err
+            break
+        for chunk in out:
+            chunks += 1
+            yield chunk
+        if decoder.done:
+            return
     raise detach(error)

@@ -9,6 +9,12 @@ SDK client and which knobs differ (:attr:`stream_usage`, :attr:`estimate_usage`,
 
 What must not live here: mapping logic (that is :mod:`providers._openai_wire`), or anything
 vendor-specific. ``openai`` is imported here, never from ``insightforge``.
+
+Every HTTP stack the SDK may touch is imported with this module, before any provider exists
+and never on a request thread: ``openai`` and its ``httpx2``, and the legacy ``httpx`` too —
+the SDK looks ``sys.modules["httpx"]`` up on every request, so an ``httpx`` that another
+thread is still importing (a lazily built client of another provider, say) would be seen
+half-initialised (issue 12: ``AttributeError: partially initialized module 'httpx'``).
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ from decimal import Decimal
 from typing import Any
 
 import attrs
+import httpx  # noqa: F401  (imported whole before any request: see the module docstring)
+import httpx2
 import openai
 
 from insightforge.errors import ProviderUnavailable, Unsupported
@@ -28,6 +36,7 @@ from insightforge.types import ChatRequest, ChatResponse, Chunk, EmbedRequest, E
 from providers import _openai_wire as wire
 from providers._base import LazyClient, PerLoop, PooledProvider
 from providers._errors import detach
+from providers._lines import truncated
 
 __all__ = ["OpenAIFamily"]
 
@@ -105,21 +114,15 @@ class OpenAIFamily(PooledProvider):
         raise NotImplementedError
 
     def _new_client(self) -> Any:
-        import openai
-
         return openai.OpenAI(**self._client_options(), http_client=openai.DefaultHttpxClient(
             limits=self._http_limits(), timeout=self.timeout))
 
     def _new_async_client(self) -> Any:
-        import openai
-
         return openai.AsyncOpenAI(**self._client_options(),
                                   http_client=openai.DefaultAsyncHttpxClient(
                                       limits=self._http_limits(), timeout=self.timeout))
 
     def _http_limits(self) -> Any:
-        import httpx2
-
         return httpx2.Limits(max_connections=self.max_connections,
                              max_keepalive_connections=self.max_connections)
 
@@ -207,30 +210,30 @@ class OpenAIFamily(PooledProvider):
             return self._finish(request, model, response)
         return attrs.evolve(response, cost_usd=self._cost(model, response, request.options))
 
-    def _ended_early(self) -> ProviderUnavailable:
-        """A stream cut before its finish chunk: the same rule as every provider (retryable)."""
-        return ProviderUnavailable(f"{self.name} closed the stream before its finish chunk "
-                                   "(connection cut or truncated); retry the request.",
-                                   provider=self.name)
+    def _ended_early(self, chunks: int) -> ProviderUnavailable:
+        """A stream ended before its finish chunk: the same rule as every provider (retryable)."""
+        return truncated(self.name, "no finish chunk", chunks)
 
     def _stream(self, source: Any, request: ChatRequest, model: str) -> ChatStream:
         meta = _Meta()
         name = self.name
 
         def chunks() -> Generator[Chunk, None, None]:
+            count = 0
             try:
                 for data in source:
                     meta.see(data)
                     chunk = wire.parse_chunk(data, provider=name)
                     if chunk is not None:
                         meta.finished = meta.finished or chunk.finish_reason is not None
+                        count += 1
                         yield chunk
             except Exception as exc:
-                error = wire.map_error(name, exc)
+                error = wire.map_stream_error(name, exc, count)
             else:
                 if meta.finished:
                     return
-                error = self._ended_early()
+                error = self._ended_early(count)
             finally:
                 _release(source)
             raise detach(error)  # outside the except block: no SDK exception in the chain
@@ -250,19 +253,21 @@ class OpenAIFamily(PooledProvider):
         name = self.name
 
         async def chunks() -> AsyncGenerator[Chunk, None]:
+            count = 0
             try:
                 async for data in source:
                     meta.see(data)
                     chunk = wire.parse_chunk(data, provider=name)
                     if chunk is not None:
                         meta.finished = meta.finished or chunk.finish_reason is not None
+                        count += 1
                         yield chunk
             except Exception as exc:
-                error = wire.map_error(name, exc)
+                error = wire.map_stream_error(name, exc, count)
             else:
                 if meta.finished:
                     return
-                error = self._ended_early()
+                error = self._ended_early(count)
             finally:
                 await _arelease(source)
             raise detach(error)

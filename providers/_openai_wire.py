@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from insightforge.errors import (
+    ContentFiltered,
     InsightForgeError,
     MalformedResponse,
     ProviderError,
@@ -40,7 +41,8 @@ from insightforge.types import (
     Usage,
 )
 from insightforge.types.messages import assistant_message
-from providers._errors import error_from_status, error_from_transport
+from providers._errors import error_from_status, error_from_transport, filtered
+from providers._failures import mid_stream, unexpected
 from providers._openai_request import chat_body, embed_body, message_json, uses_completion_tokens
 from providers._wire import estimate_usage, vector
 
@@ -49,6 +51,7 @@ __all__ = [
     "embed_body",
     "estimate_usage",
     "map_error",
+    "map_stream_error",
     "message_json",
     "parse_chat",
     "parse_chunk",
@@ -226,19 +229,26 @@ def _stream_error(provider: str, exc: Any) -> ProviderError:
     if "rate_limit" in kind:
         return RateLimitError(f"{provider} rate limit hit mid-stream ({kind}): {text}.",
                               provider=provider)
+    if filtered(body):
+        return ContentFiltered(f"{provider} refused the content under its usage policy "
+                               f"mid-stream ({kind}): {text}. Rephrase the request, or let "
+                               "Fallback(on=(ContentFiltered,)) try another provider.",
+                               provider=provider)
     return ProviderUnavailable(f"{provider} reported an error mid-stream ({kind or 'error'}): "
                                f"{text}. Retry the request.", provider=provider)
 
 
 def map_error(provider: str, exc: BaseException) -> BaseException:
-    """Our error for an openai SDK (or decoding) exception; other exceptions pass through.
+    """Our error for an exception raised inside the openai SDK's call (or its decoding).
 
     * ``APIStatusError`` -> by status, with the response headers (``Retry-After``,
       ``retry-after-ms``) and body (context length, content filter);
     * ``APITimeoutError`` -> ``Timeout``; ``APIConnectionError`` -> ``ProviderUnavailable``;
     * an ``APIError`` without a response (an error event mid-stream) -> ``ProviderUnavailable``
       (``RateLimitError`` when it says so);
-    * ``ValueError``/``KeyError``/``TypeError`` (undecodable JSON) -> ``MalformedResponse``.
+    * ``ValueError``/``KeyError``/``IndexError`` (undecodable JSON) -> ``MalformedResponse``;
+    * anything else -> :func:`~providers._failures.unexpected` (``ProviderUnavailable`` with
+      the cause chained; a programming error such as ``TypeError`` raises itself).
     """
     if isinstance(exc, InsightForgeError):
         return exc
@@ -254,8 +264,18 @@ def map_error(provider: str, exc: BaseException) -> BaseException:
         return error_from_transport(provider, exc)
     if name == "APIError" or (hasattr(exc, "body") and hasattr(exc, "request")):
         return _stream_error(provider, exc)
-    if isinstance(exc, (ValueError, KeyError, TypeError, IndexError)):
+    if isinstance(exc, (ValueError, KeyError, IndexError)):
         return malformed(provider, "a body", exc)
     if type(exc).__module__.startswith(("openai", "httpx", "httpcore")):
         return error_from_transport(provider, exc)
-    return exc
+    return unexpected(provider, exc)  # a bug raises itself (providers._failures)
+
+
+def map_stream_error(provider: str, exc: BaseException, chunks: int) -> BaseException:
+    """:func:`map_error` for a failure while an opened stream is read: a cut connection or
+    a read timeout says so, and after how many chunks (``chunks``)."""
+    name = type(exc).__name__
+    if name in ("APITimeoutError", "APIConnectionError") or (
+            type(exc).__module__.startswith(("httpx", "httpcore")) and "Decod" not in name):
+        return mid_stream(provider, exc, chunks)
+    return map_error(provider, exc)

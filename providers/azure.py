@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import openai
+
 from insightforge.errors import ConfigError
 from insightforge.pricing import Price
 from insightforge.secrets import Secret
@@ -86,15 +88,11 @@ class AzureOpenAI(OpenAIFamily):
                 "timeout": self.timeout, "max_retries": 0}
 
     def _new_client(self) -> Any:
-        import openai
-
         return openai.AzureOpenAI(**self._client_options(),
                                   http_client=openai.DefaultHttpxClient(
                                       limits=self._http_limits(), timeout=self.timeout))
 
     def _new_async_client(self) -> Any:
-        import openai
-
         return openai.AsyncAzureOpenAI(**self._client_options(),
                                        http_client=openai.DefaultAsyncHttpxClient(
                                            limits=self._http_limits(), timeout=self.timeout))

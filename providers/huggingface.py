@@ -18,14 +18,16 @@ from typing import Any
 from urllib.parse import urlparse
 
 import attrs
+import httpx
 
-from insightforge.errors import ConfigError
+from insightforge.errors import ConfigError, InsightForgeError
 from insightforge.pricing import Price
 from insightforge.secrets import Secret
 from insightforge.types import EmbedRequest, EmbedResponse, Usage
 from providers import _openai_wire as wire
 from providers._base import LazyClient, PerLoop
-from providers._errors import error_from_status, error_from_transport
+from providers._errors import error_from_status
+from providers._failures import detach, error_from_transport, unexpected
 from providers._openai_family import OpenAIFamily
 from providers._wire import vector
 
@@ -93,20 +95,14 @@ class HuggingFace(OpenAIFamily):
                 "max_retries": 0}
 
     def _http_options(self) -> dict[str, Any]:
-        import httpx
-
         headers = {"Authorization": f"Bearer {self._api_key.reveal()}"} if self._api_key else {}
         return {"headers": headers, "timeout": self.timeout,
                 "limits": httpx.Limits(max_connections=self.max_connections)}
 
     def _new_http(self) -> Any:
-        import httpx
-
         return httpx.Client(**self._http_options())
 
     def _new_ahttp(self) -> Any:
-        import httpx
-
         return httpx.AsyncClient(**self._http_options())
 
     # -- embeddings (TEI) -------------------------------------------------------------------
@@ -132,22 +128,30 @@ class HuggingFace(OpenAIFamily):
     def _embed(self, request: EmbedRequest) -> EmbedResponse:
         if self.embed_url is None:
             raise self._no_embeddings()
+        body = self._tei_body(request)
         try:
-            response = self._http.get().post(f"{self.embed_url}/embed",
-                                             json=self._tei_body(request))
-        except Exception as exc:
-            raise error_from_transport(self.name, exc) from None
-        return self._tei_answer(request, response)
+            response = self._http.get().post(f"{self.embed_url}/embed", json=body)
+        except httpx.HTTPError as exc:
+            error: InsightForgeError = error_from_transport(self.name, exc)
+        except Exception as exc:  # typed with its cause, or a bug as itself
+            error = unexpected(self.name, exc)
+        else:
+            return self._tei_answer(request, response)
+        raise detach(error)
 
     async def _aembed(self, request: EmbedRequest) -> EmbedResponse:
         if self.embed_url is None:
             raise self._no_embeddings()
+        body = self._tei_body(request)
         try:
-            response = await self._ahttp.get().post(f"{self.embed_url}/embed",
-                                                    json=self._tei_body(request))
+            response = await self._ahttp.get().post(f"{self.embed_url}/embed", json=body)
+        except httpx.HTTPError as exc:
+            error: InsightForgeError = error_from_transport(self.name, exc)
         except Exception as exc:
-            raise error_from_transport(self.name, exc) from None
-        return self._tei_answer(request, response)
+            error = unexpected(self.name, exc)
+        else:
+            return self._tei_answer(request, response)
+        raise detach(error)
 
     def _no_embeddings(self) -> Any:
         from insightforge.errors import Unsupported
