@@ -109,8 +109,11 @@ class CredentialError(InsightForgeError):
         super().__init__(f"{text} {detail}".strip())
 
 
-class InvalidRequest(InsightForgeError):
-    """The request itself is wrong (ours or the provider says so); retrying will not help."""
+class InvalidRequest(InsightForgeError, ValueError):
+    """The request itself is wrong (ours or the provider says so); retrying will not help.
+
+    Raised before any network call for a field that cannot be right (a NaN ``temperature``,
+    ``options`` JSON cannot carry); also a ``ValueError``, as an invalid argument is."""
 
 
 class ProviderError(InsightForgeError):

@@ -7,6 +7,7 @@ from typing import Any
 
 import attrs
 
+from insightforge.types import checks
 from insightforge.types._convert import frozen_map, str_tuple
 from insightforge.types.controls import Reasoning
 from insightforge.types.controls import reasoning as _reasoning
@@ -50,7 +51,10 @@ def _tools(value: Iterable[Tool | Mapping[str, Any]] | None) -> tuple[Tool, ...]
 
 
 def _opt_float(value: float | int | None) -> float | None:
-    return None if value is None else float(value)
+    """An int becomes a float; anything that is not a number is left for the check to name."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
 
 
 @attrs.frozen(slots=True)
@@ -70,31 +74,44 @@ class ChatRequest:
         parallel_tool_calls: allow (``True``) or forbid (``False``) several tool calls in
             one answer where the vendor has the switch; ``None`` leaves the default.
         stream: answer as a :class:`~insightforge.ChatStream` of chunks.
-        options: provider-specific parameters, passed through as they are.
+        options: provider-specific parameters, passed through as they are (JSON values).
         tags: who and why (tenant, user, feature). Never sent upstream, never in a cache key.
+
+    Every field is checked when the request is made (:mod:`insightforge.types.checks`): a
+    NaN or infinite number, a ``top_p`` outside 0..1, a negative ``temperature``, an
+    ``options`` value JSON cannot carry... raise :class:`~insightforge.errors.InvalidRequest`
+    naming the field, before anything is sent.
     """
 
     messages: tuple[Message, ...] = attrs.field(converter=_messages)
-    model: str | None = attrs.field(default=None, kw_only=True)
-    temperature: float | None = attrs.field(default=None, kw_only=True, converter=_opt_float)
-    top_p: float | None = attrs.field(default=None, kw_only=True, converter=_opt_float)
-    max_tokens: int | None = attrs.field(default=None, kw_only=True)
-    stop: tuple[str, ...] = attrs.field(default=(), kw_only=True, converter=str_tuple)
+    model: str | None = attrs.field(default=None, kw_only=True,
+                                    validator=checks.optional_string)
+    temperature: float | None = attrs.field(default=None, kw_only=True, converter=_opt_float,
+                                            validator=checks.number(0))
+    top_p: float | None = attrs.field(default=None, kw_only=True, converter=_opt_float,
+                                      validator=checks.number(0, 1))
+    max_tokens: int | None = attrs.field(default=None, kw_only=True,
+                                         validator=checks.positive_int)
+    stop: tuple[str, ...] = attrs.field(default=(), kw_only=True, converter=str_tuple,
+                                        validator=checks.strings)
     tools: tuple[Tool, ...] = attrs.field(default=(), kw_only=True, converter=_tools)
-    tool_choice: str | None = attrs.field(default=None, kw_only=True)
-    response_format: str | Mapping[str, Any] | None = attrs.field(default=None, kw_only=True)
-    seed: int | None = attrs.field(default=None, kw_only=True)
+    tool_choice: str | None = attrs.field(default=None, kw_only=True,
+                                          validator=checks.optional_string)
+    response_format: str | Mapping[str, Any] | None = attrs.field(
+        default=None, kw_only=True, validator=checks.json_field)
+    seed: int | None = attrs.field(default=None, kw_only=True, validator=checks.whole)
     reasoning: Reasoning | None = attrs.field(default=None, kw_only=True, converter=_reasoning)
-    parallel_tool_calls: bool | None = attrs.field(default=None, kw_only=True)
-    stream: bool = attrs.field(default=False, kw_only=True)
-    options: Mapping[str, Any] = attrs.field(factory=dict, kw_only=True, converter=frozen_map)
+    parallel_tool_calls: bool | None = attrs.field(default=None, kw_only=True,
+                                                   validator=checks.optional_boolean)
+    stream: bool = attrs.field(default=False, kw_only=True, validator=checks.boolean)
+    options: Mapping[str, Any] = attrs.field(factory=dict, kw_only=True, converter=frozen_map,
+                                             validator=checks.json_field)
     tags: Mapping[str, str] = attrs.field(factory=dict, kw_only=True, converter=frozen_map)
 
-    @max_tokens.validator
-    def _check_max_tokens(self, _: attrs.Attribute[int | None], value: int | None) -> None:
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                  or value < 1):
-            raise ValueError(f"max_tokens must be a positive integer, got {value!r}")
+    @tools.validator
+    def _check_tools(self, _: attrs.Attribute[tuple[Tool, ...]], value: tuple[Tool, ...]) -> None:
+        for index, tool in enumerate(value):
+            checks.json_value(tool.parameters, f"tools[{index}].parameters")
 
 
 @attrs.frozen(slots=True)
@@ -108,10 +125,13 @@ class EmbedRequest:
         options: provider-specific parameters; tags: as for :class:`ChatRequest`.
     """
 
-    inputs: tuple[str, ...] = attrs.field(converter=str_tuple)
-    model: str | None = attrs.field(default=None, kw_only=True)
-    dimensions: int | None = attrs.field(default=None, kw_only=True)
-    options: Mapping[str, Any] = attrs.field(factory=dict, kw_only=True, converter=frozen_map)
+    inputs: tuple[str, ...] = attrs.field(converter=str_tuple, validator=checks.strings)
+    model: str | None = attrs.field(default=None, kw_only=True,
+                                    validator=checks.optional_string)
+    dimensions: int | None = attrs.field(default=None, kw_only=True,
+                                         validator=checks.positive_int)
+    options: Mapping[str, Any] = attrs.field(factory=dict, kw_only=True, converter=frozen_map,
+                                             validator=checks.json_field)
     tags: Mapping[str, str] = attrs.field(factory=dict, kw_only=True, converter=frozen_map)
 
     stream = False  # embeddings never stream; lets layers test ``request.stream`` uniformly
