@@ -75,8 +75,12 @@ def detach(error: E) -> E:
 
 def _of_stack(exc: BaseException) -> bool:
     """Whether ``exc`` comes from the HTTP stack (and may hold a request and its headers)."""
-    return (type(exc).__module__.split(".")[0] in _STACK_MODULES
-            or hasattr(exc, "request") or hasattr(exc, "response"))
+    if type(exc).__module__.split(".")[0] in _STACK_MODULES:
+        return True
+    try:
+        return hasattr(exc, "request") or hasattr(exc, "response")
+    except Exception:  # a property that raises: assume the worst
+        return True
 
 
 def _safe_cause(cause: BaseException | None) -> bool:

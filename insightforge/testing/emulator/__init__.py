@@ -14,7 +14,8 @@ and misbehaves on demand::
 
 Modules: `emulator` (the `Emulator` handle), `server` (HTTP, faults applied), `routes`
 (routing, keys, error shapes), `faults`, `records`, `replies` (pure reply rules),
-`wire_*` (one per vendor format), `cli` (`serve_forever`). Standard library only.
+`wire_*` (one per vendor format), `refusals` (each vendor's content-policy refusal, as
+`Fault`s), `cli` (`serve_forever`). Standard library only.
 """
 
 from __future__ import annotations
@@ -22,5 +23,6 @@ from __future__ import annotations
 from .emulator import Emulator
 from .faults import Fault
 from .records import RecordedRequest
+from .refusals import refusal, stream_refusal
 
-__all__ = ["Emulator", "Fault", "RecordedRequest"]
+__all__ = ["Emulator", "Fault", "RecordedRequest", "refusal", "stream_refusal"]
