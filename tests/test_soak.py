@@ -8,18 +8,14 @@ the sum of the settlements to the nano-dollar. (Resident memory is the full soak
 
 from __future__ import annotations
 
-import importlib.util
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-_spec = importlib.util.spec_from_file_location(
-    "bench_soak", Path(__file__).resolve().parents[1] / "bench" / "soak.py")
-assert _spec is not None and _spec.loader is not None
-bench: Any = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(bench)
+from tests._bench import load
+
+bench: Any = load("soak")
 
 
 @pytest.mark.redis

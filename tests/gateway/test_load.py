@@ -5,7 +5,6 @@ the costs its audit records name, within its limit, nothing left reserved."""
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -13,13 +12,10 @@ from typing import Any
 from insightforge.testing.emulator import Emulator
 from middleware.budget import ledger_from
 from middleware.budget.policy import from_units
+from tests._bench import load
 from tests.gateway.helpers import make_key, serving, two_models
 
-_spec = importlib.util.spec_from_file_location(
-    "bench_gateway", Path(__file__).resolve().parents[2] / "bench" / "gateway.py")
-assert _spec is not None and _spec.loader is not None
-bench: Any = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(bench)
+bench: Any = load("gateway")
 
 
 def test_concurrent_streams_are_whole_and_budgets_exact(emulator: Emulator,

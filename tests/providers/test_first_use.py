@@ -14,17 +14,13 @@ processes reproduced the error).
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-_spec = importlib.util.spec_from_file_location(
-    "bench_first_use", Path(__file__).resolve().parents[2] / "bench" / "first_use.py")
-assert _spec is not None and _spec.loader is not None
-bench: Any = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(bench)
+from tests._bench import load
+
+bench: Any = load("first_use")
 
 
 @pytest.mark.slow
