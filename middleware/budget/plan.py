@@ -36,6 +36,7 @@ from insightforge.types import (
     Route,
     TraceEvent,
 )
+from middleware.budget.media import IMAGE_TOKENS, image_count, image_tokens_for
 from middleware.budget.policy import (
     Estimator,
     Rates,
@@ -91,6 +92,17 @@ def may_write_cache(request: ChatRequest | EmbedRequest) -> bool:
                for name in marks)
 
 
+def _dearer_images(request: ChatRequest | EmbedRequest, routes: Sequence[Route]) -> int:
+    """Tokens to add when a route's model bills images above the default bound."""
+    if isinstance(request, EmbedRequest):
+        return 0
+    images = image_count(request.messages)
+    if not images:
+        return 0
+    models = [request.model, *(route.model for route in routes)]
+    return images * (image_tokens_for(models) - IMAGE_TOKENS)
+
+
 @attrs.frozen(slots=True)
 class Plan:
     """What a request may cost, before the ledger is asked.
@@ -136,7 +148,7 @@ def plan(request: ChatRequest | EmbedRequest, routes: Sequence[Route], *, scope:
          estimate: Estimator, default_max_tokens: int, min_output_tokens: int) -> Plan:
     """The worst case of ``request`` over ``routes`` (a ``ConfigError`` if unpriced)."""
     request, choices = fold(request)
-    input_tokens = estimate(request)
+    input_tokens = estimate(request) + _dearer_images(request, routes)
     rates = dearest_rates(routes, request.model, prices, on_unknown, input_tokens,
                           options=request.options, cache_writes=may_write_cache(request))
     if isinstance(request, EmbedRequest):
