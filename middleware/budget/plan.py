@@ -81,15 +81,19 @@ def fold(request: ChatRequest | EmbedRequest) -> tuple[ChatRequest | EmbedReques
     return attrs.evolve(request, options=kept, max_tokens=cap), choices
 
 
-def may_write_cache(request: ChatRequest | EmbedRequest) -> bool:
-    """Whether the request may be billed prompt-cache writes (it asks for caching)."""
+def may_write_cache(request: ChatRequest | EmbedRequest) -> bool | str:
+    """Which prompt-cache writes the request may be billed: ``False`` (it asks for none),
+    ``"5m"`` (only five-minute marks) or ``True`` (any lifetime: a one-hour mark, or a
+    caching option whose lifetime is the vendor's to choose)."""
     if isinstance(request, EmbedRequest):
         return False
     if any("cache" in key for key in request.options):
         return True
-    marks = ("cache", "cache_control")  # a message or tool marked cacheable
-    return any(getattr(item, name, None) for item in (*request.messages, *request.tools)
-               for name in marks)
+    marks = [m.cache for m in request.messages if m.cache] + [
+        t.cache for t in request.tools if t.cache]
+    if not marks:
+        return False
+    return True if any(mark.ttl != "5m" for mark in marks) else "5m"
 
 
 def _dearer_images(request: ChatRequest | EmbedRequest, routes: Sequence[Route]) -> int:
