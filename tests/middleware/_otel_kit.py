@@ -92,9 +92,8 @@ def event_names(span: ReadableSpan) -> list[str]:
     return [e.name for e in span.events]
 
 
-def drop(*names: Any) -> None:
-    """Let go of objects and collect, so finalizers (a dropped stream's) run now."""
-    del names
+def drop() -> None:
+    """Collect garbage now, so the finalizers of dropped streams run."""
     gc.collect()
 
 
