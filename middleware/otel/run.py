@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from insightforge.kit import Call
 from insightforge.secrets import scrub
 from insightforge.stack import Handler, Request
-from insightforge.types import ChatResponse, EmbedResponse, Route
+from insightforge.types import ChatRequest, ChatResponse, EmbedResponse, Route
 from middleware.otel import semconv
 from middleware.otel.options import Redact
 from middleware.otel.outcome import outcome_of, status_of
@@ -86,9 +86,12 @@ class _Api:
 
 
 class State:
-    """One handler's tracer, metrics, redactor and first route (asked once)."""
+    """One handler's tracer, metrics, redactor and first route (asked once), and the span
+    names and start attributes per requested model (a few; kept, so a call that records
+    nothing costs a dictionary lookup)."""
 
-    __slots__ = ("_route", "_routed", "api", "clean", "inner", "layer", "metrics", "tracer")
+    __slots__ = ("_names", "_route", "_routed", "_server", "api", "clean", "inner", "layer",
+                 "metrics", "tracer")
 
     def __init__(self, layer: OpenTelemetry, inner: Handler) -> None:
         from insightforge import __version__
@@ -100,7 +103,9 @@ class State:
         self.metrics = layer.make_metrics()
         self.clean: Redact = _Memo(layer.redact) if layer.redact is not None else _same
         self._route: Route | None = None
+        self._server: semconv.Attributes = {}
         self._routed = False
+        self._names: dict[tuple[bool, str | None], tuple[str, semconv.Attributes]] = {}
 
     def route(self) -> Route | None:
         if not self._routed:
@@ -109,30 +114,43 @@ class State:
             except Exception as exc:
                 _failed("routes()", exc)
                 routes = ()
-            self._route, self._routed = (routes[0] if routes else None), True
+            self._route = routes[0] if routes else None
+            if self._route is not None:
+                self._server = semconv.server_attributes(self._route.base_url)
+            self._routed = True
         return self._route
+
+    def _named(self, request: Request) -> tuple[str, semconv.Attributes]:
+        key = (isinstance(request, ChatRequest), request.model)
+        found = self._names.get(key)
+        if found is None:
+            if len(self._names) >= 256:
+                self._names.clear()
+            route = self.route()
+            found = self._names[key] = (semconv.span_name(request, route),
+                                        semconv.start_attributes(request, route))
+        return found
 
     def start(self, request: Request) -> Run | None:
         """Open the span (``None`` when nothing would be recorded at all)."""
         span = None
         try:
-            route = self.route()
+            name, attributes = self._named(request)
             start_ns = self.layer.clock()
-            span = self.tracer.start_span(
-                semconv.span_name(request, route), kind=self.api.client,
-                attributes=semconv.start_attributes(request, route), start_time=start_ns)
+            span = self.tracer.start_span(name, kind=self.api.client, attributes=attributes,
+                                          start_time=start_ns)
             if not span.is_recording():
                 span = None
                 if self.metrics is None:
                     return None
             else:
-                span.set_attributes(semconv.request_attributes(request, route,
-                                                               self.layer.tags))
+                more = semconv.request_attributes(request, self.layer.tags, self._server)
                 if self.layer.capture_content:
                     content = semconv.input_messages(request, self.clean)
                     if content is not None:
-                        span.set_attribute(semconv.INPUT_MESSAGES, content)
-            return Run(self, request, span, route, start_ns, self.layer.timer())
+                        more[semconv.INPUT_MESSAGES] = content
+                span.set_attributes(more)
+            return Run(self, request, span, self._route, start_ns, self.layer.timer())
         except Exception as exc:
             _failed("starting a span", exc)
             if span is not None:
@@ -194,27 +212,27 @@ class Run:
         try:
             trace: Any = ()
             if response is not None:
-                span.set_attributes(semconv.response_attributes(response))
+                attributes = semconv.response_attributes(response)
                 trace = response.trace
                 if state.layer.capture_content:
                     content = semconv.output_messages(response, clean)
                     if content is not None:
-                        span.set_attribute(semconv.OUTPUT_MESSAGES, content)
+                        attributes[semconv.OUTPUT_MESSAGES] = content
             elif abandoned:
-                span.set_attribute(semconv.OUTCOME, "abandoned")
-            elif error is not None:
-                span.set_attributes(semconv.error_attributes(error, status_of(error)))
+                attributes = {semconv.OUTCOME: "abandoned"}
+            else:
+                attributes = semconv.error_attributes(error, status_of(error))  # type: ignore[arg-type]
                 trace = getattr(error, "trace", ()) or ()
             if call.streamed or self.request.stream:
-                span.set_attribute(semconv.CHUNKS, call.chunks)
+                attributes[semconv.CHUNKS] = call.chunks
                 if ttft is not None:
-                    span.set_attribute(semconv.TIME_TO_FIRST_CHUNK, max(0.0, ttft))
-            for name, attributes, at in semconv.span_events(trace, self.start_ns, end_ns,
-                                                            clean):
-                span.add_event(name, attributes, at)
+                    attributes[semconv.TIME_TO_FIRST_CHUNK] = max(0.0, ttft)
+            span.set_attributes(attributes)
+            for name, event, at in semconv.span_events(trace, self.start_ns, end_ns, clean):
+                span.add_event(name, event, at)
             if error is not None and isinstance(error, Exception):
-                name, attributes, at = semconv.exception_event(error, end_ns, clean)
-                span.add_event(name, attributes, at)
+                name, event, at = semconv.exception_event(error, end_ns, clean)
+                span.add_event(name, event, at)
                 span.set_status(state.api.status(state.api.error,
                                                  str(clean(str(error)))[:500]))
         finally:

@@ -113,10 +113,11 @@ def start_attributes(request: ChatRequest | EmbedRequest, route: Route | None) -
     return out
 
 
-def request_attributes(request: ChatRequest | EmbedRequest, route: Route | None,
-                       tags: Sequence[str]) -> Attributes:
-    """The request's settings, where the route sends it, and the allowed tags."""
-    out = start_attributes(request, route)
+def request_attributes(request: ChatRequest | EmbedRequest, tags: Sequence[str],
+                       server: Attributes | None = None) -> Attributes:
+    """The request's settings, where it is sent (``server``: see :func:`server_attributes`)
+    and the allowed tags — what :func:`start_attributes` does not already say."""
+    out: Attributes = {}
     if isinstance(request, ChatRequest):
         if request.max_tokens is not None:
             out[REQUEST_MAX_TOKENS] = request.max_tokens
@@ -131,9 +132,10 @@ def request_attributes(request: ChatRequest | EmbedRequest, route: Route | None,
         out[REQUEST_STREAM] = bool(request.stream)
     elif request.dimensions is not None:
         out[EMBEDDING_DIMENSIONS] = request.dimensions
-    if route is not None:
-        out.update(server_attributes(route.base_url))
-    out.update(tag_attributes(request.tags, tags))
+    if server:
+        out.update(server)
+    if tags and request.tags:
+        out.update(tag_attributes(request.tags, tags))
     return out
 
 

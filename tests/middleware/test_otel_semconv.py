@@ -64,7 +64,9 @@ def test_provider_names_follow_the_convention() -> None:
        st.lists(st.sampled_from(["tenant", "feature", "user"]), max_size=3))
 def test_request_attributes_are_valid_and_tags_an_allow_list(request: Any, route: Any,
                                                              tags: list[str]) -> None:
-    attributes = semconv.request_attributes(request, route, tags)
+    server = semconv.server_attributes(route.base_url) if route else {}
+    attributes = {**semconv.start_attributes(request, route),
+                  **semconv.request_attributes(request, tags, server)}
     assert all(valid(v) for v in attributes.values())
     assert attributes[semconv.OPERATION] in ("chat", "embeddings")
     recorded = {k[len(semconv.TAG):] for k in attributes if k.startswith(semconv.TAG)}
