@@ -404,3 +404,27 @@ def test_bad_options_are_config_errors_with_their_path(options: dict[str, Any],
     with pytest.raises(ConfigError) as caught:
         OpenTelemetry(**options)
     assert caught.value.path == path
+
+
+# -- imports: nothing of OpenTelemetry until a layer is built ------------------------------
+def test_importing_the_layer_imports_no_opentelemetry() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, insightforge, middleware; from middleware import OpenTelemetry; "
+            "import middleware.otel as m; m.OpenTelemetry, m.prometheus_metrics; "
+            "print(sorted({n.split('.')[0] for n in sys.modules} & "
+            "{'opentelemetry', 'prometheus_client'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60).stdout
+    assert out.strip() == "[]"
+
+
+def test_a_missing_package_is_a_config_error_that_says_what_to_install() -> None:
+    from middleware.otel.options import need
+
+    with pytest.raises(ConfigError) as caught:
+        need("opentelemetry_not_installed.trace", "otel", "metrics")
+    assert caught.value.path == "metrics"
+    assert "pip install 'insightforge[otel]'" in str(caught.value)
+    need("opentelemetry.trace", "otel", "$")  # installed here: no error
