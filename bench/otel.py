@@ -2,9 +2,9 @@
 
 Run: ``.venv/bin/python bench/otel.py [--calls N] [--rounds R]``. Each stack wraps the layer
 around a ``ScriptedProvider`` (no I/O); the **floor** is the bare provider's time per call,
-measured in the same run, interleaved round by round, best of each. The layer's cost is
-printed in µs per call and as a ratio to that floor, so a loaded machine moves both
-sides alike.
+measured in the same run, interleaved round by round, best of each. Time is this process's
+CPU time (``time.process_time``), so other processes on a loaded machine do not count. The
+layer's cost is printed in µs per call and as a ratio to that floor.
 
 * **no SDK** — ``OpenTelemetry()`` with nothing configured: the API's no-op tracer, no
   metrics. The handler asks the tracer for a span, sees it is not recording, and calls the
@@ -52,15 +52,15 @@ def _round(handler: Any, calls: int, use_async: bool) -> float:
     gc.collect()
     if use_async:
         async def run() -> float:
-            started = time.perf_counter()
+            started = time.process_time()
             for _ in range(calls):
                 await handler.acall(REQUEST)
-            return time.perf_counter() - started
+            return time.process_time() - started
         return asyncio.run(run()) / calls
-    started = time.perf_counter()
+    started = time.process_time()
     for _ in range(calls):
         handler(REQUEST)
-    return (time.perf_counter() - started) / calls
+    return (time.process_time() - started) / calls
 
 
 def measure(bare: Any, layered: Any, calls: int, rounds: int,

@@ -56,8 +56,8 @@ class OpenTelemetry:
         tracer_provider, meter_provider: where spans and metrics go (the globally
             configured providers when ``None``); registry: the prometheus-client registry
             for ``metrics="prometheus"`` (the default registry when ``None``).
-        timer: monotonic seconds for durations; clock: nanoseconds since the epoch for
-            span and event times.
+        timer: monotonic seconds for durations and the time to a stream's first chunk
+            (span and event times are the SDK's wall clock).
     """
 
     tags: tuple[str, ...] = attrs.field(default=(), converter=check_tags)
@@ -73,7 +73,6 @@ class OpenTelemetry:
                                 metadata={"config": False})
     timer: Callable[[], float] = attrs.field(default=time.perf_counter, kw_only=True,
                                              eq=False)
-    clock: Callable[[], int] = attrs.field(default=time.time_ns, kw_only=True, eq=False)
 
     def __attrs_post_init__(self) -> None:
         need("opentelemetry.trace", "otel", "$")
