@@ -219,13 +219,21 @@ class PrometheusMetrics:
         for spec in INSTRUMENTS:
             keys = (*spec.labels, *tag_keys)
             names = tuple(prometheus_label(k) for k in keys)
-            if spec.kind == "histogram":
-                metric: Any = prometheus_client.Histogram(
-                    spec.prometheus, spec.description, names, registry=self.registry,
-                    buckets=(*spec.buckets, float("inf")))
-            else:
-                metric = prometheus_client.Counter(spec.prometheus, spec.description, names,
-                                                   registry=self.registry)
+            try:
+                if spec.kind == "histogram":
+                    metric: Any = prometheus_client.Histogram(
+                        spec.prometheus, spec.description, names, registry=self.registry,
+                        buckets=(*spec.buckets, float("inf")))
+                else:
+                    metric = prometheus_client.Counter(spec.prometheus, spec.description,
+                                                       names, registry=self.registry)
+            except ValueError as exc:  # the registry has a metric of that name already
+                for made, _, _ in self._metrics.values():
+                    self.registry.unregister(made)
+                raise ConfigError(f"this registry already has a metric named "
+                                  f"{spec.prometheus!r} ({exc}); share InsightForge's with "
+                                  f"prometheus_metrics(registry), or give this stack its own "
+                                  f"CollectorRegistry", path="registry") from None
             self._metrics[spec.key] = (metric, keys, names)
 
     def record(self, outcome: Outcome) -> None:

@@ -29,7 +29,15 @@ from insightforge.kit import Abandoned, Call, Flow, adrive, drive
 from insightforge.redact import Redactor
 from insightforge.stack import AsyncResponse, Handler, Middleware, Request, Response
 from middleware.otel.instruments import Metrics, otel_metrics, prometheus_metrics
-from middleware.otel.options import Redact, as_metrics, as_redactor, check_bool, check_cap, need
+from middleware.otel.options import (
+    Redact,
+    as_metrics,
+    as_redactor,
+    check_bool,
+    check_cap,
+    has,
+    need,
+)
 from middleware.otel.outcome import check_tags
 from middleware.otel.run import Run, State
 
@@ -65,12 +73,15 @@ class OpenTelemetry:
     metrics: Any = attrs.field(default=None, converter=as_metrics)
     max_label_values: int = attrs.field(default=100, validator=check_cap)
     redact: Redact | None = attrs.field(default=Redactor(), converter=as_redactor)
-    tracer_provider: Any = attrs.field(default=None, kw_only=True, eq=False,
-                                       metadata={"config": False})
-    meter_provider: Any = attrs.field(default=None, kw_only=True, eq=False,
-                                      metadata={"config": False})
-    registry: Any = attrs.field(default=None, kw_only=True, eq=False,
-                                metadata={"config": False})
+    tracer_provider: Any = attrs.field(
+        default=None, kw_only=True, eq=False, metadata={"config": False},
+        validator=has("get_tracer", "an OpenTelemetry TracerProvider"))
+    meter_provider: Any = attrs.field(
+        default=None, kw_only=True, eq=False, metadata={"config": False},
+        validator=has("get_meter", "an OpenTelemetry MeterProvider"))
+    registry: Any = attrs.field(
+        default=None, kw_only=True, eq=False, metadata={"config": False},
+        validator=has("register", "a prometheus_client CollectorRegistry"))
     timer: Callable[[], float] = attrs.field(default=time.perf_counter, kw_only=True,
                                              eq=False)
 

@@ -14,7 +14,7 @@ from insightforge.errors import ConfigError
 from insightforge.redact import Redactor
 from middleware.otel.instruments import Metrics
 
-__all__ = ["Redact", "as_metrics", "as_redactor", "check_bool", "check_cap", "need"]
+__all__ = ["Redact", "as_metrics", "as_redactor", "check_bool", "check_cap", "has", "need"]
 
 Redact = Callable[[Any], Any]
 
@@ -63,3 +63,12 @@ def check_cap(_: object, __: object, value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(f"max_label_values must be a whole number >= 1 (e.g. 100), got "
                           f"{value!r}"[:200], path="max_label_values")
+
+
+def has(method: str, what: str) -> Callable[[object, attrs.Attribute[Any], object], None]:
+    """A validator: ``None``, or an object with ``method`` (a provider, a registry)."""
+    def check(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if value is not None and not callable(getattr(value, method, None)):
+            raise ConfigError(f"{attribute.name} must be {what} (or None for the global "
+                              f"one), got a {type(value).__name__}", path=attribute.name)
+    return check

@@ -397,7 +397,8 @@ def test_sync_and_async_make_the_same_span(tel: Telemetry) -> None:
     ({"tags": ("te nant",)}, "tags"), ({"tags": 5}, "tags"), ({"metrics": "statsd"}, "metrics"),
     ({"max_label_values": 0}, "max_label_values"), ({"capture_content": "yes"},
                                                     "capture_content"),
-    ({"redact": 3}, "redact"),
+    ({"redact": 3}, "redact"), ({"tracer_provider": "global"}, "tracer_provider"),
+    ({"meter_provider": object()}, "meter_provider"), ({"registry": {}}, "registry"),
 ])
 def test_bad_options_are_config_errors_with_their_path(options: dict[str, Any],
                                                        path: str) -> None:

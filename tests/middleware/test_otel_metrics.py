@@ -157,6 +157,17 @@ def test_prometheus_metrics_are_shared_per_registry() -> None:
     assert a.handler.state.metrics is one  # type: ignore[attr-defined]
 
 
+def test_a_registry_with_a_metric_of_the_same_name_is_a_config_error() -> None:
+    from prometheus_client import Counter
+
+    registry = CollectorRegistry()
+    Counter("insightforge_client_errors", "someone else's", registry=registry)
+    with pytest.raises(ConfigError) as caught:
+        prometheus_metrics(registry)
+    assert caught.value.path == "registry" and "own CollectorRegistry" in str(caught.value)
+    assert [m.name for m in registry.collect()] == ["insightforge_client_errors"]  # undone
+
+
 def test_the_gateway_records_its_own_outcomes_into_the_same_instruments() -> None:
     """What the gateway does for a request it answers itself (a 401, say)."""
     registry = CollectorRegistry()
