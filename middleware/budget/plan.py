@@ -205,7 +205,7 @@ def charge(reservation: Reservation, response: ChatResponse | EmbedResponse,
     if response.usage.total_tokens == 0:
         return reservation.units
     price = settle_price(routes, response.provider, response.model, prices,
-                         Price(*reservation.plan.rates))
+                         reservation.plan.rates)
     return to_units(price.cost(response.usage, options=reservation.request.options))
 
 
