@@ -66,7 +66,11 @@ class LazyGroup(click.Group):
             command: Any = getattr(importlib.import_module(module), attr)
         except (ImportError, AttributeError):
             return None
-        return command if isinstance(command, click.Command) else None
+        if not isinstance(command, click.Command):
+            return None
+        from insightforge.cli._group_options import adopt
+
+        return adopt(command)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -74,14 +78,21 @@ class LazyGroup(click.Group):
 @click.option("-v", "--verbose", is_flag=True,
               help="Show details: tracebacks on errors; for chat and embed also the trace "
               "and usage (--trace, --usage).")
+@click.option("-q", "--quiet", is_flag=True,
+              help="No live status line on stderr while a call waits (retries, fallbacks, "
+              "rate limits).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
               envvar="INSIGHTFORGE_CONFIG", help="Config file (default: ./insightforge.yaml, "
               "then the user config dir).")
 @click.pass_context
-def cli(ctx: click.Context, verbose: bool, config_path: str | None) -> None:
-    """InsightForge: call any LLM provider through one stack of middleware."""
+def cli(ctx: click.Context, verbose: bool, quiet: bool, config_path: str | None) -> None:
+    """InsightForge: call any LLM provider through one stack of middleware.
+
+    --config, -v and -q may also follow the command: `insightforge chat --config f.yaml hi`.
+    """
     ctx.ensure_object(dict)
     ctx.obj["verbose"] = verbose
+    ctx.obj["quiet"] = quiet
     ctx.obj["config"] = config_path
 
 
