@@ -22,7 +22,7 @@ __all__ = ["COMMANDS", "main"]
 # command name -> "module:attribute"; each module is written by the issue that owns it.
 COMMANDS: dict[str, str] = {
     "chat": "insightforge.cli.chat:chat",
-    "embed": "insightforge.cli.chat:embed",
+    "embed": "insightforge.cli.embed:embed",
     "prices": "insightforge.cli.prices:prices",
     "providers": "insightforge.cli.providers:providers",
     "keys": "insightforge.cli.keys:keys",
