@@ -33,6 +33,8 @@ COMMANDS: dict[str, str] = {
     "audit": "insightforge.cli.audit:audit",
     "budget": "insightforge.cli.budget:budget",
     "cache": "insightforge.cli.cache:cache",
+    "logs": "insightforge.cli.logs:logs",
+    "models": "insightforge.cli.models:models",
 }
 
 

@@ -122,7 +122,13 @@ def test_new_user_sets_up_and_chats(keyring_env: dict[str, str], clean_env: Path
     assert [next(iter(layer)) for layer in doc["stack"]] == [
         "audit", "cache", "budget", "fallback", "ratelimit", "retry"]
     assert doc["stack"][3] == {"fallback": ["local"]}
-    assert doc["stack"][4] == {"ratelimit": {"rpm": 600}}
+    # since issue 15 the budget and the rate limit outlive a process: SQLite files in the
+    # user data folder, written out in the config
+    data = clean_env / "home" / ".local" / "share" / "insightforge"
+    assert doc["stack"][4] == {"ratelimit": {"rpm": 600,
+                                             "store": f"sqlite:///{data / 'ratelimit.db'}"}}
+    assert doc["stack"][2] == {"budget": {"limit_usd": 2.0, "period": "day",
+                                          "store": f"sqlite:///{data / 'budget.db'}"}}
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([EXE, "--config", str(config), *args], env=env,
@@ -175,8 +181,11 @@ def test_hidden_key_is_not_echoed_and_a_bad_key_can_be_dropped(
     assert wrong not in term.seen
     term.send("")
     term.expect("bad key")
-    term.expect("Keep this provider anyway? [y/N]:")
-    term.send("n")
+    # since issue 15 a failed test offers to re-enter the URL or key; here: drop it
+    term.expect("Re-enter the url, the key, both; keep it anyway; or drop it? "
+                "(url, key, both, keep, drop) [key]:")
+    term.send("drop")
+    term.expect("work dropped")
     term.expect("no provider set up")
     assert term.finish() == 2
     assert not config.exists()
@@ -244,14 +253,15 @@ def test_a_keyring_that_drops_keys_is_reported(tmp_path: Path) -> None:
     import keyring
     import keyring.backends.null
 
-    from insightforge.cli._wizard import _key
+    from insightforge.cli._wizard.providers import keep_key
 
     before = keyring.get_keyring()
     null: Any = keyring.backends.null.Keyring
     keyring.set_keyring(null())
     try:
         spec: dict[str, Any] = {"type": "openai"}
-        _, shown = ask(_key, [TEST_OPENAI_KEY], "openai", "openai", spec)
+        _, shown = ask(lambda: keep_key("openai", "openai", spec, TEST_OPENAI_KEY,
+                                        allow_plaintext=False), [])
     finally:
         keyring.set_keyring(before)
     assert "api_key_ref" not in spec and "NOT stored" in shown and "OPENAI_API_KEY" in shown
