@@ -25,7 +25,7 @@ import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -77,10 +77,8 @@ def _start_session_bus() -> bool:
     os.environ["DBUS_SESSION_BUS_ADDRESS"] = address
 
     def stop() -> None:
-        try:
+        with suppress(OSError):
             os.kill(pid, signal.SIGTERM)
-        except OSError:
-            pass
 
     atexit.register(stop)
     return True

@@ -85,10 +85,12 @@ def validate(ctx: click.Context, path: str | None) -> None:
 
     Then build every provider and layer without a network call, so a config that passes
     builds: store specs, env: references, providers' options and fallback error names are
-    checked too.
+    checked too. Warnings (exit code 0) name what works but may not do what you expect:
+    a budget or rate limit in memory, which each CLI run starts afresh.
     """
     from insightforge.config import load_config
     from insightforge.config.build import check_builds
+    from insightforge.config.persist import short_lived
 
     where = _path(ctx, path)
     try:
@@ -101,6 +103,8 @@ def validate(ctx: click.Context, path: str | None) -> None:
         ctx.exit(2)
     click.echo(f"{where}: OK ({len(cfg.providers)} provider(s), {len(cfg.stack)} layer(s), "
                f"primary {cfg.primary()!r})")
+    for spot, message in short_lived(cfg):
+        click.echo(f"  warning: {spot}: {message}", err=True)
 
 
 @config.command()
