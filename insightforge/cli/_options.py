@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 
 import click
 
+from insightforge.cli._errors import CommandError
+
 __all__ = ["option_values", "pairs", "report_options", "request_options", "tag_values"]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -56,7 +58,7 @@ def pairs(values: Iterable[str], flag: str) -> dict[str, str]:
     for item in values:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise click.UsageError(f"{flag} {item!r}: expected KEY=VALUE, e.g. {flag} "
+            raise CommandError(f"{flag} {item!r}: expected KEY=VALUE, e.g. {flag} "
                                    f"{'seed=42' if flag == '-o' else 'team=search'}")
         found[key.strip()] = value
     return found

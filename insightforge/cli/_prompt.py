@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
-import click
+from insightforge.cli._errors import CommandError
 
 __all__ = ["compose", "piped"]
 
@@ -29,7 +29,7 @@ def compose(prompt: str | None, extra: str | None) -> str:
     parts = [part for part in (given, extra) if part is not None and part.strip()]
     if not parts:
         if prompt == "-" or (prompt is None and extra is None):
-            raise click.UsageError("the prompt is empty: give a PROMPT, or pipe one on stdin "
+            raise CommandError("the prompt is empty: give a PROMPT, or pipe one on stdin "
                                    "(echo hi | insightforge chat)")
-        raise click.UsageError("the prompt is empty")
+        raise CommandError("the prompt is empty")
     return "\n\n".join(parts)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import attrs
 import click
 
+from insightforge.cli._errors import CommandError
 from insightforge.cli._options import option_values, report_options, request_options, tag_values
 from insightforge.cli._prompt import compose, piped
 from insightforge.cli._report import Report
@@ -51,15 +52,15 @@ def _open_history(cont: bool, cid: str | None,
             with History(path, create=False) as old:
                 found = old.find(cid) if cid else [c for c in [old.latest()] if c]
                 if len(found) > 1:
-                    raise click.UsageError(f"--cid {cid} matches {len(found)} conversations "
+                    raise CommandError(f"--cid {cid} matches {len(found)} conversations "
                                            f"({', '.join(found[:3])}...); give more of it")
                 if not found:
                     what = f"no conversation {cid!r}" if cid else "no earlier conversation"
-                    raise click.UsageError(f"{what} in {path}; `insightforge logs` lists "
+                    raise CommandError(f"{what} in {path}; `insightforge logs` lists "
                                            "them")
                 exchanges = old.conversation(found[0])
         except NoHistory:
-            raise click.UsageError(f"no earlier conversation: nothing is logged yet ({path} "
+            raise CommandError(f"no earlier conversation: nothing is logged yet ({path} "
                                    "does not exist); chat without -c/--cid first") from None
         cid = found[0]
         earlier = list(earlier_messages(exchanges))

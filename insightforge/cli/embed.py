@@ -16,7 +16,7 @@ from typing import Any, TextIO
 
 import click
 
-from insightforge.cli._errors import exit_code
+from insightforge.cli._errors import CommandError, exit_code
 from insightforge.cli._options import option_values, report_options, request_options, tag_values
 from insightforge.cli._report import Report
 from insightforge.cli._setup import build_setup, no_setup_error
@@ -43,7 +43,7 @@ def _inputs(texts: tuple[str, ...], file: TextIO | None) -> list[str]:
     if not items and not sys.stdin.isatty():
         items = [line.rstrip("\n") for line in sys.stdin if line.strip()]
     if not items:
-        raise click.UsageError("give TEXTS, --file FILE, or lines on stdin")
+        raise CommandError("give TEXTS, --file FILE, or lines on stdin")
     return items
 
 
@@ -71,11 +71,11 @@ def _open_output(output: Path | None, resume: bool, items: list[str]) -> tuple[T
 
     if output is None:
         if resume:
-            raise click.UsageError("--resume continues an --output FILE; name the file the "
+            raise CommandError("--resume continues an --output FILE; name the file the "
                                    "earlier run wrote")
         return sys.stdout, Done()
     if output.exists() and not resume:
-        raise click.UsageError(f"{output} exists; add --resume to continue it, or remove it")
+        raise CommandError(f"{output} exists; add --resume to continue it, or remove it")
     done = read_done(output, items) if output.exists() else Done()
     fh = output.open("r+" if output.exists() else "w", encoding="utf-8")
     fh.truncate(done.keep)  # a last line a crash cut short goes
@@ -108,7 +108,8 @@ def _failed(number: int, total: int, first: int, count: int, kept: int, where: s
 @click.option("--dimensions", type=click.IntRange(min=1), help="Vector size, if the model "
               "supports it.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True,
-              help="Inputs per request; a progress bar shows for more than one batch.")
+              help="Inputs per request; on a terminal a progress bar shows for more than one "
+              "batch.")
 @request_options
 @report_options
 @click.pass_context
@@ -150,7 +151,7 @@ def embed(ctx: click.Context, texts: tuple[str, ...], file: TextIO | None,
         with report.errors(), setup.llm, \
                 live_status(sys.stderr, enabled=not (quiet or root.get("quiet"))), \
                 click.progressbar(todo, label="embedding", file=sys.stderr,
-                                  hidden=len(todo) < 2) as bar:
+                                  hidden=len(todo) < 2 or not sys.stderr.isatty()) as bar:
             for number, first, count in bar:
                 batch = items[first:first + count]
                 try:

@@ -12,6 +12,7 @@ import json
 
 import click
 
+from insightforge.cli._errors import CommandError
 from insightforge.cli._history import Exchange
 
 __all__ = ["logs"]
@@ -82,7 +83,7 @@ def logs(count: int, latest: bool, cid: str | None, as_json: bool, show_path: bo
         if cid:
             found = history.find(cid)
             if len(found) != 1:
-                raise click.UsageError(f"--cid {cid} matches {len(found)} conversations; "
+                raise CommandError(f"--cid {cid} matches {len(found)} conversations; "
                                        "`insightforge logs` shows their ids")
             conversation = found[0]
         elif latest:

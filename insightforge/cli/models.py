@@ -40,9 +40,15 @@ def _list(name: str, spec: Any) -> list[str]:
 
     provider = create_provider(spec.type, **provider_kwargs(name, spec))
     try:
-        return list(provider.list_models())
+        lister = getattr(provider, "list_models", None)
+        if lister is None:  # a plugin provider without the (optional) method
+            raise Unsupported(f"the {spec.type} provider cannot list its models",
+                              provider=spec.type)
+        return list(lister())
     finally:
-        provider.close()
+        close = getattr(provider, "close", None)
+        if callable(close):
+            close()
 
 
 @click.command()

@@ -124,7 +124,7 @@ def source_folder(source: str | os.PathLike[str] | Mapping[str, Any]) -> Path | 
                                              and not path.suffix))
     if text_like and not path.is_file():
         return None
-    return path.expanduser().absolute().parent
+    return Path(os.path.abspath(path.expanduser())).parent
 
 
 def _raw(source: str | os.PathLike[str] | Mapping[str, Any]) -> Any:
