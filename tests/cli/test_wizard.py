@@ -217,3 +217,71 @@ def test_a_keyring_that_drops_keys_is_reported(tmp_path: Path) -> None:
         keyring.set_keyring(before)
     assert "api_key_ref" not in spec and "NOT stored" in shown and "OPENAI_API_KEY" in shown
     assert TEST_OPENAI_KEY not in shown
+
+
+# --- issue 15: the wizard keeps the answers it was given ------------------------------------
+
+def test_a_failed_test_asks_again_instead_of_discarding(
+        keyring_env: dict[str, str], clean_env: Path, guarded: Any) -> None:
+    env = subprocess_env(keyring_env)
+    wrong = "sk-proj-WRONGKEYabcdefghijklmnopqrstuvwxyz012345"
+    term = Terminal([EXE, "config", "init"], env, clean_env)
+    for prompt, answer in [("Providers to set up", "openai"), ("Name for this", ""),
+                           ("Model", ""), ("Base URL", "http://127.0.0.1:9/v1"),
+                           ("API key for openai", wrong), ("Test the connection now?", ""),
+                           ("test: unreachable", None),
+                           ("or drop it? (url, key, both, keep, drop) [url]:", ""),
+                           ("Base URL [http://127.0.0.1:9/v1]:", guarded.openai_url),
+                           ("test: bad key", None),
+                           ("or drop it? (url, key, both, keep, drop) [key]:", ""),
+                           ("API key for openai", TEST_OPENAI_KEY), ("test: OK", None),
+                           ("Stored the key for openai in", None),
+                           ("Retry transient failures", ""), ("Rate limit", ""),
+                           ("Daily budget", ""), ("Cache answers", ""),
+                           ("Audit log file", ""), ("Wrote", None)]:
+        term.expect(prompt)
+        if answer is not None:
+            term.send(answer)
+    assert term.finish() == 0
+    doc = yaml.safe_load((clean_env / "insightforge.yaml").read_text())
+    assert doc["providers"]["openai"]["base_url"] == guarded.openai_url
+    from insightforge.credentials import keyring_get
+
+    assert keyring_get("openai") == TEST_OPENAI_KEY  # the key that passed, not the wrong one
+
+
+def test_without_a_keyring_the_typed_key_is_still_tested(clean_env: Path, guarded: Any) -> None:
+    env = subprocess_env({"INSIGHTFORGE_NO_KEYRING": "1"})
+    term = Terminal([EXE, "config", "init"], env, clean_env)
+    for prompt, answer in [("Providers to set up", "openai"), ("Name for this", ""),
+                           ("Model", ""), ("Base URL", guarded.openai_url),
+                           ("API key for openai", TEST_OPENAI_KEY),
+                           ("Test the connection now?", ""), ("test: OK", None),
+                           ("the key was NOT stored; set OPENAI_API_KEY", None),
+                           ("Retry transient failures", ""), ("Rate limit", ""),
+                           ("Daily budget", ""), ("Cache answers", ""),
+                           ("Audit log file", ""), ("Wrote", None)]:
+        term.expect(prompt)
+        if answer is not None:
+            term.send(answer)
+    assert term.finish() == 0
+    written = (clean_env / "insightforge.yaml").read_text()
+    assert TEST_OPENAI_KEY not in written and "api_key_ref" not in written
+    assert guarded.requests[-1].headers["authorization"] == f"Bearer {TEST_OPENAI_KEY}"
+
+
+def test_a_budget_asks_the_price_of_a_model_it_cannot_look_up(tmp_path: Path) -> None:
+    from insightforge.cli._wizard import _stack
+    from insightforge.config import load_config
+
+    providers: dict[str, Any] = {
+        "mine": {"type": "compatible", "model": "my-llm", "base_url": "http://h/v1"},
+        "main": {"type": "openai", "model": "gpt-4o-mini"}}
+    stack, shown = ask(_stack, ["", "mine", "", "1", "0.5", "1.5", "", ""], "main",
+                       ["mine"], tmp_path, providers, tmp_path / "data")
+    assert "no price is known for compatible model 'my-llm'" in shown
+    assert providers["mine"]["price"] == {"input": 0.5, "output": 1.5}
+    assert "price" not in providers["main"]  # known: not asked
+    budget = next(layer["budget"] for layer in stack if "budget" in layer)
+    assert budget["store"] == f"sqlite:///{tmp_path / 'data' / 'budget.db'}"
+    load_config({"providers": providers, "provider": "main", "stack": stack})  # it loads
