@@ -27,11 +27,11 @@ Every command prints errors as one line on stderr (`-v` adds the traceback) and 
 | code | meaning |
 |---|---|
 | 0 | success |
-| 1 | the provider or a layer failed (or `keys test` found a failing key, or `models` could not reach a server) |
+| 1 | the provider or a layer failed (or `keys test` found a bad key, `models` a dead server) |
 | 2 | bad usage or bad configuration (every problem listed with its `$.path`) |
 | 3 | no credential found (the message names the env var and `keys set` command) |
-| 4 | `chat`: the answer was cut at the length limit (`finish_reason: length`); the partial answer is printed |
-| 5 | `chat`: the provider's content filter stopped the answer (`finish_reason: content_filter`, or `ContentFiltered`) |
+| 4 | `chat`: the answer was cut at the length limit (`finish_reason: length`), printed |
+| 5 | `chat`: the content filter stopped the answer (`content_filter`, `ContentFiltered`) |
 | 130 | interrupted |
 
 The config file is found at `--config`, then `$INSIGHTFORGE_CONFIG`, then
