@@ -24,6 +24,7 @@ from insightforge.cli._prompt import compose, piped
 from insightforge.cli._report import Report
 from insightforge.cli._setup import build_setup, no_setup_error
 from insightforge.errors import CredentialError, ProviderError
+from insightforge.secrets import scrub
 
 if TYPE_CHECKING:
     from insightforge.cli._history import History
@@ -65,7 +66,15 @@ def _open_history(cont: bool, cid: str | None,
         cid = found[0]
         earlier = list(earlier_messages(exchanges))
         system = exchanges[-1].system if exchanges else None
-    history = None if no_log else History(path)
+    import sqlite3
+
+    history = None
+    if not no_log:
+        try:
+            history = History(path)
+        except (OSError, sqlite3.Error) as exc:  # the answer matters more than its log
+            click.echo(f"Warning: cannot keep the history in {path} ({type(exc).__name__}: "
+                       f"{scrub(str(exc))}); this exchange is not logged", err=True)
     return history, cid or new_conversation_id(), earlier, system
 
 
@@ -130,12 +139,13 @@ def chat(ctx: click.Context, prompt: str | None, provider: str | None, model: st
     root = ctx.find_root().obj or {}
     report = Report.from_flags(ctx, trace=show_trace, usage=show_usage, verbose=verbose)
     extra = piped(sys.stdin)
-    text = None if prompt is None and extra is None else compose(prompt, extra)
+    interactive = prompt is None and extra is None and sys.stdin.isatty()
+    text = None if interactive else compose(prompt, extra)
     template = Template(system=system, temperature=temperature, max_tokens=max_tokens,
                         options=option_values(options), tags=tag_values(tags))
+    history, conversation_id, earlier, old_system = _open_history(cont, cid, no_log)
     setup = build_setup(ctx, provider=provider, model=model,
                         without=("cache",) if no_cache else ())
-    history, conversation_id, earlier, old_system = _open_history(cont, cid, no_log)
     template = attrs.evolve(template, model=setup.model,
                             system=old_system if system is None else system)
     out = sys.stdout

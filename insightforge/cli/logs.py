@@ -9,11 +9,14 @@ known to be one.
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import click
 
 from insightforge.cli._errors import CommandError
-from insightforge.cli._history import Exchange
+
+if TYPE_CHECKING:
+    from insightforge.cli._history import Exchange
 
 __all__ = ["logs"]
 
