@@ -113,15 +113,18 @@ def _choose(config: Config, provider: str | None, model: str | None,
     return config, found.name, None
 
 
-def load_setup(ctx: click.Context) -> tuple[Config, bool]:
-    """The config of this invocation and whether it is the no-config default, with the
-    CLI's persistent stores for budgets and rate limits (:mod:`insightforge.config.persist`)."""
+def load_setup(ctx: click.Context, *, persist: bool = True) -> tuple[Config, bool]:
+    """The config of this invocation and whether it is the no-config default; with
+    ``persist``, the CLI's stores for budgets and rate limits filled in (and their folder
+    made: :mod:`insightforge.config.persist`)."""
     from insightforge.config import load_config
     from insightforge.config.load import user_data_dir
     from insightforge.config.persist import persistent
 
     path = config_file(ctx)
     config = load_config(default_document() if path is None else path)
+    if not persist:
+        return config, path is None
     filled = persistent(config, user_data_dir())
     if filled != config:
         user_data_dir().mkdir(parents=True, exist_ok=True)

@@ -25,7 +25,7 @@ def _targets(ctx: click.Context, name: str | None) -> dict[str, Any]:
     from insightforge.cli._setup import DEFAULT_MODELS, load_setup
     from insightforge.config.schema import ProviderConfig
 
-    config, _ = load_setup(ctx)
+    config, _ = load_setup(ctx, persist=False)  # it only reads: no store, no folder
     if name is None:
         return dict(config.providers)
     if name in config.providers:
