@@ -76,8 +76,13 @@ def _open_output(output: Path | None, resume: bool, items: list[str]) -> tuple[T
         return sys.stdout, Done()
     if output.exists() and not resume:
         raise CommandError(f"{output} exists; add --resume to continue it, or remove it")
-    done = read_done(output, items) if output.exists() else Done()
-    fh = output.open("r+" if output.exists() else "w", encoding="utf-8")
+    try:
+        done = read_done(output, items) if output.exists() else Done()
+        fh = output.open("r+" if output.exists() else "w", encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        why = getattr(exc, "strerror", None) or type(exc).__name__
+        raise CommandError(f"cannot write {output} ({why}); check the folder exists and is "
+                           "writable, or name another --output") from None
     fh.truncate(done.keep)  # a last line a crash cut short goes
     fh.seek(done.keep)
     return fh, done
