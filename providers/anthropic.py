@@ -10,6 +10,7 @@ truncated streams, ``error`` events mid-stream). Prices come from
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -21,6 +22,7 @@ from insightforge.streams import AsyncChatStream, ChatStream
 from insightforge.types import ChatRequest, ChatResponse, EmbedRequest
 from providers import _anthropic_wire as wire
 from providers._httpx import HttpxProvider, adrive, drive
+from providers._wire import get
 
 __all__ = ["Anthropic"]
 
@@ -92,41 +94,46 @@ class Anthropic(HttpxProvider):
     def _answer_tool(self, request: ChatRequest, model: str) -> str | None:
         return wire.answer_tool(request, model, self.structured_output)
 
-    def _response(self, data: dict[str, Any], model: str, answer: str | None) -> ChatResponse:
+    def _response(self, data: dict[str, Any], model: str, answer: str | None,
+                  options: Mapping[str, Any]) -> ChatResponse:
         message, finish, usage, answered, id = wire.parse_message(data, answer)
         answered = answered or model
         return ChatResponse(message, answered, self.name, usage, finish, id,
-                            cost_usd=self.cost(answered, usage))
+                            cost_usd=self.cost(answered, usage,
+                                               options=_billed_tier(data, options)))
 
-    def _finish(self, decoder: wire.AnthropicStreamDecoder, model: str) -> Any:
+    def _finish(self, decoder: wire.AnthropicStreamDecoder, model: str,
+                options: Mapping[str, Any]) -> Any:
         def on_end(response: ChatResponse) -> ChatResponse:
             answered = decoder.model or model
             return attrs.evolve(response, model=answered, id=decoder.id or response.id,
-                                cost_usd=self.cost(answered, response.usage))
+                                cost_usd=self.cost(answered, response.usage, options=options))
         return on_end
 
     def _chat(self, request: ChatRequest) -> Response:
         model, body = self._body(request)
         answer = self._answer_tool(request, model)
         if not request.stream:
-            return self._response(self._send_json("POST", _PATH, body), model, answer)
+            return self._response(self._send_json("POST", _PATH, body), model, answer,
+                                  request.options)
         opened = self._open_lines(_PATH, body)
         decoder = wire.AnthropicStreamDecoder(answer)
         return ChatStream.from_chunks(drive(self.name, opened.lines, decoder), model=model,
                                       provider=self.name, close=opened.close,
-                                      on_end=self._finish(decoder, model))
+                                      on_end=self._finish(decoder, model, request.options))
 
     async def _achat(self, request: ChatRequest) -> AsyncResponse:
         model, body = self._body(request)
         answer = self._answer_tool(request, model)
         if not request.stream:
-            return self._response(await self._asend_json("POST", _PATH, body), model, answer)
+            return self._response(await self._asend_json("POST", _PATH, body), model, answer,
+                                  request.options)
         opened = await self._aopen_lines(_PATH, body)
         decoder = wire.AnthropicStreamDecoder(answer)
         return AsyncChatStream.from_chunks(adrive(self.name, opened.lines, decoder),
                                            model=model, provider=self.name,
                                            close=opened.close,
-                                           on_end=self._finish(decoder, model))
+                                           on_end=self._finish(decoder, model, request.options))
 
     # -- embeddings -----------------------------------------------------------------------
     def _unsupported(self) -> Unsupported:
@@ -148,3 +155,21 @@ class Anthropic(HttpxProvider):
 
     async def acheck(self) -> None:
         await self._asend_json("GET", "/v1/models")
+
+    # -- models ---------------------------------------------------------------------------
+    def list_models(self) -> list[str]:
+        """The models ``GET /v1/models`` lists (one page of up to 1000), sorted."""
+        data = self._send_json("GET", "/v1/models?limit=1000")
+        items = get(self.name, data, "data", list, where="the models list")
+        return sorted({item["id"] for item in items
+                       if isinstance(item, dict) and isinstance(item.get("id"), str)})
+
+
+def _billed_tier(data: Mapping[str, Any], options: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The options to price the answer at: the tier Anthropic says it billed
+    (``usage.service_tier``) when it says so, else what the request asked for."""
+    usage = data.get("usage")
+    tier = usage.get("service_tier") if isinstance(usage, Mapping) else None
+    if isinstance(tier, str) and tier in ("standard", "priority"):
+        return {**options, "service_tier": tier}
+    return options

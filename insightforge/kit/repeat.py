@@ -10,10 +10,12 @@ the caller, nothing is.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
+from insightforge.kit import progress
 from insightforge.streams import AsyncChatStream, ChatStream
+from insightforge.types import TraceEvent
 
 __all__ = ["Attempts", "arepeat", "repeat"]
 
@@ -24,6 +26,8 @@ class Attempts(Protocol):
     Attributes:
         target: the handler to ask next.
         sleep, asleep: how to wait (injectable, so tests run on a fake clock).
+        events: the trace events so far; the last describes the latest failure (what the
+            :mod:`~insightforge.kit.progress` listener is told while the call waits).
     """
 
     @property
@@ -34,6 +38,9 @@ class Attempts(Protocol):
 
     @property
     def asleep(self) -> Callable[[float], Awaitable[None]]: ...
+
+    @property
+    def events(self) -> Sequence[TraceEvent]: ...
 
     def failed(self, error: Exception) -> float:
         """Record a failure; the seconds to wait before the next try — or raise to give up."""
@@ -53,6 +60,8 @@ def repeat(run: Attempts, request: Any) -> Any:
                 result.prime()
         except Exception as error:
             delay = run.failed(error)
+            if progress.active() and run.events:
+                progress.report(run.events[-1], delay)
             if delay:
                 run.sleep(delay)
             continue
@@ -68,6 +77,8 @@ async def arepeat(run: Attempts, request: Any) -> Any:
                 await result.aprime()
         except Exception as error:
             delay = run.failed(error)
+            if progress.active() and run.events:
+                progress.report(run.events[-1], delay)
             if delay:
                 await run.asleep(delay)
             continue
