@@ -62,6 +62,18 @@ class StreamState:
         return self._acc.response(model=model, provider=provider, id=id)
 
     @property
+    def model(self) -> str:
+        """The model producing the stream now: after a fallback the alternate's, after a
+        mid-stream failover the one producing the rest (the final response says which
+        finished it)."""
+        return self._inner.model if self._inner is not None else self._meta[0]
+
+    @property
+    def provider(self) -> str:
+        """The provider producing the stream now (see :attr:`model`)."""
+        return self._inner.provider if self._inner is not None else self._meta[1]
+
+    @property
     def finished(self) -> bool:
         """True once the stream ended, failed or was closed."""
         return self._state != OPEN

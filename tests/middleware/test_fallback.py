@@ -128,13 +128,41 @@ def test_stream_failing_before_first_chunk_falls_back() -> None:
     assert probe.ends == ["error"]  # the failed primary stream ended exactly once
 
 
-def test_stream_failing_after_first_chunk_never_falls_back() -> None:
+def test_stream_failing_after_first_chunk_never_falls_back_with_resume_off() -> None:
     alt = ScriptedProvider(name="alt")
     primary = ScriptedProvider([StreamStep("a b c", error=make_error("503"), fail_after=1)])
-    stream: Any = stack(Fallback(alt), provider=primary)(ChatRequest("hi", stream=True))
+    stream: Any = stack(Fallback(alt, resume=False), provider=primary)(
+        ChatRequest("hi", stream=True))
     with pytest.raises(ProviderUnavailable):
         list(stream)
     assert alt.calls == []
+
+
+def test_stream_cut_after_first_chunk_is_continued_on_the_alternate() -> None:
+    alt = ScriptedProvider(name="alt")
+    primary = ScriptedProvider([StreamStep("Echo: hi there friend", error=make_error("503"),
+                                           fail_after=2)])
+    stream: Any = stack(Fallback(alt), provider=primary)(ChatRequest("hi there friend",
+                                                                     stream=True))
+    assert "".join(c.text for c in stream) == "Echo: hi there friend"
+    final = stream.response
+    assert final.text == "Echo: hi there friend" and final.provider == "alt"
+    assert final.usage.output_tokens == 4  # the alternate's own usage
+    assert [str(e).split(":")[0] for e in final.trace] == [
+        "stream.interrupted", "fallback.fallback", "stream.resumed"]
+
+
+def test_a_cut_stream_continues_by_prefill_where_the_alternate_declares_it() -> None:
+    alt = ScriptedProvider(name="alt", prefill=True)
+    primary = ScriptedProvider([StreamStep("Echo: one two three", error=make_error("503"),
+                                           fail_after=2)])
+    stream: Any = stack(Fallback(alt), provider=primary)(ChatRequest("one two three",
+                                                                     stream=True))
+    assert "".join(c.text for c in stream) == "Echo: one two three"
+    (asked,) = alt.calls
+    assert isinstance(asked, ChatRequest)
+    assert asked.messages[-1].role == "assistant" and asked.messages[-1].text == "Echo: one"
+    assert stream.response.trace[-1].data["how"] == "prefill"
 
 
 def test_async_stream_falls_back_before_first_chunk() -> None:
