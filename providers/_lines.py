@@ -18,10 +18,10 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any, Protocol
 
 from insightforge.errors import InsightForgeError, MalformedResponse, ProviderUnavailable
-from insightforge.types import Chunk
+from insightforge.types import Chunk, TraceEvent
 from providers._errors import detach
 
-__all__ = ["SSEDecoder", "SSEEvent", "StreamDecoder", "adrive", "decode_json", "drive",
+__all__ = ["SSEDecoder", "SSEEvent", "Skips", "StreamDecoder", "adrive", "decode_json", "drive",
            "ndjson_object", "truncated"]
 
 Lines = Iterator[str]
@@ -111,34 +111,76 @@ def truncated(provider: str, why: str = "") -> ProviderUnavailable:
                                "request.", provider=provider)
 
 
-def drive(provider: str, lines: Lines, decoder: StreamDecoder) -> Iterator[Chunk]:
-    """Chunks from ``lines`` through ``decoder``; a missing end marker raises.
+class Skips:
+    """Undecodable events skipped in one stream (``enabled``: the provider's
+    ``malformed_events='skip'``); :meth:`events` is what the final response's trace says."""
+
+    __slots__ = ("count", "enabled", "provider")
+
+    def __init__(self, provider: str, enabled: bool) -> None:
+        self.provider = provider
+        self.enabled = enabled
+        self.count = 0
+
+    def feed(self, decoder: StreamDecoder, line: str) -> list[Chunk]:
+        """``decoder.feed(line)``, with a malformed line skipped when enabled."""
+        try:
+            return decoder.feed(line)
+        except MalformedResponse:
+            if not self.enabled:
+                raise
+            self.count += 1
+            return []
+
+    def ended_early(self) -> InsightForgeError:
+        """The error for lines that ran out before the end marker."""
+        if self.count:
+            return MalformedResponse(f"{self.provider} sent a stream we could not read "
+                                     f"({self.count} undecodable event(s), then no end "
+                                     "marker); retry or check base_url.",
+                                     provider=self.provider)
+        return truncated(self.provider)
+
+    def events(self) -> tuple[TraceEvent, ...]:
+        if not self.count:
+            return ()
+        return (TraceEvent("stream", "skipped", f"{self.provider} sent {self.count} "
+                           "undecodable stream event(s); skipped (malformed_events='skip')",
+                           {"provider": self.provider, "count": self.count}),)
+
+
+def drive(provider: str, lines: Lines, decoder: StreamDecoder,
+          skips: Skips | None = None) -> Iterator[Chunk]:
+    """Chunks from ``lines`` through ``decoder``; a missing end marker raises; a malformed
+    line is skipped when ``skips`` says so.
 
     Errors leave without an exception chain (:func:`~providers._errors.detach`).
     """
+    skips = skips or Skips(provider, False)
     try:
         for line in lines:
-            yield from decoder.feed(line)
+            yield from skips.feed(decoder, line)
             if decoder.done:
                 return
     except InsightForgeError as err:
         error = err
     else:
-        error = truncated(provider)
+        error = skips.ended_early()
     raise detach(error)
 
 
-async def adrive(provider: str, lines: AsyncIterator[str],
-                 decoder: StreamDecoder) -> AsyncIterator[Chunk]:
+async def adrive(provider: str, lines: AsyncIterator[str], decoder: StreamDecoder,
+                 skips: Skips | None = None) -> AsyncIterator[Chunk]:
     """The async twin of :func:`drive`."""
+    skips = skips or Skips(provider, False)
     try:
         async for line in lines:
-            for chunk in decoder.feed(line):
+            for chunk in skips.feed(decoder, line):
                 yield chunk
             if decoder.done:
                 return
     except InsightForgeError as err:
         error = err
     else:
-        error = truncated(provider)
+        error = skips.ended_early()
     raise detach(error)
