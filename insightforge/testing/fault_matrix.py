@@ -1,0 +1,357 @@
+"""The sixteen-fault matrix: sixteen ways a primary fails, one healthy alternate, and what
+the caller must get — the complete answer, within the deadline, through the Python API (sync
+and async) and through the gateway (the real openai SDK as the client).
+
+``tests/test_sixteen_faults.py`` runs it at CI scale (:data:`CI`: every duration a tenth,
+the outage two seconds); ``bench/sixteen_faults.py`` at full scale (:data:`FULL`: a first
+token after 20 s, a 30 s stall, a 60 s outage) and reports the times. Everything is real:
+two emulators on loopback (primary: OpenAI wire through the openai SDK; alternate: the
+Anthropic wire through httpx), the real providers, layers and gateway.
+
+The stack is the one docs/middleware/fallback.md recommends::
+
+    stack(Budget(...), Fallback(stack(Retry(...), provider=claude)), Retry(...),
+          provider=openai)     # each provider with first_token_timeout and stall_timeout
+
+What must not live here: assertions about the layers' internals (the test module states
+those); this module scripts faults, sends requests and reports what came back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import Any, Literal
+
+import attrs
+
+from insightforge.stack import Stack, stack
+from insightforge.testing.emulator import Emulator, Fault
+from insightforge.types import ChatRequest, TraceEvent
+
+__all__ = ["CASES", "CI", "FULL", "PRIMARY_MODEL", "ALTERNATE_MODEL", "Case", "Outcome",
+           "Rig", "Scale", "answer_to", "long_prompt"]
+
+PRIMARY_MODEL = "gpt-4o-mini"          # context window 128k (genai-prices)
+ALTERNATE_MODEL = "claude-sonnet-4-5"  # context window 200k, continues a prefill
+GATEWAY_KEY = "gw-fault-matrix-key-0123456789"
+_OPENAI_KEY = "sk-proj-MATRIXabcdefghijklmnopqrstuvwxyz0123456789"
+_ANTHROPIC_KEY = "sk-ant-api03-MATRIXabcdefghijklmnopqrstuvwxyz0123456789"
+Mode = Literal["sync", "async", "gateway"]
+
+
+@attrs.frozen
+class Scale:
+    """Every duration of the matrix, from one factor (full scale: ``factor=1``).
+
+    Attributes:
+        factor: multiplies every latency: limits, delays, Retry-After, backoff, deadline.
+        outage: seconds the primary is down in the outage case.
+    """
+
+    factor: float
+    outage: float
+
+    @property
+    def timeout(self) -> float:
+        """The providers' read timeout (full scale 10 s)."""
+        return 10 * self.factor
+
+    @property
+    def first_token_limit(self) -> float:
+        """``first_token_timeout`` (full scale 3 s)."""
+        return 3 * self.factor
+
+    @property
+    def stall_limit(self) -> float:
+        """``stall_timeout`` (full scale 3 s)."""
+        return 3 * self.factor
+
+    @property
+    def slow_first_token(self) -> float:
+        """When the slow primary's first token comes (full scale 20 s)."""
+        return 20 * self.factor
+
+    @property
+    def stall(self) -> float:
+        """How long the stalling primary goes silent (full scale 30 s)."""
+        return 30 * self.factor
+
+    @property
+    def retry_after(self) -> float:
+        """The ``Retry-After`` the throttled primary sends (full scale 2 s)."""
+        return 2 * self.factor
+
+    @property
+    def backoff(self) -> float:
+        """``Retry``'s backoff base (full scale 0.5 s)."""
+        return 0.5 * self.factor
+
+    @property
+    def recovery(self) -> float:
+        """How soon after the outage ends the primary must serve again (full scale 30 s)."""
+        return 30 * self.factor
+
+    @property
+    def deadline(self) -> float:
+        """The caller's deadline for a complete answer (full scale 20 s)."""
+        return 20 * self.factor
+
+
+FULL = Scale(1.0, outage=60.0)
+CI = Scale(0.1, outage=2.0)
+
+
+def long_prompt(words: int = 59) -> str:
+    """A prompt whose answer (``"Echo: " + prompt``) is ``words + 1`` tokens long."""
+    return " ".join(f"w{i}" for i in range(words))
+
+
+def answer_to(prompt: str) -> str:
+    """The emulator's complete answer."""
+    return "Echo: " + prompt
+
+
+@attrs.frozen
+class Outcome:
+    """What one request got back.
+
+    Attributes:
+        text: the whole text the caller received (chunks joined, for a stream).
+        provider, model: who the answer names (gateway: the model field and header).
+        usage: ``(input, output)`` tokens the answer reports. cost: its ``cost_usd``.
+        seconds: from sending to the last byte. error: the exception, if it failed.
+        trace: the layers' events (Python API only).
+    """
+
+    text: str = ""
+    provider: str = ""
+    model: str = ""
+    usage: tuple[int, int] = (0, 0)
+    cost: Decimal | None = None
+    seconds: float = 0.0
+    error: BaseException | None = None
+    trace: tuple[TraceEvent, ...] = ()
+
+    def events(self) -> list[str]:
+        return [f"{e.layer}.{e.event}" for e in self.trace]
+
+
+class Rig:
+    """Two emulators, the stack around them, and a way to ask it in each mode."""
+
+    def __init__(self, scale: Scale, primary: Emulator, alternate: Emulator) -> None:
+        self.scale = scale
+        self.primary = primary
+        self.alternate = alternate
+        self.llm: Stack | None = None
+
+    def reset(self) -> None:
+        self.primary.reset()
+        self.alternate.reset()
+
+    def build(self) -> Stack:
+        """A fresh stack (its budget ledger empty)."""
+        from middleware import Budget, Fallback, Retry
+        from middleware.retry import Backoff
+        from providers import Anthropic, OpenAI
+
+        s = self.scale
+        primary = OpenAI(PRIMARY_MODEL, base_url=self.primary.openai_url,
+                         api_key=_OPENAI_KEY, timeout=s.timeout,
+                         first_token_timeout=s.first_token_limit, stall_timeout=s.stall_limit)
+        claude = Anthropic(ALTERNATE_MODEL, base_url=self.alternate.anthropic_url,
+                           api_key=_ANTHROPIC_KEY, timeout=s.timeout,
+                           first_token_timeout=s.first_token_limit,
+                           stall_timeout=s.stall_limit)
+        backoff = Backoff(base=s.backoff, cap=4 * s.backoff)
+        alternate = stack(Retry(attempts=2, backoff=backoff), provider=claude)
+        self.llm = stack(Budget(limit_usd=100), Fallback(alternate),
+                         Retry(attempts=3, backoff=backoff, deadline=s.deadline),
+                         provider=primary)
+        return self.llm
+
+    def spent(self) -> Decimal:
+        """Dollars the stack's budget has settled."""
+        from middleware.budget.policy import from_units
+
+        assert self.llm is not None
+        ledger = self.llm.layers[0].store  # type: ignore[attr-defined]
+        return sum((from_units(e.spent) for e in ledger.entries()), Decimal(0))
+
+    @contextmanager
+    def serving(self) -> Iterator[Any]:
+        """The gateway over the stack, with an openai SDK client (no SDK retries)."""
+        import openai
+
+        from insightforge.gateway import start
+
+        assert self.llm is not None
+        with start(self.llm, api_keys=[GATEWAY_KEY]) as server:
+            client = openai.OpenAI(base_url=server.url, api_key=GATEWAY_KEY, max_retries=0,
+                                   timeout=4 * self.scale.deadline)
+            try:
+                yield client
+            finally:
+                client.close()
+
+    def ask(self, mode: Mode, prompt: str, *, stream: bool, client: Any = None) -> Outcome:
+        """Send one request in ``mode`` (``gateway`` needs ``client`` from :meth:`serving`)."""
+        started = time.monotonic()
+        try:
+            if mode == "gateway":
+                got = _through_gateway(client, prompt, stream)
+            elif mode == "async":
+                got = asyncio.run(_python_async(self._stack(), prompt, stream))
+            else:
+                got = _python_sync(self._stack(), prompt, stream)
+        except Exception as error:
+            return Outcome(seconds=time.monotonic() - started, error=error)
+        return attrs.evolve(got, seconds=time.monotonic() - started)
+
+    def _stack(self) -> Stack:
+        assert self.llm is not None
+        return self.llm
+
+
+def _from_response(text: str, response: Any) -> Outcome:
+    usage = (response.usage.input_tokens, response.usage.output_tokens)
+    return Outcome(text, response.provider, response.model, usage, response.cost_usd,
+                   trace=response.trace)
+
+
+def _python_sync(llm: Stack, prompt: str, stream: bool) -> Outcome:
+    if not stream:
+        response: Any = llm(ChatRequest(prompt))
+        return _from_response(response.text, response)
+    result = llm.stream(ChatRequest(prompt))
+    with result:
+        text = "".join(chunk.text for chunk in result)
+    return _from_response(text, result.response)
+
+
+async def _python_async(llm: Stack, prompt: str, stream: bool) -> Outcome:
+    if not stream:
+        response: Any = await llm.acall(ChatRequest(prompt))
+        return _from_response(response.text, response)
+    result = await llm.astream(ChatRequest(prompt))
+    async with result:
+        text = "".join([chunk.text async for chunk in result])
+    return _from_response(text, result.response)
+
+
+def _through_gateway(client: Any, prompt: str, stream: bool) -> Outcome:
+    messages = [{"role": "user", "content": prompt}]
+    if not stream:
+        raw = client.chat.completions.with_raw_response.create(model="default",
+                                                               messages=messages)
+        reply = raw.parse()
+        usage = (reply.usage.prompt_tokens, reply.usage.completion_tokens)
+        cost = raw.headers.get("x-insightforge-cost-usd")
+        return Outcome(reply.choices[0].message.content or "",
+                       raw.headers.get("x-insightforge-provider", ""), reply.model, usage,
+                       Decimal(cost) if cost else None)
+    pieces, model, usage = [], "", (0, 0)
+    events = client.chat.completions.create(model="default", messages=messages, stream=True,
+                                            stream_options={"include_usage": True})
+    with events:
+        for chunk in events:
+            model = chunk.model or model
+            if chunk.choices:
+                pieces.append(chunk.choices[0].delta.content or "")
+            if chunk.usage is not None:
+                usage = (chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+    provider = "anthropic" if model == ALTERNATE_MODEL else "openai"
+    return Outcome("".join(pieces), provider, model, usage)
+
+
+# -- the sixteen faults -------------------------------------------------------------------
+Served = Literal["primary", "alternate", "filtered"]
+
+
+@attrs.frozen
+class Case:
+    """One fault on the primary and who must answer.
+
+    Attributes:
+        name: the fault, as the benchmark names it.
+        script: queues the fault on the rig's emulators before one request.
+        served: ``primary`` (it recovers), ``alternate``, or ``filtered``
+            (``ContentFiltered``, without a retry).
+        streams: the request kinds the fault applies to (stream faults: streams only).
+        prompt: what is asked (a 60-token answer by default).
+    """
+
+    name: str
+    script: Callable[[Rig], None]
+    served: Served
+    streams: tuple[bool, ...] = (False, True)
+    prompt: str = attrs.field(factory=long_prompt)
+
+
+def _on_primary(*faults: Fault) -> Callable[[Rig], None]:
+    def script(rig: Rig) -> None:
+        rig.primary.script(*faults)
+    return script
+
+
+def _reject_prefill_after_cut(rig: Rig) -> None:
+    rig.primary.script(Fault.truncate(40).times(3))    # every try on the primary is cut
+    rig.alternate.script(Fault.reject_prefill())        # the alternate refuses the prefill
+
+
+def _slow(rig: Rig) -> None:
+    rig.primary.script(Fault.slow_first_token(rig.scale.slow_first_token))
+
+
+def _stalled(rig: Rig) -> None:
+    rig.primary.script(Fault.stall_stream(20, rig.scale.stall))
+
+
+def _throttled(rig: Rig) -> None:
+    rig.primary.script(Fault.status(429, retry_after=rig.scale.retry_after))
+
+
+CASES: tuple[Case, ...] = (
+    Case("429 with Retry-After", _throttled, "primary"),
+    Case("429 without Retry-After, persistent", _on_primary(Fault.status(429).times(3)),
+         "alternate"),
+    Case("500 once", _on_primary(Fault.status(500)), "primary"),
+    Case("503 persistent", _on_primary(Fault.status(503).times(3)), "alternate"),
+    Case("TCP reset before headers", _on_primary(Fault.drop()), "primary"),
+    Case("no response at all", _on_primary(Fault.stall().times(3)), "alternate"),
+    Case("first token after 20 s", _slow, "alternate", streams=(True,)),
+    Case("stream cut after 40 of 60 tokens", _on_primary(Fault.truncate(40)), "primary",
+         streams=(True,)),
+    Case("stream stalled 30 s after 20 tokens", _stalled, "alternate", streams=(True,)),
+    Case("one malformed event", _on_primary(Fault.malformed()), "primary", streams=(True,)),
+    Case("no [DONE]", _on_primary(Fault.no_done()), "primary", streams=(True,)),
+    Case("context length exceeded", _on_primary(Fault.context_length()), "alternate"),
+    Case("content policy violation", _on_primary(Fault.content_policy()), "filtered"),
+    Case("alternate rejects prefill after a cut", _reject_prefill_after_cut, "alternate",
+         streams=(True,)),
+    Case("down for a while, then recovers", _on_primary(), "alternate"),  # see outage()
+    Case("fallback accounting", _on_primary(Fault.status(503).times(3)), "alternate"),
+)
+"""The matrix, in the benchmark's order. The outage case is driven by :func:`outage`."""
+
+
+def outage(rig: Rig, mode: Mode, *, client: Any = None,
+           stream: bool = False) -> tuple[list[Outcome], float]:
+    """The primary down for ``scale.outage`` seconds (HTTP 503), asked every tenth of it
+    until it serves again: every answer during the outage, and seconds from the end of the
+    outage to the first answer the primary gave (``inf`` when it never did)."""
+    rig.primary.script(Fault.down(rig.scale.outage))
+    ends = time.monotonic() + rig.scale.outage
+    outcomes: list[Outcome] = []
+    give_up = ends + rig.scale.recovery + rig.scale.deadline
+    while time.monotonic() < give_up:
+        got = rig.ask(mode, long_prompt(), stream=stream, client=client)
+        outcomes.append(got)
+        if got.provider == "openai" and time.monotonic() >= ends:
+            return outcomes, time.monotonic() - ends
+        time.sleep(rig.scale.outage / 10)
+    return outcomes, float("inf")
