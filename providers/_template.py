@@ -1,6 +1,10 @@
-"""A complete provider to copy: start here when you add a provider (in-tree or a plugin).
+"""A complete provider to subclass or copy: start here when you add a provider.
 
 HOW TO USE THIS FILE
+  0. If your vendor speaks this wire format (Ollama's), subclass it —
+     ``from providers.kit import TemplateProvider`` — and set ``name``, ``env_vars`` and
+     ``default_base_url``: ``examples/plugin-provider`` does exactly that in a few lines.
+     Otherwise:
   1. Copy it to ``providers/<vendor>.py`` (or to your plugin package) and rename
      ``TemplateProvider`` and ``NAME``.
   2. Rewrite the three PURE sections (request body, answer, stream decoder) for your
@@ -67,7 +71,7 @@ NAME = "template"  # the provider's name: routes, traces, prices, keyring entry
 
 # == PURE 1: our request -> the vendor's body ===========================================
 
-def chat_body(request: ChatRequest, *, model: str) -> dict[str, Any]:
+def chat_body(request: ChatRequest, *, model: str, provider: str = NAME) -> dict[str, Any]:
     """The vendor's chat body. Map every ChatRequest field the vendor understands."""
     options: dict[str, Any] = {}
     for ours, theirs in (("temperature", "temperature"), ("top_p", "top_p"),
@@ -83,7 +87,7 @@ def chat_body(request: ChatRequest, *, model: str) -> dict[str, Any]:
         wire: dict[str, Any] = {"role": m.role, "content": m.text}  # text parts only
         if m.tool_calls:  # this vendor wants tool arguments as objects, not JSON text
             wire["tool_calls"] = [{"function": {"name": c.name, "arguments":
-                                   arguments_object(NAME, c.arguments, c.name)}}
+                                   arguments_object(provider, c.arguments, c.name)}}
                                   for c in m.tool_calls]
         messages.append(wire)
     body: dict[str, Any] = {"model": model, "messages": messages, "stream": request.stream}
@@ -101,13 +105,13 @@ def chat_body(request: ChatRequest, *, model: str) -> dict[str, Any]:
 
 # == PURE 2: the vendor's answer -> our types ===========================================
 
-def _calls(raw: Any, start: int) -> list[ToolCall]:
+def _calls(raw: Any, start: int, provider: str) -> list[ToolCall]:
     if not isinstance(raw, list):
         return []
     return [ToolCall(f"call_{start + i}",
-                     get(NAME, get(NAME, item, "function", dict, where="tool call"), "name", str,
-                         where="tool call"),
-                     arguments_text(NAME, item["function"].get("arguments")))
+                     get(provider, get(provider, item, "function", dict, where="tool call"),
+                         "name", str, where="tool call"),
+                     arguments_text(provider, item["function"].get("arguments")))
             for i, item in enumerate(raw)]
 
 
@@ -122,11 +126,11 @@ def _finish(data: Mapping[str, Any], has_calls: bool) -> str:
     return reason if isinstance(reason, str) and reason else "stop"
 
 
-def parse_chat(data: Mapping[str, Any]) -> tuple[Message, str, Usage]:
+def parse_chat(data: Mapping[str, Any], provider: str = NAME) -> tuple[Message, str, Usage]:
     """``get`` raises MalformedResponse for a missing or mistyped field — never KeyError."""
-    message = get(NAME, data, "message", dict)
-    calls = _calls(message.get("tool_calls"), 0)
-    text = get(NAME, message, "content", str, "", where="message")
+    message = get(provider, data, "message", dict)
+    calls = _calls(message.get("tool_calls"), 0, provider)
+    text = get(provider, message, "content", str, "", where="message")
     return Message("assistant", text, tool_calls=calls), _finish(data, bool(calls)), _usage(data)
 
 
@@ -138,23 +142,25 @@ class StreamDecoder:
     ``drive``/``adrive`` raise ``ProviderUnavailable`` when the lines run out before it.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, provider: str = NAME) -> None:
+        self.provider = provider
         self.done = False
         self._calls = 0
 
     def feed(self, line: str) -> list[Chunk]:
-        data = ndjson_object(NAME, line)  # MalformedResponse on bad JSON
+        name = self.provider
+        data = ndjson_object(name, line)  # MalformedResponse on bad JSON
         if data is None:
             return []
         if "error" in data:  # the vendor reports a failure mid-stream: retryable
-            raise ProviderUnavailable(f"{NAME} failed mid-answer; retry.", provider=NAME)
-        done = get(NAME, data, "done", bool, where="stream line")
-        message = get(NAME, data, "message", dict, {}, where="stream line")
-        calls = _calls(message.get("tool_calls"), self._calls)
+            raise ProviderUnavailable(f"{name} failed mid-answer; retry.", provider=name)
+        done = get(name, data, "done", bool, where="stream line")
+        message = get(name, data, "message", dict, {}, where="stream line")
+        calls = _calls(message.get("tool_calls"), self._calls, name)
         deltas = tuple(ToolCallDelta(self._calls + i, c.id, c.name, c.arguments)
                        for i, c in enumerate(calls))
         self._calls += len(calls)
-        text = get(NAME, message, "content", str, "", where="stream message")
+        text = get(name, message, "content", str, "", where="stream message")
         if not done:
             return [Chunk(text, tool_calls=deltas)] if text or deltas else []
         self.done = True
@@ -200,38 +206,38 @@ class TemplateProvider(HttpxProvider):
         return attrs.evolve(response, cost_usd=self.cost(response.model, response.usage))
 
     def _reply(self, data: dict[str, Any], model: str) -> ChatResponse:
-        message, finish, usage = parse_chat(data)
+        message, finish, usage = parse_chat(data, self.name)
         return ChatResponse(message, model, self.name, usage, finish,
                             cost_usd=self.cost(model, usage))
 
     def _chat(self, request: ChatRequest) -> Response:
         model = request.model or self.model
-        body = chat_body(request, model=model)
+        body = chat_body(request, model=model, provider=self.name)
         if not request.stream:
             return self._reply(self._send_json("POST", "/api/chat", body), model)
         opened = self._open_lines("/api/chat", body)  # HTTP errors raise here, before chunk 1
         # _chunks: decoded lines, a malformed one skipped, first-token and stall limits kept
-        return ChatStream.from_chunks(self._chunks(opened, StreamDecoder()),
+        return ChatStream.from_chunks(self._chunks(opened, StreamDecoder(self.name)),
                                       model=model, provider=self.name, close=opened.close,
                                       on_end=self._done)
 
     async def _achat(self, request: ChatRequest) -> AsyncResponse:
         model = request.model or self.model
-        body = chat_body(request, model=model)
+        body = chat_body(request, model=model, provider=self.name)
         if not request.stream:
             return self._reply(await self._asend_json("POST", "/api/chat", body), model)
         opened = await self._aopen_lines("/api/chat", body)
-        return AsyncChatStream.from_chunks(self._achunks(opened, StreamDecoder()),
+        return AsyncChatStream.from_chunks(self._achunks(opened, StreamDecoder(self.name)),
                                            model=model, provider=self.name,
                                            close=opened.close, on_end=self._done)
 
     def _embed_reply(self, data: dict[str, Any], model: str, count: int) -> EmbedResponse:
-        raw = get(NAME, data, "embeddings", list)
+        raw = get(self.name, data, "embeddings", list)
         good = all(isinstance(vec, list) and all(
             isinstance(v, (int, float)) and not isinstance(v, bool) for v in vec) for vec in raw)
         if not good or len(raw) != count:  # check shapes before touching values
-            raise MalformedResponse(f"{NAME}: expected {count} vectors of numbers.",
-                                    provider=NAME)
+            raise MalformedResponse(f"{self.name}: expected {count} vectors of numbers.",
+                                    provider=self.name)
         vectors = tuple(tuple(float(v) for v in vec) for vec in raw)
         usage = Usage(optional_int(data, "prompt_eval_count"), 0)
         return EmbedResponse(vectors, model, self.name, usage, self.cost(model, usage))

@@ -10,6 +10,7 @@ truncated streams, ``error`` events mid-stream). Prices come from
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import attrs
@@ -104,19 +105,21 @@ class Anthropic(HttpxProvider):
     def _answer_tool(self, request: ChatRequest, model: str) -> str | None:
         return wire.answer_tool(request, model, self.structured_output)
 
-    def _response(self, data: dict[str, Any], model: str, answer: str | None) -> ChatResponse:
+    def _response(self, data: dict[str, Any], model: str, answer: str | None,
+                  options: Mapping[str, Any]) -> ChatResponse:
         message, finish, usage, answered, id = wire.parse_message(data, answer)
         answered = answered or model
         return ChatResponse(message, answered, self.name, usage, finish, id,
-                            cost_usd=self.cost(answered, usage))
+                            cost_usd=self.cost(answered, usage,
+                                               options=_billed_tier(data, options)))
 
     def _finish(self, decoder: wire.AnthropicStreamDecoder, model: str,
-                opened: LineStream | None = None) -> Any:
+                options: Mapping[str, Any], opened: LineStream | None = None) -> Any:
         def on_end(response: ChatResponse) -> ChatResponse:
             answered = decoder.model or model
             skipped = opened.skips.events() if opened and opened.skips else ()
             return attrs.evolve(response, model=answered, id=decoder.id or response.id,
-                                cost_usd=self.cost(answered, response.usage),
+                                cost_usd=self.cost(answered, response.usage, options=options),
                                 trace=(*response.trace, *skipped))
         return on_end
 
@@ -124,24 +127,28 @@ class Anthropic(HttpxProvider):
         model, body = self._body(request)
         answer = self._answer_tool(request, model)
         if not request.stream:
-            return self._response(self._send_json("POST", _PATH, body), model, answer)
+            return self._response(self._send_json("POST", _PATH, body), model, answer,
+                                  request.options)
         opened = self._open_lines(_PATH, body)
         decoder = wire.AnthropicStreamDecoder(answer)
         return ChatStream.from_chunks(self._chunks(opened, decoder), model=model,
                                       provider=self.name, close=opened.close,
-                                      on_end=self._finish(decoder, model, opened))
+                                      on_end=self._finish(decoder, model, request.options,
+                                                          opened))
 
     async def _achat(self, request: ChatRequest) -> AsyncResponse:
         model, body = self._body(request)
         answer = self._answer_tool(request, model)
         if not request.stream:
-            return self._response(await self._asend_json("POST", _PATH, body), model, answer)
+            return self._response(await self._asend_json("POST", _PATH, body), model, answer,
+                                  request.options)
         opened = await self._aopen_lines(_PATH, body)
         decoder = wire.AnthropicStreamDecoder(answer)
         return AsyncChatStream.from_chunks(self._achunks(opened, decoder),
                                            model=model, provider=self.name,
                                            close=opened.close,
-                                           on_end=self._finish(decoder, model, opened))
+                                           on_end=self._finish(decoder, model,
+                                                               request.options, opened))
 
     # -- embeddings -----------------------------------------------------------------------
     def _unsupported(self) -> Unsupported:
@@ -163,3 +170,13 @@ class Anthropic(HttpxProvider):
 
     async def acheck(self) -> None:
         await self._asend_json("GET", "/v1/models")
+
+
+def _billed_tier(data: Mapping[str, Any], options: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The options to price the answer at: the tier Anthropic says it billed
+    (``usage.service_tier``) when it says so, else what the request asked for."""
+    usage = data.get("usage")
+    tier = usage.get("service_tier") if isinstance(usage, Mapping) else None
+    if isinstance(tier, str) and tier in ("standard", "priority"):
+        return {**options, "service_tier": tier}
+    return options

@@ -168,7 +168,8 @@ def test_a_price_given_to_the_provider_prices_every_part() -> None:
 
 
 def test_the_request_service_tier_reaches_the_reported_cost(emulator: Emulator) -> None:
-    """End to end: the emulator bills 6 prompt and 4 completion tokens for this prompt."""
+    """End to end: the emulator bills 6 prompt and 9 completion tokens for this prompt (gpt-5
+    reasons: 5 of the 9 are reasoning, billed as output)."""
     with OpenAI("gpt-5", base_url=emulator.openai_url, api_key=TEST_OPENAI_KEY,
                 timeout=5) as p:
         plain = p(ChatRequest("hello there world"))
@@ -177,7 +178,8 @@ def test_the_request_service_tier_reaches_the_reported_cost(emulator: Emulator) 
                                options={"service_tier": "flex"}))
         for _ in stream:
             pass
-    assert (plain.usage.input_tokens, plain.usage.output_tokens) == (6, 4)
-    assert plain.cost_usd == D("0.0000475")  # 6 x 1.25 + 4 x 10
-    assert priority.cost_usd == D("0.000095")  # 6 x 2.50 + 4 x 20
-    assert stream.response.cost_usd == D("0.00002375")  # 6 x 0.625 + 4 x 5
+    assert (plain.usage.input_tokens, plain.usage.output_tokens) == (6, 9)
+    assert plain.usage.reasoning_tokens == 5
+    assert plain.cost_usd == D("0.0000975")  # 6 x 1.25 + 9 x 10
+    assert priority.cost_usd == D("0.000195")  # 6 x 2.50 + 9 x 20
+    assert stream.response.cost_usd == D("0.00004875")  # 6 x 0.625 + 9 x 5

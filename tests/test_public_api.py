@@ -22,7 +22,7 @@ INSIGHTFORGE = [
     "Unsupported", "Usage", "__version__", "create_provider", "from_config", "register_provider",
     "stack",
 ]
-MIDDLEWARE = ["AuditLog", "Budget", "Cache", "Fallback", "RateLimit", "Retry"]
+MIDDLEWARE = ["AuditLog", "Budget", "Cache", "Fallback", "OpenTelemetry", "RateLimit", "Retry"]
 PROVIDERS = ["Anthropic", "AzureOpenAI", "HuggingFace", "Ollama", "OpenAI", "OpenAICompatible"]
 CONFORMANCE = ["CHECKS", "CheckFailed", "CheckResult", "ConformanceError", "Factory", "Kit",
                "ProviderSpec", "Report", "conformance_factory", "load_target", "run_check",

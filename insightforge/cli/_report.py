@@ -23,7 +23,7 @@ from insightforge.errors import InsightForgeError
 from insightforge.secrets import scrub
 from insightforge.types import TraceEvent
 
-__all__ = ["Report", "trace_lines", "usage_line"]
+__all__ = ["Extras", "trace_lines", "usage_line"]
 
 
 def trace_lines(events: Iterable[TraceEvent]) -> list[str]:
@@ -43,7 +43,7 @@ def usage_line(*, provider: str, model: str, input_tokens: int, output_tokens: i
 
 
 @attrs.frozen
-class Report:
+class Extras:
     """Which extras a command prints on stderr.
 
     Attributes:
@@ -56,7 +56,7 @@ class Report:
 
     @classmethod
     def from_flags(cls, ctx: click.Context, *, trace: bool, usage: bool,
-                   verbose: bool) -> Report:
+                   verbose: bool) -> Extras:
         """The flags of one command, with the group's ``-v`` (``ctx.obj["verbose"]``)."""
         root = ctx.find_root().obj
         verbose = verbose or bool(isinstance(root, dict) and root.get("verbose"))

@@ -16,7 +16,7 @@ from typing import Any, TextIO, TypeVar
 
 import click
 
-from insightforge.cli._report import Report
+from insightforge.cli._report import Extras
 from insightforge.cli._setup import build_stack, no_setup_error
 from insightforge.errors import CredentialError, ProviderError
 
@@ -102,7 +102,7 @@ def chat(ctx: click.Context, prompt: str | None, provider: str | None, model: st
     from insightforge.serialize import to_dict
     from insightforge.types import ChatRequest, Message
 
-    report = Report.from_flags(ctx, trace=show_trace, usage=show_usage, verbose=verbose)
+    report = Extras.from_flags(ctx, trace=show_trace, usage=show_usage, verbose=verbose)
     text = _prompt_text(prompt)
     messages = [Message("system", system)] if system else []
     messages.append(Message("user", text))
@@ -200,7 +200,7 @@ def embed(ctx: click.Context, texts: tuple[str, ...], file: TextIO | None,
     """
     from insightforge.types import EmbedRequest
 
-    report = Report.from_flags(ctx, trace=show_trace, usage=show_usage, verbose=verbose)
+    report = Extras.from_flags(ctx, trace=show_trace, usage=show_usage, verbose=verbose)
     items = _inputs(texts, file)
     llm, default = build_stack(ctx, provider=provider)
     responses: list[Any] = []

@@ -18,7 +18,7 @@ from starlette.responses import Response
 from insightforge.gateway import anthropic_wire as aw
 from insightforge.gateway import replies
 from insightforge.gateway.auth import Unauthorized, token_of
-from insightforge.gateway.body import Problem, parse_json, read_body
+from insightforge.gateway.body import HTTPRefusal, parse_json, read_body
 from insightforge.gateway.core import Gateway
 from insightforge.gateway.exchange import Exchange, call, log_unexpected, stream_model
 from insightforge.gateway.openai_api import _JSON, exchange_of
@@ -34,7 +34,7 @@ def error_response(exc: BaseException, exchange: Exchange) -> Response:
     if isinstance(exc, Unauthorized):
         exchange.error = "http_401"
         return _JSON(aw.error_body(401, str(exc)), 401)
-    if isinstance(exc, Problem):
+    if isinstance(exc, HTTPRefusal):
         exchange.error = exchange.error or f"http_{exc.status}"
         return _JSON(aw.error_body(exc.status, exc.message), exc.status, dict(exc.headers))
     exchange.failed(exc)

@@ -8,9 +8,12 @@ What lives here: pure functions — :func:`parse_messages` (``POST /v1/messages`
 ``{"type": "error", "error": {"type", "message"}}``). Anything we cannot read raises
 :class:`~insightforge.errors.InvalidRequest` naming the field.
 
-Content: text blocks, ``tool_use`` (assistant) and ``tool_result`` (user) blocks. Other
-block types are refused for now; when :class:`~insightforge.Message` gains content parts,
-:func:`_blocks` is the one place that maps them. What must not live here: sockets, the stack.
+Content: text, ``image`` and ``document`` blocks (as content parts), ``thinking`` and
+``redacted_thinking`` blocks sent back by the assistant, ``tool_use`` (assistant) and
+``tool_result`` (user) blocks; ``cache_control`` on a block, the system prompt or a tool
+becomes a prompt-cache mark; ``thinking: {"type": "enabled", "budget_tokens": N}`` becomes
+:class:`~insightforge.Reasoning`. :func:`_blocks` is the one place that maps blocks. What
+must not live here: sockets, the stack.
 """
 
 from __future__ import annotations
@@ -19,18 +22,37 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+import attrs
+
 from insightforge.errors import InvalidRequest
 from insightforge.gateway.wire import _bad, _int, _kind, _list, _number, _obj, _str
-from insightforge.types import ChatRequest, ChatResponse, Chunk, Message, Tool, ToolCall, Usage
+from insightforge.types import (
+    CacheControl,
+    ChatRequest,
+    ChatResponse,
+    Chunk,
+    Message,
+    Part,
+    Reasoning,
+    TextPart,
+    ThinkingDelta,
+    ThinkingPart,
+    Tool,
+    ToolCall,
+    Usage,
+)
+from insightforge.types.controls import cache_control
+from insightforge.types.messages import Content
+from insightforge.types.parts import to_part
 
 __all__ = ["ERROR_TYPES", "StreamEvents", "error_body", "message_json", "parse_messages",
            "sse_event", "stop_reason"]
 
 _FIELDS = frozenset({"model", "messages", "system", "max_tokens", "metadata",
                      "stop_sequences", "stream", "temperature", "top_p", "top_k", "tools",
-                     "tool_choice", "service_tier"})
+                     "tool_choice", "service_tier", "thinking"})
+_PART_BLOCKS = frozenset({"image", "document"})
 _REFUSED = {
-    "thinking": "extended thinking is billed as output the budget cannot see yet",
     "mcp_servers": "MCP tool calls are billed beyond the answer",
     "container": "code execution is billed per container",
 }
@@ -54,47 +76,97 @@ def stop_reason(finish: str | None) -> str:
 # -- requests ---------------------------------------------------------------------------
 
 
-def _text_blocks(value: Any, path: str) -> str:
+def _text_blocks(value: Any, path: str) -> tuple[str, CacheControl | None]:
+    """Text given as a string or as text blocks, and the cache mark a block carries."""
     if isinstance(value, str):
-        return value
+        return value, None
     parts = []
+    mark = None
     for i, block in enumerate(_list(value, path)):
         block = _obj(block, f"{path}[{i}]")
         if block.get("type") != "text":
             raise _bad(f"{path}[{i}].type", f"expected a text block, got {block.get('type')!r}")
         parts.append(_str(block.get("text"), f"{path}[{i}].text"))
-    return "".join(parts)
+        mark = _mark(block, f"{path}[{i}]") or mark
+    return "".join(parts), mark
+
+
+def _mark(block: Mapping[str, Any], path: str) -> CacheControl | None:
+    """The ``cache_control`` of a block, system prompt or tool (``None`` when absent)."""
+    value = block.get("cache_control")
+    if value is None:
+        return None
+    try:
+        return cache_control(_obj(value, f"{path}.cache_control"))
+    except (TypeError, ValueError) as e:
+        raise _bad(f"{path}.cache_control", str(e)) from None
+
+
+def _part(block: Mapping[str, Any], path: str) -> Part:
+    try:
+        return to_part({k: v for k, v in block.items() if k != "cache_control"})
+    except (TypeError, ValueError) as e:
+        raise _bad(path, str(e)) from None
+
+
+def _content(parts: list[Part]) -> Content:
+    if all(isinstance(p, TextPart) for p in parts):
+        return "".join(p.text for p in parts if isinstance(p, TextPart))
+    return tuple(parts)
 
 
 def _blocks(role: str, value: Any, path: str) -> list[Message]:
     """One Anthropic message -> our messages (a tool_result block is a ``tool`` message)."""
     if isinstance(value, str):
         return [Message(role, value)]
-    texts: list[str] = []
+    parts: list[Part] = []
     calls: list[ToolCall] = []
     results: list[Message] = []
+    mark: CacheControl | None = None
     for i, block in enumerate(_list(value, path)):
         where = f"{path}[{i}]"
         block = _obj(block, where)
         kind = block.get("type")
+        mark = _mark(block, where) or mark
         if kind == "text":
-            texts.append(_str(block.get("text"), f"{where}.text"))
+            parts.append(TextPart(_str(block.get("text"), f"{where}.text")))
+        elif kind in _PART_BLOCKS or (
+                kind in ("thinking", "redacted_thinking") and role == "assistant"):
+            parts.append(_part(block, where))
         elif kind == "tool_use" and role == "assistant":
             calls.append(ToolCall(_str(block.get("id"), f"{where}.id"),
                                   _str(block.get("name"), f"{where}.name"),
                                   json.dumps(_obj(block.get("input", {}), f"{where}.input"))))
         elif kind == "tool_result" and role == "user":
-            content = block.get("content", "")
-            results.append(Message("tool", _text_blocks(content, f"{where}.content"),
-                                   tool_call_id=_str(block.get("tool_use_id"),
-                                                     f"{where}.tool_use_id")))
+            text, _ = _text_blocks(block.get("content", ""), f"{where}.content")
+            results.append(Message("tool", text, tool_call_id=_str(
+                block.get("tool_use_id"), f"{where}.tool_use_id")))
         else:
             raise _bad(f"{where}.type", f"{kind!r} blocks are not supported here (text, "
-                       "tool_use from the assistant, tool_result from the user)")
+                       "image, document, thinking and tool_use from the assistant, "
+                       "tool_result from the user)")
     out = list(results)
-    if texts or calls or not results:
-        out.append(Message(role, "".join(texts), tool_calls=tuple(calls)))
+    if parts or calls or not results:
+        out.append(Message(role, _content(parts), tool_calls=tuple(calls), cache=mark))
+    elif mark is not None:  # a mark on the last tool result
+        out[-1] = attrs.evolve(out[-1], cache=mark)
     return out
+
+
+def _reasoning(value: Any) -> Reasoning | None:
+    """``thinking``: ``{"type": "enabled", "budget_tokens": N}`` or ``{"type": "disabled"}``."""
+    if value is None:
+        return None
+    data = _obj(value, "thinking")
+    kind = data.get("type")
+    if kind == "disabled":
+        return None
+    if kind != "enabled":
+        raise _bad("thinking.type", f"must be 'enabled' or 'disabled', got {kind!r}")
+    budget = _int(data.get("budget_tokens"), "thinking.budget_tokens", minimum=1024)
+    if budget is None:
+        raise _bad("thinking.budget_tokens", "required with thinking enabled (at least 1024)")
+    return Reasoning(None, budget_tokens=budget)
 
 
 def _tool(value: Any, path: str) -> Tool:
@@ -106,7 +178,7 @@ def _tool(value: Any, path: str) -> Tool:
     return Tool(_str(data.get("name"), f"{path}.name"),
                 _str(data.get("description", ""), f"{path}.description"),
                 _obj(schema, f"{path}.input_schema") if schema is not None
-                else {"type": "object", "properties": {}})
+                else {"type": "object", "properties": {}}, cache=_mark(data, path))
 
 
 def _tool_choice(value: Any) -> str | None:
@@ -156,9 +228,9 @@ def parse_messages(body: Any) -> ChatRequest:
     messages: list[Message] = []
     system = data.get("system")
     if system is not None:
-        text = _text_blocks(system, "system")
-        if text:
-            messages.append(Message("system", text))
+        text, mark = _text_blocks(system, "system")
+        if text or mark:
+            messages.append(Message("system", text, cache=mark))
     for i, item in enumerate(raw):
         item = _obj(item, f"messages[{i}]")
         role = item.get("role")
@@ -180,16 +252,23 @@ def parse_messages(body: Any) -> ChatRequest:
         tools=tuple(_tool(t, f"tools[{i}]")
                     for i, t in enumerate(_list(data.get("tools") or [], "tools"))),
         tool_choice=_tool_choice(data.get("tool_choice")), stream=stream,
+        reasoning=_reasoning(data.get("thinking")),
         options={} if top_k is None else {"top_k": top_k}, tags=_tags(data))
 
 
 # -- responses --------------------------------------------------------------------------
 
 
-def _usage(usage: Usage) -> dict[str, int]:
-    return {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens,
+def _usage(usage: Usage) -> dict[str, Any]:
+    """Anthropic's usage: ``input_tokens`` is the *uncached* part of the prompt (ours counts
+    every prompt token), cache writes split by lifetime."""
+    return {"input_tokens": usage.input_tokens - usage.cache_read_tokens
+            - usage.cache_write_tokens,
+            "output_tokens": usage.output_tokens,
             "cache_read_input_tokens": usage.cache_read_tokens,
-            "cache_creation_input_tokens": usage.cache_write_tokens}
+            "cache_creation_input_tokens": usage.cache_write_tokens,
+            "cache_creation": {"ephemeral_5m_input_tokens": usage.cache_write_5m_tokens,
+                               "ephemeral_1h_input_tokens": usage.cache_write_1h_tokens}}
 
 
 def _arguments(text: str) -> Any:
@@ -199,9 +278,15 @@ def _arguments(text: str) -> Any:
         return {"_raw": text}
 
 
+def _thinking_json(part: ThinkingPart) -> dict[str, Any]:
+    if part.data is not None and not part.text:
+        return {"type": "redacted_thinking", "data": part.data}
+    return {"type": "thinking", "thinking": part.text, "signature": part.signature or ""}
+
+
 def message_json(response: ChatResponse, *, id: str) -> dict[str, Any]:
     """A ``message`` object (``model``: the model that answered)."""
-    content: list[dict[str, Any]] = []
+    content: list[dict[str, Any]] = [_thinking_json(p) for p in response.message.thinking]
     if response.text or not response.tool_calls:
         content.append({"type": "text", "text": response.text})
     content.extend({"type": "tool_use", "id": c.id, "name": c.name,
@@ -226,6 +311,7 @@ class StreamEvents:
         self._open: int | None = None  # index of the open block
         self._next = 0
         self._tools: dict[int, int] = {}  # our tool-call index -> block index
+        self._thoughts: dict[int, int] = {}  # our thinking index -> block index
         self._text_block: int | None = None
 
     def start(self) -> Iterator[bytes]:
@@ -254,6 +340,8 @@ class StreamEvents:
                                                  "index": index, "delta": delta})
 
     def chunk(self, chunk: Chunk) -> Iterator[bytes]:
+        for delta in chunk.thinking:
+            yield from self._thinking(delta)
         if chunk.text:
             if self._text_block is None or self._open != self._text_block:
                 yield from self._switch({"type": "text", "text": ""})
@@ -269,6 +357,23 @@ class StreamEvents:
             if call.arguments:
                 yield self._delta(self._tools[call.index],
                                   {"type": "input_json_delta", "partial_json": call.arguments})
+
+    def _thinking(self, delta: ThinkingDelta) -> Iterator[bytes]:
+        if delta.index not in self._thoughts:
+            block: dict[str, Any] = ({"type": "redacted_thinking", "data": delta.data}
+                                     if delta.data is not None and not delta.text
+                                     else {"type": "thinking", "thinking": ""})
+            yield from self._switch(block)
+            assert self._open is not None
+            self._thoughts[delta.index] = self._open
+            if block["type"] == "redacted_thinking":
+                return
+        index = self._thoughts[delta.index]
+        if delta.text:
+            yield self._delta(index, {"type": "thinking_delta", "thinking": delta.text})
+        if delta.signature:
+            yield self._delta(index, {"type": "signature_delta",
+                                      "signature": delta.signature})
 
     def end(self, response: ChatResponse) -> Iterator[bytes]:
         if self._next == 0:  # an empty answer still has one (empty) text block

@@ -23,7 +23,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from insightforge.gateway import anthropic_api, openai_api
-from insightforge.gateway.body import Problem
+from insightforge.gateway.body import HTTPRefusal
 from insightforge.gateway.core import Gateway
 from insightforge.gateway.edge import Edge
 from insightforge.gateway.metrics import exposition
@@ -51,13 +51,13 @@ async def scrape(request: Request) -> Response:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 405:
-        problem = Problem(405, f"{request.url.path} does not take {request.method}", None,
-                          (("Allow", (exc.headers or {}).get("Allow", "")),))
+        problem = HTTPRefusal(405, f"{request.url.path} does not take {request.method}", None,
+                              (("Allow", (exc.headers or {}).get("Allow", "")),))
     else:
-        problem = Problem(exc.status_code, f"No route {request.method} {request.url.path}: "
-                          "the gateway serves /v1/chat/completions, /v1/embeddings, "
-                          "/v1/messages, /v1/models, /healthz, /readyz and /metrics",
-                          "not_found")
+        problem = HTTPRefusal(exc.status_code, f"No route {request.method} {request.url.path}: "
+                              "the gateway serves /v1/chat/completions, /v1/embeddings, "
+                              "/v1/messages, /v1/models, /healthz, /readyz and /metrics",
+                              "not_found")
     exchange = openai_api.exchange_of(request)
     if request.url.path == "/v1/messages":
         return anthropic_api.error_response(problem, exchange)

@@ -22,7 +22,7 @@ import attrs
 from insightforge.config.models import GatewaySettings
 from insightforge.errors import StoreUnavailable
 from insightforge.gateway.auth import Caller, Keys
-from insightforge.gateway.body import Problem
+from insightforge.gateway.body import HTTPRefusal
 from insightforge.gateway.keystore import KeyStore, keystore_from
 from insightforge.gateway.metrics import Labels
 from insightforge.gateway.models import ModelTable, Served
@@ -110,20 +110,20 @@ class Gateway:
     def route(self, caller: Caller, name: Any) -> tuple[Served, str | None, Handler]:
         """``(served, upstream model, handler)`` for ``caller`` asking for ``name``.
 
-        An unknown name is a 404 :class:`~.body.Problem`; one the key may not use, a 403.
+        An unknown name is a 404 :class:`~.body.HTTPRefusal`; one the key may not use, a 403.
         """
         if name is not None and not isinstance(name, str):
-            raise Problem(400, "model: expected a string naming a model the gateway lists")
+            raise HTTPRefusal(400, "model: expected a string naming a model the gateway lists")
         found = self.table.resolve(name)
         if found is None:
-            raise Problem(404, f"The model {name!r} does not exist on this gateway; "
-                          "GET /v1/models lists the models you may ask for",
-                          "model_not_found")
+            raise HTTPRefusal(404, f"The model {name!r} does not exist on this gateway; "
+                              "GET /v1/models lists the models you may ask for",
+                              "model_not_found")
         served, upstream = found
         if not caller.may_use(served.name if upstream is None else upstream):
-            raise Problem(403, f"Your gateway key may not use the model {name!r}; "
-                          "GET /v1/models lists the models it may ask for",
-                          "model_not_allowed")
+            raise HTTPRefusal(403, f"Your gateway key may not use the model {name!r}; "
+                              "GET /v1/models lists the models it may ask for",
+                              "model_not_allowed")
         return served, upstream, self.tenancy.handler(caller, served)
 
     def listing(self, caller: Caller) -> list[tuple[str, str]]:

@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 
 from insightforge.gateway import replies, wire
 from insightforge.gateway.auth import Caller, Unauthorized, token_of
-from insightforge.gateway.body import Problem, parse_json, read_body
+from insightforge.gateway.body import HTTPRefusal, parse_json, read_body
 from insightforge.gateway.core import Gateway
 from insightforge.gateway.exchange import Exchange, call, log_unexpected, stream_model
 from insightforge.gateway.sse import SSEResponse
@@ -40,7 +40,7 @@ class _JSON(JSONResponse):
         return dumps(content)
 
 
-def problem_body(problem: Problem) -> dict[str, Any]:
+def problem_body(problem: HTTPRefusal) -> dict[str, Any]:
     kind = "invalid_request_error" if problem.status < 500 else "server_error"
     if problem.status == 401:
         kind = "authentication_error"
@@ -51,9 +51,9 @@ def problem_body(problem: Problem) -> dict[str, Any]:
 def error_response(exc: BaseException, exchange: Exchange) -> Response:
     """The OpenAI error answer for ``exc`` (noted on the exchange)."""
     if isinstance(exc, Unauthorized):
-        exc = Problem(401, f"{exc}", "invalid_api_key",
-                      (("WWW-Authenticate", 'Bearer realm="insightforge"'),))
-    if isinstance(exc, Problem):
+        exc = HTTPRefusal(401, f"{exc}", "invalid_api_key",
+                          (("WWW-Authenticate", 'Bearer realm="insightforge"'),))
+    if isinstance(exc, HTTPRefusal):
         exchange.error = exchange.error or f"http_{exc.status}"
         return _JSON(problem_body(exc), exc.status, dict(exc.headers))
     exchange.failed(exc)
@@ -183,7 +183,7 @@ async def model(request: Request) -> Response:
         for item in _listing(gateway, caller, anthropic)["data"]:
             if item["id"] == name:
                 return _JSON(item)
-        raise Problem(404, f"The model {name!r} does not exist on this gateway; see "
-                      "GET /v1/models", "model_not_found")
+        raise HTTPRefusal(404, f"The model {name!r} does not exist on this gateway; see "
+                          "GET /v1/models", "model_not_found")
     except Exception as exc:
         return error_response(exc, exchange)

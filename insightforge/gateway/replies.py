@@ -57,9 +57,12 @@ __all__ = [
 ]
 
 
-def usage_json(usage: Usage) -> dict[str, int]:
+def usage_json(usage: Usage) -> dict[str, Any]:
+    """OpenAI's usage object, with the cached and reasoning parts in their ``*_details``."""
     return {"prompt_tokens": usage.input_tokens, "completion_tokens": usage.output_tokens,
-            "total_tokens": usage.total_tokens}
+            "total_tokens": usage.total_tokens,
+            "prompt_tokens_details": {"cached_tokens": usage.cache_read_tokens},
+            "completion_tokens_details": {"reasoning_tokens": usage.reasoning_tokens}}
 
 
 def _calls_json(calls: Iterable[ToolCall]) -> list[dict[str, Any]]:
@@ -76,6 +79,8 @@ def _extension(response: ChatResponse | EmbedResponse) -> dict[str, Any]:
 def chat_json(response: ChatResponse, *, id: str, created: int) -> dict[str, Any]:
     """A ``chat.completion`` object."""
     message: dict[str, Any] = {"role": "assistant", "content": response.text}
+    if response.reasoning:  # the reasoning text, as vLLM, DeepSeek and LiteLLM name it
+        message["reasoning_content"] = response.reasoning
     if response.tool_calls:
         message["tool_calls"] = _calls_json(response.tool_calls)
         message["content"] = response.text or None
@@ -100,6 +105,8 @@ def chunk_json(chunk: Chunk, *, id: str, model: str, created: int,
     delta: dict[str, Any] = {"role": "assistant"} if first else {}
     if chunk.text or first:
         delta["content"] = chunk.text
+    if chunk.reasoning:
+        delta["reasoning_content"] = chunk.reasoning
     if chunk.tool_calls:
         delta["tool_calls"] = [
             {"index": d.index, **({"id": d.id, "type": "function"} if d.id else {}),

@@ -21,7 +21,20 @@ from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from insightforge.errors import InvalidRequest
-from insightforge.types import ChatRequest, EmbedRequest, Message, Tool, ToolCall
+from insightforge.types import (
+    CacheControl,
+    ChatRequest,
+    EmbedRequest,
+    Message,
+    Part,
+    Reasoning,
+    TextPart,
+    Tool,
+    ToolCall,
+)
+from insightforge.types.controls import cache_control
+from insightforge.types.messages import Content
+from insightforge.types.parts import to_part
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -36,19 +49,19 @@ __all__ = [
 
 DEFAULT_MODEL = "default"
 TAG_HEADER = "x-insightforge-tag-"
+_PART_TYPES = frozenset({"text", "image_url", "input_audio", "file"})
 _ROLES = {"system": "system", "developer": "system", "user": "user",
           "assistant": "assistant", "tool": "tool"}
 _CHAT_FIELDS = frozenset({
     "messages", "model", "temperature", "top_p", "max_tokens", "max_completion_tokens",
     "stop", "seed", "tools", "tool_choice", "response_format", "stream", "stream_options",
-    "metadata", "user", "n", "service_tier"})
+    "metadata", "user", "n", "service_tier", "reasoning_effort", "parallel_tool_calls"})
 _EMBED_FIELDS = frozenset({"input", "model", "dimensions", "encoding_format", "user",
                            "metadata"})
 PASSED_ON = frozenset({"frequency_penalty", "presence_penalty", "logit_bias", "logprobs",
-                       "top_logprobs", "parallel_tool_calls", "store"})
+                       "top_logprobs", "store"})
 """Fields that cannot raise the bill: passed to the provider in ``options``."""
 REFUSED = {
-    "reasoning_effort": "it changes how many (billed) reasoning tokens the model spends",
     "prediction": "predicted outputs are billed beyond the answer",
     "audio": "audio output is billed at audio prices", "modalities": "audio output is "
     "billed at audio prices", "web_search_options": "web search is billed per call",
@@ -161,17 +174,56 @@ def _options(body: Mapping[str, Any], known: frozenset[str]) -> dict[str, Any]:
 # -- chat -------------------------------------------------------------------------------
 
 
-def _content(value: Any, path: str) -> str:
+def _content(value: Any, path: str) -> tuple[Content, CacheControl | None]:
+    """A message's content — a string, or parts in OpenAI's form (``text``, ``image_url``,
+    ``input_audio``, ``file``) — and the prompt-cache mark a part may carry
+    (``cache_control``, as LiteLLM and Anthropic-minded clients send it). Text-only parts
+    become one string, as every provider takes it."""
     if value is None or isinstance(value, str):
-        return value or ""
-    parts = []
-    for i, part in enumerate(_list(value, path)):
-        part = _obj(part, f"{path}[{i}]")
-        if part.get("type") != "text":
-            raise _bad(f"{path}[{i}].type", f"only text parts are supported, got "
-                       f"{part.get('type')!r}; send images to the provider directly")
-        parts.append(_str(part.get("text"), f"{path}[{i}].text"))
-    return "".join(parts)
+        return value or "", None
+    parts: list[Part] = []
+    mark: CacheControl | None = None
+    for i, raw in enumerate(_list(value, path)):
+        where = f"{path}[{i}]"
+        data = _obj(raw, where)
+        if data.get("cache_control") is not None:
+            mark = _cache_mark(data["cache_control"], f"{where}.cache_control")
+        kind = data.get("type")
+        if kind not in _PART_TYPES:
+            raise _bad(f"{where}.type", f"must be one of {sorted(_PART_TYPES)}, got {kind!r}")
+        if kind == "text":
+            _str(data.get("text"), f"{where}.text")
+        try:
+            parts.append(to_part({k: v for k, v in data.items() if k != "cache_control"}))
+        except (TypeError, ValueError) as e:
+            raise _bad(where, str(e)) from None
+    if all(isinstance(p, TextPart) for p in parts):
+        return "".join(p.text for p in parts if isinstance(p, TextPart)), mark
+    return tuple(parts), mark
+
+
+def _cache_mark(value: Any, path: str) -> CacheControl:
+    try:
+        mark = cache_control(_obj(value, path))
+    except (TypeError, ValueError) as e:
+        raise _bad(path, str(e)) from None
+    assert mark is not None
+    return mark
+
+
+def _reasoning(value: Any) -> Reasoning | None:
+    if value is None:
+        return None
+    try:
+        return Reasoning(_str(value, "reasoning_effort"))
+    except ValueError as e:
+        raise _bad("reasoning_effort", str(e)) from None
+
+
+def _flag(value: Any, path: str) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    raise _bad(path, f"expected a boolean, got {_kind(value)}")
 
 
 def _tool_call(value: Any, path: str) -> ToolCall:
@@ -189,9 +241,13 @@ def _message(value: Any, path: str) -> Message:
         raise _bad(f"{path}.role", f"must be one of {sorted(_ROLES)}, got {role!r}")
     calls = tuple(_tool_call(c, f"{path}.tool_calls[{i}]")
                   for i, c in enumerate(_list(data.get("tool_calls") or [], f"{path}.tool_calls")))
-    return Message(_ROLES[role], _content(data.get("content"), f"{path}.content"),
+    content, mark = _content(data.get("content"), f"{path}.content")
+    if data.get("cache_control") is not None:
+        mark = _cache_mark(data["cache_control"], f"{path}.cache_control")
+    return Message(_ROLES[role], content,
                    name=_opt_str(data.get("name"), f"{path}.name"), tool_calls=calls,
-                   tool_call_id=_opt_str(data.get("tool_call_id"), f"{path}.tool_call_id"))
+                   tool_call_id=_opt_str(data.get("tool_call_id"), f"{path}.tool_call_id"),
+                   cache=mark)
 
 
 def _tool(value: Any, path: str) -> Tool:
@@ -200,10 +256,12 @@ def _tool(value: Any, path: str) -> Tool:
         raise _bad(f"{path}.type", f"only function tools are supported, got {data.get('type')!r}")
     fn = _obj(data.get("function"), f"{path}.function")
     params = fn.get("parameters")
+    mark = data.get("cache_control")
     return Tool(_str(fn.get("name"), f"{path}.function.name"),
                 _str(fn.get("description", ""), f"{path}.function.description"),
                 _obj(params, f"{path}.function.parameters") if params is not None
-                else {"type": "object", "properties": {}})
+                else {"type": "object", "properties": {}},
+                cache=None if mark is None else _cache_mark(mark, f"{path}.cache_control"))
 
 
 def _tool_choice(value: Any) -> str | None:
@@ -271,6 +329,8 @@ def parse_chat(body: Any, headers: Iterable[tuple[str, str]] = (), *,
                     for i, t in enumerate(_list(data.get("tools") or [], "tools"))),
         tool_choice=_tool_choice(data.get("tool_choice")),
         response_format=_response_format(data.get("response_format")),
+        reasoning=_reasoning(data.get("reasoning_effort")),
+        parallel_tool_calls=_flag(data.get("parallel_tool_calls"), "parallel_tool_calls"),
         stream=stream, options=_options(data, _CHAT_FIELDS), tags=tags_from(data, headers))
 
 

@@ -20,8 +20,8 @@ from typing import Any
 
 import attrs
 
-__all__ = ["GENESIS", "Problem", "Report", "canonical", "digest", "header", "seal", "seal_line",
-           "verify"]
+__all__ = ["GENESIS", "ChainBreak", "ChainReport", "canonical", "digest", "header", "seal",
+           "seal_line", "verify"]
 
 GENESIS = "0" * 64
 VERSION = 1
@@ -72,7 +72,7 @@ def header(prev_hash: str = GENESIS, *, prev_file: str | None = None,
 
 
 @attrs.frozen
-class Problem:
+class ChainBreak:
     """The first place the chain breaks.
 
     Attributes:
@@ -90,7 +90,7 @@ class Problem:
 
 
 @attrs.frozen
-class Report:
+class ChainReport:
     """What :func:`verify` found.
 
     Attributes:
@@ -105,7 +105,7 @@ class Report:
     records: int
     last_hash: str
     first_prev: str
-    problem: Problem | None = None
+    problem: ChainBreak | None = None
     torn: tuple[int, ...] = ()
 
     @property
@@ -131,7 +131,7 @@ def _parse(line: str) -> dict[str, Any] | str:
 
 
 def verify(lines: Iterable[str], *, expect_prev: str | None = None,
-           ended: bool = True) -> Report:
+           ended: bool = True) -> ChainReport:
     """Check a file's lines (without their newlines); see the module docstring.
 
     ``expect_prev``: the previous file's last hash, when checking a rotated file against it.
@@ -157,30 +157,30 @@ def verify(lines: Iterable[str], *, expect_prev: str | None = None,
             if n == len(parsed) and i > 0 and not ended:  # cut short by a crash
                 torn.append(n)
                 break
-            return Report(count, prev, first_prev, Problem(n, "edited", rec), tuple(torn))
+            return ChainReport(count, prev, first_prev, ChainBreak(n, "edited", rec), tuple(torn))
         if i == 0:
             if rec.get("type") != "header":
-                return Report(0, prev, first_prev, Problem(
+                return ChainReport(0, prev, first_prev, ChainBreak(
                     1, "deleted", "the file's header line is missing (first line deleted?)"))
             first_prev = rec["prev_hash"]
             if expect_prev is not None and first_prev != expect_prev:
-                return Report(0, prev, first_prev, Problem(
+                return ChainReport(0, prev, first_prev, ChainBreak(
                     1, "deleted", "the header does not point at the previous file's last "
                     "record: records are missing at the end of the previous file"))
             prev = rec["hash"]
             continue
         if rec["prev_hash"] != prev:
-            return Report(count, prev, first_prev, _break(n, rec, parsed, hashes, prev),
+            return ChainReport(count, prev, first_prev, _break(n, rec, parsed, hashes, prev),
                           tuple(torn))
         if rec.get("type") == "header":
-            return Report(count, prev, first_prev, Problem(
+            return ChainReport(count, prev, first_prev, ChainBreak(
                 n, "inserted", "a header line in the middle of a file"), tuple(torn))
         prev = rec["hash"]
         if rec.get("type") != "torn":
             count += 1
     if not items:
-        return Report(0, GENESIS, GENESIS, Problem(1, "deleted", "the file is empty"))
-    return Report(count, prev, first_prev, None, tuple(torn))
+        return ChainReport(0, GENESIS, GENESIS, ChainBreak(1, "deleted", "the file is empty"))
+    return ChainReport(count, prev, first_prev, None, tuple(torn))
 
 
 def _sealed_torn(parsed: list[dict[str, Any] | str], i: int, prev: str) -> int | None:
@@ -196,19 +196,19 @@ def _sealed_torn(parsed: list[dict[str, Any] | str], i: int, prev: str) -> int |
 
 
 def _break(n: int, rec: dict[str, Any], parsed: list[dict[str, Any] | str],
-           hashes: dict[str, int], expected: str) -> Problem:
+           hashes: dict[str, int], expected: str) -> ChainBreak:
     """Classify a link whose ``prev_hash`` is not the previous line's hash."""
     i = n - 1
     nxt = parsed[i + 1] if i + 1 < len(parsed) else None
     next_follows_prev = isinstance(nxt, dict) and nxt.get("prev_hash") == expected
     at = hashes.get(rec["prev_hash"])
     if at is not None and at > i - 1:
-        return Problem(n, "reordered",
+        return ChainBreak(n, "reordered",
                        f"this record belongs after line {at + 1}; the order was changed")
     if next_follows_prev:
-        return Problem(n, "inserted", "this line is not part of the chain: the next line "
+        return ChainBreak(n, "inserted", "this line is not part of the chain: the next line "
                        "follows the line before it")
     if at is not None:
-        return Problem(at + 2, "inserted", f"lines {at + 2}-{n - 1} were inserted: line {n} "
+        return ChainBreak(at + 2, "inserted", f"lines {at + 2}-{n - 1} were inserted: line {n} "
                        f"follows line {at + 1} in the chain")
-    return Problem(n, "deleted", f"one or more records are missing before line {n}")
+    return ChainBreak(n, "deleted", f"one or more records are missing before line {n}")

@@ -36,6 +36,7 @@ from insightforge.types import (
     Route,
     TraceEvent,
 )
+from middleware.budget.media import IMAGE_TOKENS, image_count, image_tokens_for
 from middleware.budget.policy import (
     Estimator,
     Rates,
@@ -80,15 +81,30 @@ def fold(request: ChatRequest | EmbedRequest) -> tuple[ChatRequest | EmbedReques
     return attrs.evolve(request, options=kept, max_tokens=cap), choices
 
 
-def may_write_cache(request: ChatRequest | EmbedRequest) -> bool:
-    """Whether the request may be billed prompt-cache writes (it asks for caching)."""
+def may_write_cache(request: ChatRequest | EmbedRequest) -> bool | str:
+    """Which prompt-cache writes the request may be billed: ``False`` (it asks for none),
+    ``"5m"`` (only five-minute marks) or ``True`` (any lifetime: a one-hour mark, or a
+    caching option whose lifetime is the vendor's to choose)."""
     if isinstance(request, EmbedRequest):
         return False
     if any("cache" in key for key in request.options):
         return True
-    marks = ("cache", "cache_control")  # a message or tool marked cacheable
-    return any(getattr(item, name, None) for item in (*request.messages, *request.tools)
-               for name in marks)
+    marks = [m.cache for m in request.messages if m.cache] + [
+        t.cache for t in request.tools if t.cache]
+    if not marks:
+        return False
+    return True if any(mark.ttl != "5m" for mark in marks) else "5m"
+
+
+def _dearer_images(request: ChatRequest | EmbedRequest, routes: Sequence[Route]) -> int:
+    """Tokens to add when a route's model bills images above the default bound."""
+    if isinstance(request, EmbedRequest):
+        return 0
+    images = image_count(request.messages)
+    if not images:
+        return 0
+    models = [request.model, *(route.model for route in routes)]
+    return images * (image_tokens_for(models) - IMAGE_TOKENS)
 
 
 @attrs.frozen(slots=True)
@@ -136,7 +152,7 @@ def plan(request: ChatRequest | EmbedRequest, routes: Sequence[Route], *, scope:
          estimate: Estimator, default_max_tokens: int, min_output_tokens: int) -> Plan:
     """The worst case of ``request`` over ``routes`` (a ``ConfigError`` if unpriced)."""
     request, choices = fold(request)
-    input_tokens = estimate(request)
+    input_tokens = estimate(request) + _dearer_images(request, routes)
     rates = dearest_rates(routes, request.model, prices, on_unknown, input_tokens,
                           options=request.options, cache_writes=may_write_cache(request))
     if isinstance(request, EmbedRequest):

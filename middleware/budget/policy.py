@@ -10,7 +10,8 @@ decides.
 The invariant rests on :func:`estimate_input_tokens` being an **upper bound** of what the
 provider bills: it counts UTF-8 *bytes* (a byte-level BPE token is at least one byte, so
 no tokenizer in use produces more tokens than bytes) plus a per-message and per-request
-overhead larger than any provider's chat-template tokens.
+overhead larger than any provider's chat-template tokens; content parts that are not text
+(images, audio, files) count their own bounds (:mod:`.media`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from insightforge.types import (
     EmbedRequest,
     Route,
 )
+from middleware.budget.media import part_tokens
 
 __all__ = [
     "MESSAGE_OVERHEAD",
@@ -76,6 +78,8 @@ def estimate_input_tokens(request: ChatRequest | EmbedRequest) -> int:
     total = REQUEST_OVERHEAD
     for m in request.messages:
         total += MESSAGE_OVERHEAD + _bytes(m.text) + _bytes(m.name) + _bytes(m.tool_call_id)
+        if not isinstance(m.content, str):  # images, audio, files, thinking sent back
+            total += sum(part_tokens(p) for p in m.content)
         for call in m.tool_calls:
             total += MESSAGE_OVERHEAD + _bytes(call.id) + _bytes(call.name) + _bytes(call.arguments)
     for tool in request.tools:

@@ -68,10 +68,10 @@ def test_anthropic_errors_have_anthropics_shape(config: dict[str, Any]) -> None:
             client.messages.create(model="claude-9", max_tokens=8,
                                    messages=[{"role": "user", "content": "x"}])
         assert missing.value.body["type"] == "error"  # type: ignore[index]
-        with pytest.raises(anthropic.BadRequestError, match="thinking"):
+        with pytest.raises(anthropic.BadRequestError, match="mcp_servers"):
             client.messages.create(model="claude", max_tokens=8,
                                    messages=[{"role": "user", "content": "x"}],
-                                   thinking={"type": "enabled", "budget_tokens": 1024})
+                                   extra_body={"mcp_servers": []})
         with pytest.raises(anthropic.RateLimitError) as refused:  # the budget, not retried
             client.messages.create(model="claude", max_tokens=512,
                                    messages=[{"role": "user", "content": "x " * 200}])
@@ -112,11 +112,15 @@ def test_messages_parse_system_tools_and_results() -> None:
     ({"max_tokens": 5, "messages": []}, "messages"),
     ({"max_tokens": 5, "messages": [{"role": "system", "content": "x"}]}, "messages[0].role"),
     ({"max_tokens": 5, "messages": [{"role": "user", "content": [{"type": "image"}]}]},
+     "messages[0].content[0]"),
+    ({"max_tokens": 5, "messages": [{"role": "user", "content": [{"type": "video"}]}]},
      "messages[0].content[0].type"),
     ({"max_tokens": 5, "messages": [{"role": "user", "content": "x"}],
       "service_tier": "priority"}, "service_tier"),
     ({"max_tokens": 5, "messages": [{"role": "user", "content": "x"}], "thinking": {}},
-     "thinking"),
+     "thinking.type"),
+    ({"max_tokens": 5, "messages": [{"role": "user", "content": "x"}],
+      "thinking": {"type": "enabled", "budget_tokens": 100}}, "thinking.budget_tokens"),
     ({"max_tokens": 5, "messages": [{"role": "user", "content": "x"}], "n": 2}, "n"),
     ({"max_tokens": 5, "messages": [{"role": "user", "content": "x"}],
       "metadata": {"tenant": "other"}}, "metadata.tenant"),
@@ -149,7 +153,65 @@ def test_anthropic_tool_use_and_usage_json_and_streamed(config: dict[str, Any]) 
         assert message.stop_reason == "tool_use"
         block = message.content[0]
         assert block.type == "tool_use" and block.name == "get_weather"
-        assert block.input == {"input": "weather in Paris"}  # the emulator's echo
+        assert block.input == {"city": "weather in Paris"}  # the emulator fills the schema
     for message in (text, text_streamed):
         assert message.stop_reason == "end_turn"
         assert (message.usage.input_tokens, message.usage.output_tokens) == (5, 3)
+
+
+PNG_B64 = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9"
+           "awAAAABJRU5ErkJggg==")
+
+
+def test_images_thinking_and_cache_marks_through_both_wires(config: dict[str, Any]) -> None:
+    """An image, a cache mark and reasoning reach the provider through the OpenAI and the
+    Anthropic wire (the emulator describes the image it was sent), and thinking and the
+    cached/reasoning usage parts come back in each wire's own shape."""
+    key, _ = make_key(config, "acme")
+    image_url = {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG_B64}"}}
+    with serving(config) as (server, _):
+        oa = openai.OpenAI(base_url=server.url, api_key=key, max_retries=0)
+        reply = oa.chat.completions.create(
+            model="claude", reasoning_effort="low",
+            messages=[{"role": "user", "content": [
+                {"type": "text", "text": "what is this?"}, image_url]}])
+        client = anthropic.Anthropic(base_url=server.base_url, api_key=key, max_retries=0)
+        message = client.messages.create(
+            model="claude", max_tokens=2048,
+            thinking={"type": "enabled", "budget_tokens": 1024},
+            system=[{"type": "text", "text": "be brief",
+                     "cache_control": {"type": "ephemeral"}}],
+            messages=[{"role": "user", "content": [
+                {"type": "image", "source": {"type": "base64", "media_type": "image/png",
+                                             "data": PNG_B64}},
+                {"type": "text", "text": "what is this?"}]}])
+        with client.messages.stream(
+                model="claude", max_tokens=2048,
+                thinking={"type": "enabled", "budget_tokens": 1024},
+                messages=[{"role": "user", "content": "think, then say hi"}]) as stream:
+            streamed = stream.get_final_message()
+    assert "image/png" in (reply.choices[0].message.content or "")
+    assert (reply.choices[0].message.model_extra or {}).get("reasoning_content")
+    assert reply.usage is not None and reply.usage.prompt_tokens_details is not None
+    assert reply.usage.completion_tokens_details is not None
+    kinds = [b.type for b in message.content]
+    assert "image/png" in "".join(b.text for b in message.content if b.type == "text")
+    assert kinds[0] == "thinking" and "text" in kinds, kinds
+    thought = streamed.content[0]
+    assert thought.type == "thinking" and thought.thinking and thought.signature
+    usage = message.usage
+    assert usage.input_tokens >= 0 and usage.cache_creation_input_tokens is not None
+
+
+def test_anthropic_usage_counts_input_tokens_as_anthropic_does() -> None:
+    """Anthropic's input_tokens is the uncached part; ours counts every prompt token."""
+    from insightforge.types import ChatResponse, Message, Usage
+
+    usage = Usage(100, 5, cache_read_tokens=60, cache_write_tokens=30,
+                  cache_write_1h_tokens=10)
+    body = aw.message_json(ChatResponse(Message("assistant", "x"), "claude-sonnet-4-5",
+                                        "anthropic", usage, "stop"), id="msg_1")
+    assert body["usage"] == {"input_tokens": 10, "output_tokens": 5,
+                             "cache_read_input_tokens": 60, "cache_creation_input_tokens": 30,
+                             "cache_creation": {"ephemeral_5m_input_tokens": 20,
+                                                "ephemeral_1h_input_tokens": 10}}

@@ -20,7 +20,17 @@ from insightforge.gateway import replies, wire
 from insightforge.gateway.request_json import chat_request_json
 from insightforge.secrets import Secret
 from insightforge.testing import strategies as s
-from insightforge.types import ChatRequest, Chunk, EmbedResponse, Usage
+from insightforge.types import (
+    ChatRequest,
+    Chunk,
+    EmbedResponse,
+    FilePart,
+    Message,
+    Reasoning,
+    TextPart,
+    ThinkingPart,
+    Usage,
+)
 
 _KNOWN = {"messages", "model", "temperature", "top_p", "max_tokens", "max_completion_tokens",
           "stop", "seed", "tools", "tool_choice", "response_format", "stream",
@@ -54,6 +64,59 @@ def test_chat_request_round_trips_through_openai_json(request: ChatRequest) -> N
     assert wire.parse_chat(body) == request
 
 
+def _wire_parts_form(request: ChatRequest) -> ChatRequest:
+    """What the OpenAI wire keeps of a request with parts: thinking is not sent back,
+    text-only content is one string, reasoning travels as its effort alone."""
+    def message(m: Message) -> Message:
+        parts = tuple(p for p in m.parts if not isinstance(p, ThinkingPart))
+        if all(isinstance(p, TextPart) for p in parts):
+            return attrs.evolve(m, content="".join(p.text for p in parts
+                                                   if isinstance(p, TextPart)))
+        return attrs.evolve(m, content=parts)
+
+    reasoning = request.reasoning
+    if reasoning is not None:
+        reasoning = None if reasoning.effort is None else Reasoning(reasoning.effort)
+    return attrs.evolve(request, messages=tuple(message(m) for m in request.messages),
+                        reasoning=reasoning)
+
+
+@given(s.chat_requests(parts=True))
+def test_requests_with_parts_marks_and_reasoning_round_trip(request: ChatRequest) -> None:
+    assume(not any(isinstance(p, FilePart) and p.data is None
+                   for m in request.messages for p in m.parts))  # no OpenAI form
+    request = _wire_parts_form(_wire_form(request))
+    assume(request.model != wire.DEFAULT_MODEL)
+    body = json.loads(json.dumps(chat_request_json(request)))
+    assert wire.parse_chat(body) == request
+
+
+@pytest.mark.parametrize(("part", "field"), [
+    ({"type": "image_url", "image_url": {"url": "data:image/png;base64,!!"}}, "[0]"),
+    ({"type": "input_audio", "input_audio": {"data": "", "format": "wav"}}, "[0]"),
+    ({"type": "file", "file": {"file_id": "file-123"}}, "[0]"),
+    ({"type": "video_url", "video_url": {}}, "[0].type"),
+    ({"type": "text", "text": 3}, "[0].text"),
+    ({"type": "text", "text": "x", "cache_control": {"type": "ephemeral", "ttl": "2h"}},
+     "[0].cache_control"),
+])
+def test_bad_parts_name_the_part(part: dict[str, Any], field: str) -> None:
+    body = {"messages": [{"role": "user", "content": [part]}]}
+    with pytest.raises(errors.InvalidRequest, match="^" + re.escape("messages[0].content" +
+                                                                     field)):
+        wire.parse_chat(body)
+
+
+def test_reasoning_effort_is_typed_and_a_bad_one_is_named() -> None:
+    body: dict[str, Any] = {"messages": [{"role": "user", "content": "x"}],
+                            "reasoning_effort": "high", "parallel_tool_calls": False}
+    request = wire.parse_chat(body)
+    assert request.reasoning == Reasoning("high") and request.parallel_tool_calls is False
+    assert "reasoning_effort" not in request.options
+    with pytest.raises(errors.InvalidRequest, match=r"^reasoning_effort: "):
+        wire.parse_chat({**body, "reasoning_effort": "extreme"})
+
+
 @given(requests(), s.tags)
 def test_tag_headers_win_over_metadata_and_never_reach_options(request: ChatRequest,
                                                                headers: dict[str, str]) -> None:
@@ -82,7 +145,7 @@ def test_user_field_is_a_tag_and_listed_models_mean_the_stack_default() -> None:
     ({"messages": []}, "messages"),
     ({"messages": [{"role": "wizard", "content": "x"}]}, "messages[0].role"),
     ({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]},
-     "messages[0].content[0].type"),
+     "messages[0].content[0]"),
     ({"messages": [{"role": "user", "content": "x"}], "max_tokens": 0}, "max_tokens"),
     ({"messages": [{"role": "user", "content": "x"}], "n": 2}, "n"),
     ({"messages": [{"role": "user", "content": "x"}], "metadata": {"a": 1}}, "metadata.a"),
@@ -108,7 +171,7 @@ def test_any_json_is_a_request_or_an_invalid_request(body: Any) -> None:
 
 @pytest.mark.parametrize(("field", "value"), [
     ("service_tier", "priority"), ("service_tier", "flex"), ("n", 8),
-    ("reasoning_effort", "high"), ("prediction", {"type": "content", "content": "x"}),
+    ("prediction", {"type": "content", "content": "x"}),
     ("audio", {"voice": "alloy"}), ("modalities", ["text", "audio"]),
     ("web_search_options", {}), ("functions", []), ("verbosity", "high"),
     ("some_new_field", 1),

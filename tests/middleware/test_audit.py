@@ -47,7 +47,7 @@ def records(path: Path) -> list[dict[str, Any]]:
     return [r for r in map(json.loads, path.read_text().splitlines()) if r.get("type") != "header"]
 
 
-def check(path: Path) -> ch.Report:
+def check(path: Path) -> ch.ChainReport:
     flush_all()
     report = ch.verify(path.read_text().splitlines())
     assert report.ok, report.problem

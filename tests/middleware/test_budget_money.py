@@ -118,6 +118,23 @@ def test_cache_writes_are_reserved_at_the_one_hour_write_price() -> None:
     assert biller.real <= reserved  # the bill wrote the whole prompt at 2x input
 
 
+def test_cache_marks_reserve_at_their_own_lifetime_write_price() -> None:
+    """A five-minute mark reserves at the 5-minute write rate (1.25x), a one-hour mark at
+    the 1-hour rate (2x): each covers its vendor's bill, and 5m is not charged as 1h."""
+    prompt = "a long prompt " * 50
+
+    def reserved(ttl: str) -> Decimal:
+        request = ChatRequest(messages=(Message("user", prompt, cache=ttl),), max_tokens=10)
+        answer: Any = stack(Budget(limit_usd=1), provider=Biller())(request)
+        return Decimal(next(e for e in answer.trace if e.event == "reserved").data["usd"])
+
+    tokens = estimate_input_tokens(ChatRequest(messages=(Message("user", prompt),)))
+    five, hour = reserved("5m"), reserved("1h")
+    assert five >= PRICE.cost(Usage(tokens, 10, cache_write_tokens=tokens))
+    assert hour >= PRICE.cost(Usage(tokens, 10, cache_write_tokens=tokens,
+                                    cache_write_1h_tokens=tokens)) > five
+
+
 @pytest.mark.parametrize("options", [{"max_tokens": "lots"}, {"n": 0}, {"num_predict": -1}])
 def test_an_unreadable_limit_is_refused_naming_the_field(options: dict[str, Any]) -> None:
     biller = Biller()

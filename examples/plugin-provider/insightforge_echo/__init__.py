@@ -1,4 +1,4 @@
-"""insightforge-echo: an InsightForge provider plugin built from ``providers/_template.py``.
+"""insightforge-echo: an InsightForge provider plugin built on ``providers.kit``.
 
 The provider speaks to any server with Ollama's REST wire format (the InsightForge emulator
 answers ``Echo: <message>``). It registers as ``echo`` in the entry-point group

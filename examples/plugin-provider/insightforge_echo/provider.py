@@ -1,227 +1,35 @@
-"""The ``echo`` provider — ``providers/_template.py`` copied, renamed, and trimmed of the
-how-to notes (read those in the template).
+"""The ``echo`` provider: the provider kit's template, subclassed.
 
-The echo service speaks the template's fictional line-chat wire format (which is Ollama's
-REST format), so the PURE sections are unchanged; a plugin for a different API rewrites
-them. Everything else — pooled clients, finite timeouts, the error table — comes from the
-InsightForge provider kit (``providers._httpx``, ``providers._wire``), which is what makes
-this provider behave exactly like the built-in ones.
+The echo service speaks the template's wire format (Ollama's REST format), so the plugin
+inherits the whole provider — request body, answer, stream decoder, pooled clients, finite
+timeouts, the error table — from :class:`providers.kit.TemplateProvider`, and says only what
+makes it *echo*: its name (routes, traces, prices, keyring entry), where its key may come
+from, where its server is and its default model. A plugin for a different wire format copies
+``providers/_template.py`` instead and rewrites its three pure sections
+(docs/writing-a-provider.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-import attrs
-
-from insightforge.errors import MalformedResponse, ProviderUnavailable
-from insightforge.pricing import Price
-from insightforge.secrets import Secret
-from insightforge.stack import AsyncResponse, Response
-from insightforge.streams import AsyncChatStream, ChatStream
-from insightforge.types import (
-    ChatRequest,
-    ChatResponse,
-    Chunk,
-    EmbedRequest,
-    EmbedResponse,
-    Message,
-    ToolCall,
-    ToolCallDelta,
-    Usage,
-)
-from providers._httpx import HttpxProvider, adrive, drive, ndjson_object
-from providers._wire import arguments_object, arguments_text, get, json_schema, optional_int
+from providers.kit import TemplateProvider
 
 __all__ = ["EchoProvider"]
 
-NAME = "echo"
 
-
-# == PURE 1: our request -> the vendor's body ===========================================
-
-def chat_body(request: ChatRequest, *, model: str) -> dict[str, Any]:
-    """The vendor's chat body. Map every ChatRequest field the vendor understands."""
-    options: dict[str, Any] = {}
-    for ours, theirs in (("temperature", "temperature"), ("top_p", "top_p"),
-                         ("max_tokens", "num_predict"), ("seed", "seed")):
-        value = getattr(request, ours)
-        if value is not None:
-            options[theirs] = value
-    if request.stop:
-        options["stop"] = list(request.stop)
-    options.update(request.options)  # provider-specific parameters pass through as they are
-    messages = []
-    for m in request.messages:
-        wire: dict[str, Any] = {"role": m.role, "content": m.text}  # text parts only
-        if m.tool_calls:  # this vendor wants tool arguments as objects, not JSON text
-            wire["tool_calls"] = [{"function": {"name": c.name, "arguments":
-                                   arguments_object(NAME, c.arguments, c.name)}}
-                                  for c in m.tool_calls]
-        messages.append(wire)
-    body: dict[str, Any] = {"model": model, "messages": messages, "stream": request.stream}
-    if options:
-        body["options"] = options
-    if request.tools and request.tool_choice != "none":
-        body["tools"] = [{"type": "function", "function": {
-            "name": t.name, "description": t.description, "parameters": dict(t.parameters)}}
-            for t in request.tools]
-    json_mode, schema = json_schema(request.response_format)
-    if json_mode:  # a JSON Schema here needs "structured_output" in capabilities
-        body["format"] = schema or "json"
-    return body
-
-
-# == PURE 2: the vendor's answer -> our types ===========================================
-
-def _calls(raw: Any, start: int) -> list[ToolCall]:
-    if not isinstance(raw, list):
-        return []
-    return [ToolCall(f"call_{start + i}",
-                     get(NAME, get(NAME, item, "function", dict, where="tool call"), "name", str,
-                         where="tool call"),
-                     arguments_text(NAME, item["function"].get("arguments")))
-            for i, item in enumerate(raw)]
-
-
-def _usage(data: Mapping[str, Any]) -> Usage:
-    return Usage(optional_int(data, "prompt_eval_count"), optional_int(data, "eval_count"))
-
-
-def _finish(data: Mapping[str, Any], has_calls: bool) -> str:
-    if has_calls:
-        return "tool_calls"
-    reason = data.get("done_reason")
-    return reason if isinstance(reason, str) and reason else "stop"
-
-
-def parse_chat(data: Mapping[str, Any]) -> tuple[Message, str, Usage]:
-    """``get`` raises MalformedResponse for a missing or mistyped field — never KeyError."""
-    message = get(NAME, data, "message", dict)
-    calls = _calls(message.get("tool_calls"), 0)
-    text = get(NAME, message, "content", str, "", where="message")
-    return Message("assistant", text, tool_calls=calls), _finish(data, bool(calls)), _usage(data)
-
-
-# == PURE 3: the stream decoder (lines in, chunks out) ==================================
-
-class StreamDecoder:
-    """One NDJSON line at a time; ``done`` turns true at the vendor's end marker.
-
-    ``drive``/``adrive`` raise ``ProviderUnavailable`` when the lines run out before it.
-    """
-
-    def __init__(self) -> None:
-        self.done = False
-        self._calls = 0
-
-    def feed(self, line: str) -> list[Chunk]:
-        data = ndjson_object(NAME, line)  # MalformedResponse on bad JSON
-        if data is None:
-            return []
-        if "error" in data:  # the vendor reports a failure mid-stream: retryable
-            raise ProviderUnavailable(f"{NAME} failed mid-answer; retry.", provider=NAME)
-        done = get(NAME, data, "done", bool, where="stream line")
-        message = get(NAME, data, "message", dict, {}, where="stream line")
-        calls = _calls(message.get("tool_calls"), self._calls)
-        deltas = tuple(ToolCallDelta(self._calls + i, c.id, c.name, c.arguments)
-                       for i, c in enumerate(calls))
-        self._calls += len(calls)
-        text = get(NAME, message, "content", str, "", where="stream message")
-        if not done:
-            return [Chunk(text, tool_calls=deltas)] if text or deltas else []
-        self.done = True
-        return [Chunk(text, tool_calls=deltas, finish_reason=_finish(data, self._calls > 0),
-                      usage=_usage(data))]
-
-
-# == DRIVER: thin, sync and async side by side ==========================================
-
-class EchoProvider(HttpxProvider):
+class EchoProvider(TemplateProvider):
     """Chat and embeddings from an echo server (Ollama's wire format).
 
     Args:
-        model: the default model. base_url: the server. timeout: seconds, finite.
-        api_key: optional; else ``ECHO_API_KEY``.
-        price: USD per million tokens (a ``Price`` or ``{"input": .., "output": ..}``);
-            without one, cost is ``None`` and a ``Budget`` layer will refuse to guess.
+        model: the default model. base_url: the server (default: the emulator started by
+            ``insightforge emulator --port 8765``). api_key: optional; else ``ECHO_API_KEY``.
+        **kwargs: the template's (``timeout``, ``price``, ``max_connections``...).
     """
 
-    name = NAME
+    name = "echo"
     env_vars = ("ECHO_API_KEY",)
-    default_base_url = "http://127.0.0.1:8765"  # `insightforge emulator --port 8765`
-    key_required = False
-    default_timeout = 60.0
-    capabilities = frozenset({"structured_output"})  # the rest raises Unsupported
+    default_base_url = "http://127.0.0.1:8765"
 
-    def __init__(self, model: str = "echo-1", *, base_url: str | None = None,
-                 timeout: float | None = None, api_key: str | Secret | None = None,
-                 price: Price | dict[str, Any] | None = None, **kwargs: Any) -> None:
-        super().__init__(model=model, base_url=base_url, timeout=timeout, api_key=api_key,
-                         price=price if price is not None else Price(0, 0), **kwargs)
-
-    def _headers(self) -> dict[str, str]:  # the only place the secret is revealed
-        headers = super()._headers()
-        if self._api_key:
-            headers["authorization"] = f"Bearer {self._api_key.reveal()}"
-        return headers
-
-    def _done(self, response: ChatResponse) -> ChatResponse:  # a stream's on_end hook
-        return attrs.evolve(response, cost_usd=self.cost(response.model, response.usage))
-
-    def _reply(self, data: dict[str, Any], model: str) -> ChatResponse:
-        message, finish, usage = parse_chat(data)
-        return ChatResponse(message, model, self.name, usage, finish,
-                            cost_usd=self.cost(model, usage))
-
-    def _chat(self, request: ChatRequest) -> Response:
-        model = request.model or self.model
-        body = chat_body(request, model=model)
-        if not request.stream:
-            return self._reply(self._send_json("POST", "/api/chat", body), model)
-        opened = self._open_lines("/api/chat", body)  # HTTP errors raise here, before chunk 1
-        return ChatStream.from_chunks(drive(self.name, opened.lines, StreamDecoder()),
-                                      model=model, provider=self.name, close=opened.close,
-                                      on_end=self._done)
-
-    async def _achat(self, request: ChatRequest) -> AsyncResponse:
-        model = request.model or self.model
-        body = chat_body(request, model=model)
-        if not request.stream:
-            return self._reply(await self._asend_json("POST", "/api/chat", body), model)
-        opened = await self._aopen_lines("/api/chat", body)
-        return AsyncChatStream.from_chunks(adrive(self.name, opened.lines, StreamDecoder()),
-                                           model=model, provider=self.name,
-                                           close=opened.close, on_end=self._done)
-
-    def _embed_reply(self, data: dict[str, Any], model: str, count: int) -> EmbedResponse:
-        raw = get(NAME, data, "embeddings", list)
-        good = all(isinstance(vec, list) and all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) for v in vec) for vec in raw)
-        if not good or len(raw) != count:  # check shapes before touching values
-            raise MalformedResponse(f"{NAME}: expected {count} vectors of numbers.",
-                                    provider=NAME)
-        vectors = tuple(tuple(float(v) for v in vec) for vec in raw)
-        usage = Usage(optional_int(data, "prompt_eval_count"), 0)
-        return EmbedResponse(vectors, model, self.name, usage, self.cost(model, usage))
-
-    def _embed(self, request: EmbedRequest) -> Response:
-        # A vendor without embeddings raises insightforge.errors.Unsupported here instead.
-        model = request.model or self.model
-        data = self._send_json("POST", "/api/embed", {"model": model,
-                                                      "input": list(request.inputs)})
-        return self._embed_reply(data, model, len(request.inputs))
-
-    async def _aembed(self, request: EmbedRequest) -> AsyncResponse:
-        model = request.model or self.model
-        data = await self._asend_json("POST", "/api/embed", {"model": model,
-                                                             "input": list(request.inputs)})
-        return self._embed_reply(data, model, len(request.inputs))
-
-    def check(self) -> None:
-        """The cheapest call that proves the server and the credential work."""
-        self._send_json("GET", "/api/tags")
-
-    async def acheck(self) -> None:
-        await self._asend_json("GET", "/api/tags")
+    def __init__(self, model: str = "echo-1", **kwargs: Any) -> None:
+        super().__init__(model, **kwargs)
