@@ -148,6 +148,17 @@ class Rig:
         self.primary = primary
         self.alternate = alternate
         self.llm: Stack | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # one loop, as an async app has
+
+    def close(self) -> None:
+        """Close the stack's clients and the async mode's event loop."""
+        if self.llm is not None:
+            if self._loop is not None:
+                self._loop.run_until_complete(self.llm.aclose())
+            self.llm.close()
+        if self._loop is not None:
+            self._loop.close()
+            self._loop = None
 
     def reset(self) -> None:
         self.primary.reset()
@@ -205,7 +216,10 @@ class Rig:
             if mode == "gateway":
                 got = _through_gateway(client, prompt, stream)
             elif mode == "async":
-                got = asyncio.run(_python_async(self._stack(), prompt, stream))
+                if self._loop is None:
+                    self._loop = asyncio.new_event_loop()
+                got = self._loop.run_until_complete(_python_async(self._stack(), prompt,
+                                                                  stream))
             else:
                 got = _python_sync(self._stack(), prompt, stream)
         except Exception as error:
