@@ -174,11 +174,11 @@ class HttpxProvider(PooledProvider):
         header wait ends at the first-token limit when it is the shorter."""
         import httpx
 
+        client = self._sync.get()  # made before the clock starts: not the provider's time
         limits, started = call_limits(), time.monotonic()
         head = limits.head(self.timeout)
         extra: dict[str, Any] = {} if head is None else {
             "timeout": httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0), read=head)}
-        client = self._sync.get()
         try:
             response = self._sent(lambda: client.send(
                 client.build_request("POST", path, json=body, **extra), stream=True))
@@ -217,8 +217,8 @@ class HttpxProvider(PooledProvider):
     async def _aopen_lines(self, path: str, body: Any) -> LineStream:
         import httpx
 
+        client = self._aclient()  # made before the clock starts: not the provider's time
         limits, started = call_limits(), time.monotonic()
-        client = self._aclient()
         response = await within(self._asent(client.send(
             client.build_request("POST", path, json=body), stream=True)), limits, self.name,
             started)
