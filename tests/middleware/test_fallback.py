@@ -206,3 +206,56 @@ def test_error_before_fallback_keeps_its_type_and_trace() -> None:
         stack(Fallback(providers[1]), provider=providers[0])(REQ)
     assert type(info.value).__name__ == "InvalidRequest"
     assert info.value.trace[0].detail == "fallback to b after ProviderUnavailable"
+
+
+# -- context windows ------------------------------------------------------------------------
+def _too_long(name: str) -> ScriptedProvider:
+    return ScriptedProvider([make_error("context", provider=name)], name=name,
+                            context_window=8000)
+
+
+def test_a_context_overflow_moves_only_to_a_larger_window() -> None:
+    primary = _too_long("primary")
+    same = ScriptedProvider(name="same", context_window=8000)
+    smaller = ScriptedProvider(name="smaller", context_window=4000)
+    larger = ScriptedProvider(name="larger", context_window=128000)
+    llm = stack(Fallback(same, smaller, larger), provider=primary)
+    reply: Any = llm(REQ)
+    assert reply.provider == "larger"
+    assert same.calls == [] and smaller.calls == []  # never the same request to a same size
+    (event,) = reply.trace
+    assert event.detail == "fallback to larger after ContextLengthExceeded"
+
+
+def test_a_context_overflow_with_no_larger_window_is_raised_as_it_is() -> None:
+    unknown = ScriptedProvider(name="unknown")  # no known window: not known to be larger
+    llm = stack(Fallback(ScriptedProvider(name="same", context_window=8000), unknown),
+                provider=_too_long("primary"))
+    with pytest.raises(ContextLengthExceeded):
+        llm(REQ)
+    assert unknown.calls == []
+    # asked for by `on`: a branch of unknown size may be tried, a same-size one still not
+    same = ScriptedProvider(name="same", context_window=8000)
+    llm = stack(Fallback(same, unknown, on=(ContextLengthExceeded,)),
+                provider=_too_long("primary"))
+    assert llm(REQ).provider == "unknown" and same.calls == []
+    # context=False: only `on` decides (here: nothing moves)
+    with pytest.raises(ContextLengthExceeded):
+        stack(Fallback(ScriptedProvider(name="big", context_window=10**6), context=False),
+              provider=_too_long("primary"))(REQ)
+
+
+@given(st.lists(st.one_of(st.none(), st.integers(1, 10)), min_size=2, max_size=6))
+def test_the_window_rule_is_pure_and_never_picks_a_smaller_route(
+        windows: list[int | None]) -> None:
+    policy = FallbackPolicy()
+    error = make_error("context")
+    found = policy.next_branch(0, error, len(windows), windows)
+    if found is None:
+        assert not any(w is not None and (windows[0] is None or w > windows[0])
+                       for w in windows[1:])
+    else:
+        assert windows[found] is not None
+        assert windows[0] is None or windows[found] > windows[0]  # type: ignore[operator]
+        assert all(w is None or (windows[0] is not None and w <= windows[0])
+                   for w in windows[1:found])
