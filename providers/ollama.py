@@ -39,6 +39,9 @@ class Ollama(HttpxProvider):
         api_key: only for an Ollama behind an authenticating proxy; sent as a Bearer token
             (else read from ``OLLAMA_API_KEY``; never required).
         max_connections: the pool size of each client.
+        first_token_timeout, stall_timeout, context_window, malformed_events: as for every
+            provider (docs/providers/ollama.md). Ollama continues a final assistant message,
+            so a stream cut mid-way is continued from the delivered text.
     """
 
     name = "ollama"

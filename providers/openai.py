@@ -29,6 +29,9 @@ class OpenAI(OpenAIFamily):
     Attributes:
         model: the default chat model; embedding_model: the default embedding model.
         base_url, timeout, organization, max_connections: as given.
+        stream_limits: ``first_token_timeout`` and ``stall_timeout`` (seconds or ``None``;
+            a request's ``options`` override them). context_window: as given (else
+            genai-prices'). malformed_events: ``skip`` or ``fail`` one undecodable event.
     """
 
     name = "openai"
