@@ -290,39 +290,70 @@ def guard(chunks: Iterator[Chunk], limits: StreamLimits, *, provider: str, start
         watch.done = True
 
 
+class _AsyncWatch:
+    """One async stream's deadline: a single timer per stream (not a timeout per read),
+    which cancels the task blocked in a read once the deadline has passed."""
+
+    __slots__ = ("deadline", "fired", "handle", "loop", "reading")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.deadline = _INF
+        self.handle: asyncio.TimerHandle | None = None
+        self.reading: asyncio.Task[Any] | None = None
+        self.fired = False
+
+    def read(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.reading = asyncio.current_task()
+        if self.handle is None and deadline < _INF:
+            self.handle = self.loop.call_at(deadline, self._check)
+
+    def _check(self) -> None:
+        self.handle = None
+        if self.reading is None:  # the consumer's time: armed again at the next read
+            return
+        if time.monotonic() < self.deadline:  # a chunk came since: look again then
+            self.handle = self.loop.call_at(self.deadline, self._check)
+            return
+        self.fired = True
+        self.reading.cancel()
+
+    def stop(self) -> None:
+        if self.handle is not None:
+            self.handle.cancel()
+            self.handle = None
+
+
 async def aguard(chunks: AsyncIterator[Chunk], limits: StreamLimits, *, provider: str,
                  started: float) -> AsyncIterator[Chunk]:
-    """``chunks`` under ``limits`` (async): each read is bounded by ``asyncio.timeout``."""
+    """``chunks`` under ``limits`` (async): a read past its deadline is cancelled."""
     if not limits:
         async for each in chunks:
             yield each
         return
+    watch = _AsyncWatch(asyncio.get_running_loop())
     got = 0
     first = _INF if limits.first_token is None else started + limits.first_token
-    while True:
-        if got:
-            deadline = _INF if limits.stall is None else time.monotonic() + limits.stall
-        else:
-            deadline = first
-        try:
-            chunk: Chunk | None = (await chunks.__anext__() if deadline == _INF
-                                   else await _read(chunks, deadline))
-        except StopAsyncIteration:
-            return
-        if chunk is None:
-            break
-        got += 1
-        yield chunk
-    raise detach(limits.error("stall" if got else "first", provider, got))
-
-
-async def _read(chunks: AsyncIterator[Chunk], deadline: float) -> Chunk | None:
-    """The next chunk, or ``None`` when ``deadline`` passed first."""
-    scope = asyncio.timeout(max(0.0, deadline - time.monotonic()))
     try:
-        async with scope:
-            return await chunks.__anext__()
-    except TimeoutError:
-        if not scope.expired():
-            raise
-    return None
+        while True:
+            if got:
+                watch.read(_INF if limits.stall is None else time.monotonic() + limits.stall)
+            else:
+                watch.read(first)
+            try:
+                chunk = await chunks.__anext__()
+            except StopAsyncIteration:
+                return
+            except asyncio.CancelledError:
+                if not watch.fired or watch.reading is None:
+                    raise
+                watch.reading.uncancel()  # our cancel, not the caller's
+                break
+            finally:
+                watch.reading = None
+            got += 1
+            yield chunk
+    finally:
+        watch.stop()
+    raise detach(limits.error("stall" if got else "first", provider, got))

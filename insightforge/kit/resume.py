@@ -54,9 +54,8 @@ class Resumption:
     ``target``, ``events``, ``acts_on``, ``offers_alternate``, ``label``).
     """
 
-    __slots__ = ("base", "cause", "delivered", "errors", "piece", "piece_bytes",
-                 "piece_chars", "piece_chunks", "reason", "request", "resumed", "run",
-                 "splice", "text")
+    __slots__ = ("after", "base", "cause", "delivered", "errors", "piece", "piece_chunks",
+                 "piece_start", "reason", "request", "resumed", "run", "splice", "text")
 
     def __init__(self, run: Any, request: ChatRequest, first: Any) -> None:
         self.run = run
@@ -70,7 +69,8 @@ class Resumption:
         self.errors: list[BaseException] = []
         self.reason = "exhausted"
         self.resumed = 0
-        self.piece_chunks = self.piece_chars = self.piece_bytes = 0
+        self.piece_chunks = self.piece_start = 0  # chunks passed on; its first in delivered
+        self.after = 0  # the first delivered piece past a continuation's catching up
 
     @property
     def partial(self) -> str:
@@ -80,21 +80,33 @@ class Resumption:
     def passed(self, chunk: Chunk) -> Chunk | None:
         """What of ``chunk`` (from the current piece) goes to the caller; raises
         :class:`_Diverged` when a continuation departs from the delivered text."""
-        self.piece_bytes += _bytes(chunk.text)
         if self.splice is not None and not self.splice.caught_up:
             part = self.splice.feed(chunk.text) if text_only(chunk) else None
             if part is None or (chunk.finish_reason and not self.splice.caught_up):
                 raise _Diverged  # it departs, or ends before reaching what the caller has
             if part != chunk.text:
                 chunk = attrs.evolve(chunk, text=part)
+            if self.splice.caught_up:
+                self.after = len(self.delivered) + (1 if part else 0)
             if not (part or chunk.finish_reason or chunk.usage is not None):
                 return None
-        self.text = self.text and text_only(chunk)
+        if chunk.tool_calls or chunk.thinking:
+            self.text = False
         if chunk.text:
             self.delivered.append(chunk.text)
-            self.piece_chars += len(chunk.text)
         self.piece_chunks += 1
         return chunk
+
+    def _piece_output(self) -> tuple[int, int]:
+        """(characters passed on, bytes produced) by the current piece — a restarted piece
+        produced what it repeated too."""
+        passed = "".join(self.delivered[self.piece_start:])
+        if self.splice is None:
+            return len(passed), _bytes(passed)
+        produced = self.splice.seen[len(self.base):]
+        if self.splice.caught_up:
+            produced += "".join(self.delivered[self.after:])
+        return len(passed), _bytes(produced)
 
     def ended(self) -> None:
         """The current piece ended; a restart that never caught up did not extend it."""
@@ -111,11 +123,12 @@ class Resumption:
         piece = self.piece
         what = " (did not extend the delivered text)" if diverged else ""
         if not inner:
-            self._event("interrupted", f"{type(cause).__name__} after {self.piece_chars} "
+            chars, produced = self._piece_output()
+            self._event("interrupted", f"{type(cause).__name__} after {chars} "
                         f"characters from {piece.provider}{what}",
                         {"provider": piece.provider, "model": piece.model,
                          "error": type(cause).__name__, "chunks": self.piece_chunks,
-                         "chars": self.piece_chars, "output_bytes": self.piece_bytes,
+                         "chars": chars, "output_bytes": produced,
                          "prefill_bytes": _bytes(self.base), "diverged": diverged})
         if self.cause is None:
             self.cause = cause
@@ -173,7 +186,7 @@ class Resumption:
         self.piece = stream
         self.splice = Splice(self.partial, self.base)
         self.resumed += 1
-        self.piece_chunks = self.piece_chars = self.piece_bytes = 0
+        self.piece_chunks, self.piece_start = 0, len(self.delivered)
         how = "prefill" if self.base else "restart"
         self._event("resumed", f"resumed on {stream.provider} ({how}) after "
                     f"{len(self.partial)} characters",
@@ -230,7 +243,7 @@ def resume(run: Any, request: ChatRequest, first: ChatStream) -> ChatStream:
 
     source = chunks()
     stream = ChatStream(source, model=first.model, provider=first.provider, id=first._meta[2],
-                        close=close, _hooks=Hooks(on_end=state.finish))
+                        close=close, _hooks=Hooks(on_end=state.finish), _assemble=False)
     holder.append(stream)
     return stream
 
@@ -303,7 +316,7 @@ def aresume(run: Any, request: ChatRequest, first: AsyncChatStream) -> AsyncChat
     source = chunks()
     stream = AsyncChatStream(source, model=first.model, provider=first.provider,
                              id=first._meta[2], close=close,
-                             _hooks=Hooks(on_end=state.finish))
+                             _hooks=Hooks(on_end=state.finish), _assemble=False)
     holder.append(stream)
     return stream
 
