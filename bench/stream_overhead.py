@@ -9,9 +9,10 @@ Run: ``.venv/bin/python bench/stream_overhead.py [--streams N] [--rounds R]``.
   ``resume=False``, sync and async: the difference is the wrapper's cost.
 * **limits** — the provider-level guard (``providers._deadlines.guard``/``aguard``) over
   60 chunks with ``first_token_timeout`` and ``stall_timeout`` set, against the same chunks
-  unguarded (sync: the watchdog's bookkeeping; async: an ``asyncio.timeout`` per read).
+  unguarded (sync: the watchdog's bookkeeping; async: one timer per stream).
 
-Best of R rounds of process CPU time (the machine is shared); numbers go to docs/performance.md ("Faults").
+Best of R rounds of process CPU time (the machine is shared); numbers go to
+docs/performance.md ("Faults").
 """
 
 from __future__ import annotations

@@ -31,10 +31,12 @@ from insightforge.secrets import Secret, scrub
 
 __all__ = [
     "KEYRING_SERVICE",
+    "Backend",
     "CredentialInfo",
     "KeyringUnavailable",
     "Source",
     "describe",
+    "keyring_backend",
     "keyring_delete",
     "keyring_get",
     "keyring_names",
@@ -51,6 +53,54 @@ _INDEX = "__names__"
 
 class KeyringUnavailable(InsightForgeError):
     """No working keyring backend (or it refused): says how to fix it."""
+
+
+# backends that keep keys readable by anyone who can read a file of the user's
+PLAINTEXT_BACKENDS = frozenset({"keyrings.alt.file.PlaintextKeyring",
+                                "keyrings.alt.pyfs.PlaintextKeyring",
+                                "keyrings.alt.multi.MultipartKeyringWrapper"})
+# backends that keep nothing: storing "works" and the key is gone (or it always fails)
+UNUSABLE_BACKENDS = frozenset({"keyring.backends.fail.Keyring",
+                               "keyring.backends.null.Keyring",
+                               "keyring.backends.chainer.ChainerBackend"})
+
+
+@attrs.frozen
+class Backend:
+    """The keyring backend a key would be stored in (the first of a chain).
+
+    Attributes:
+        name: its dotted class name (what ``PYTHON_KEYRING_BACKEND`` takes).
+        priority: keyring's own rating (under 1: a fallback keyring itself deems weak).
+        plaintext: it keeps keys in a file readable by the user's account (keyrings.alt's
+            ``PlaintextKeyring``, or any backend rated under 1 that keeps keys at all).
+        usable: ``False`` for the backends that keep nothing (fail, null, an empty chain).
+    """
+
+    name: str
+    priority: float | None
+    plaintext: bool
+    usable: bool
+
+
+def keyring_backend() -> Backend:
+    """The backend ``keyring_set`` would store into, and whether it is a plain file."""
+    import keyring
+    from keyring.backends.chainer import ChainerBackend
+
+    chosen = keyring.get_keyring()
+    if isinstance(chosen, ChainerBackend):
+        chained = chosen.backends
+        chosen = chained[0] if chained else chosen
+    name = f"{type(chosen).__module__}.{type(chosen).__name__}"
+    try:
+        priority: float | None = float(chosen.priority)
+    except Exception:  # a backend that cannot rate itself here
+        priority = None
+    usable = name not in UNUSABLE_BACKENDS
+    plaintext = usable and (name in PLAINTEXT_BACKENDS or (priority is not None
+                                                           and priority < 1))
+    return Backend(name, priority, plaintext, usable)
 
 
 def keyring_service() -> str:

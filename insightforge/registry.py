@@ -34,6 +34,7 @@ __all__ = [
     "provider_factory",
     "register_layer",
     "register_provider",
+    "split_model",
 ]
 
 PROVIDER_GROUP = "insightforge.providers"
@@ -141,8 +142,28 @@ def layer_factory(name: str) -> Factory:
     return _layers.get(name)
 
 
+def split_model(name: str) -> tuple[str | None, str]:
+    """``("anthropic", "claude-haiku-4-5")`` for ``"anthropic/claude-haiku-4-5"`` when the
+    part before the slash is a registered provider; else ``(None, name)`` — a model whose
+    own name has a slash (``meta-llama/Llama-3.1-8B-Instruct``)."""
+    prefix, sep, model = name.partition("/")
+    if sep and prefix and model:
+        with _providers._lock:
+            known = prefix in _providers._code or prefix in _providers._loaded
+        if known or prefix in _providers._entry_points():
+            return prefix, model
+    return None, name
+
+
 def create_provider(type: str, /, **options: Any) -> Any:
-    """Build a provider by registered name: ``create_provider("openai", model="gpt-4o")``."""
+    """Build a provider by registered name: ``create_provider("openai", model="gpt-4o")``,
+    or by ``provider/model``: ``create_provider("anthropic/claude-haiku-4-5")``."""
+    ptype, model = split_model(type)
+    if ptype is not None:
+        if "model" in options:
+            raise ConfigError(f"create_provider({type!r}) names the model already; drop "
+                              "model=, or pass the provider name alone")
+        type, options = ptype, {**options, "model": model}
     factory = _providers.get(type)
     try:
         return factory(**options)

@@ -32,7 +32,7 @@ from decimal import Decimal
 from typing import Any, ClassVar, Generic, TypeVar
 
 from insightforge import credentials
-from insightforge.errors import ConfigError, InsightForgeError, InvalidRequest
+from insightforge.errors import ConfigError, InsightForgeError, InvalidRequest, Unsupported
 from insightforge.pricing import Price, price_for
 from insightforge.secrets import Secret
 from insightforge.stack import AsyncResponse, Request, Response
@@ -295,6 +295,12 @@ class BaseProvider:
 
     async def acheck(self) -> None:
         raise NotImplementedError
+
+    def list_models(self) -> list[str]:
+        """The models the server offers now (its own list, not the price table), sorted;
+        ``Unsupported`` where the API cannot list them (``insightforge models``)."""
+        raise Unsupported(f"{self.name} cannot list the models its server offers",
+                          provider=self.name)
 
     # -- life -----------------------------------------------------------------------------
     def close(self) -> None:

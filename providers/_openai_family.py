@@ -350,3 +350,22 @@ class OpenAIFamily(PooledProvider):
         data = await self._asdk(self._async.get().get(self.check_path, cast_to=object))
         self._checked(data)
 
+    # -- models -------------------------------------------------------------------------------
+    def list_models(self) -> list[str]:
+        """The models ``GET {check_path}`` lists (``/models``; TGI's ``/info``: its one
+        model), sorted."""
+        client = self._sync.get()
+        data = self._sdk(lambda: client.get(self.check_path, cast_to=object))
+        return listed_models(self.name, data, f"an answer to GET {self.check_path}")
+
+
+def listed_models(provider: str, data: Any, what: str) -> list[str]:
+    """The model ids of an OpenAI-style list (``{"data": [{"id": ...}]}``, Anthropic's too)
+    or of TGI's ``/info`` (``{"model_id": ...}``), sorted. Pure."""
+    if isinstance(data, dict) and isinstance(data.get("model_id"), str):
+        return [data["model_id"]]
+    items = data.get("data") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        raise wire.malformed(provider, what)
+    return sorted({item["id"] for item in items
+                   if isinstance(item, dict) and isinstance(item.get("id"), str)})

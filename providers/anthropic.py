@@ -22,6 +22,7 @@ from insightforge.streams import AsyncChatStream, ChatStream
 from insightforge.types import ChatRequest, ChatResponse, EmbedRequest
 from providers import _anthropic_wire as wire
 from providers._httpx import HttpxProvider, LineStream
+from providers._wire import get
 
 __all__ = ["Anthropic"]
 
@@ -170,6 +171,14 @@ class Anthropic(HttpxProvider):
 
     async def acheck(self) -> None:
         await self._asend_json("GET", "/v1/models")
+
+    # -- models ---------------------------------------------------------------------------
+    def list_models(self) -> list[str]:
+        """The models ``GET /v1/models`` lists (one page of up to 1000), sorted."""
+        data = self._send_json("GET", "/v1/models?limit=1000")
+        items = get(self.name, data, "data", list, where="the models list")
+        return sorted({item["id"] for item in items
+                       if isinstance(item, dict) and isinstance(item.get("id"), str)})
 
 
 def _billed_tier(data: Mapping[str, Any], options: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -161,3 +161,8 @@ class Ollama(HttpxProvider):
         if self.embedding_model != self.model:
             text = text[:-1] + f", embedding_model={self.embedding_model!r})"
         return text
+
+    # -- models ---------------------------------------------------------------------------
+    def list_models(self) -> list[str]:
+        """The models pulled on the server (``GET /api/tags``), sorted."""
+        return sorted(wire.model_names(self._send_json("GET", "/api/tags")))

@@ -27,14 +27,27 @@ Every command prints errors as one line on stderr (`-v` adds the traceback) and 
 | code | meaning |
 |---|---|
 | 0 | success |
-| 1 | the provider or a layer failed (or `keys test` found a failing key) |
+| 1 | the provider or a layer failed (or `keys test` found a bad key, `models` a dead server) |
 | 2 | bad usage or bad configuration (every problem listed with its `$.path`) |
 | 3 | no credential found (the message names the env var and `keys set` command) |
+| 4 | `chat`: the answer was cut at the length limit (`finish_reason: length`), printed |
+| 5 | `chat`: the content filter stopped the answer (`content_filter`, `ContentFiltered`) |
 | 130 | interrupted |
 
 The config file is found at `--config`, then `$INSIGHTFORGE_CONFIG`, then
 `./insightforge.yaml`, then the user config dir (`~/.config/insightforge/insightforge.yaml`
-on Linux). See docs/configuration.md and docs/credentials.md.
+on Linux). `--config`, `-v` and `-q` may come before or after the command
+(`insightforge chat --config f.yaml hi`). Relative paths in the file start at its folder.
+See docs/configuration.md and docs/credentials.md.
+
+The user data folder (`$INSIGHTFORGE_DATA_DIR`, else `~/.local/share/insightforge` on
+Linux, `$XDG_DATA_HOME` honoured) holds what the CLI keeps between runs: `budget.db` and
+`ratelimit.db` (a budget or rate limit that names no store), and `history.db` (every `chat`
+exchange, redacted; `insightforge logs` reads it, `chat -c` continues it).
+
+On a terminal, a call that waits — a retry's backoff, a fallback, a rate limit — shows one
+live status line on stderr (`retry: attempt 2 after 1.20s: RateLimitError (waiting 0.8s)`),
+erased before the answer; nothing when stderr is piped, or with `-q`.
 """
 
 

@@ -22,7 +22,7 @@ __all__ = ["COMMANDS", "main"]
 # command name -> "module:attribute"; each module is written by the issue that owns it.
 COMMANDS: dict[str, str] = {
     "chat": "insightforge.cli.chat:chat",
-    "embed": "insightforge.cli.chat:embed",
+    "embed": "insightforge.cli.embed:embed",
     "prices": "insightforge.cli.prices:prices",
     "providers": "insightforge.cli.providers:providers",
     "keys": "insightforge.cli.keys:keys",
@@ -34,6 +34,8 @@ COMMANDS: dict[str, str] = {
     "budget": "insightforge.cli.budget:budget",
     "cache": "insightforge.cli.cache:cache",
     "gateway": "insightforge.cli.gateway:gateway",
+    "logs": "insightforge.cli.logs:logs",
+    "models": "insightforge.cli.models:models",
 }
 
 
@@ -67,7 +69,11 @@ class LazyGroup(click.Group):
             command: Any = getattr(importlib.import_module(module), attr)
         except (ImportError, AttributeError):
             return None
-        return command if isinstance(command, click.Command) else None
+        if not isinstance(command, click.Command):
+            return None
+        from insightforge.cli._group_options import adopt
+
+        return adopt(command)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -75,14 +81,21 @@ class LazyGroup(click.Group):
 @click.option("-v", "--verbose", is_flag=True,
               help="Show details: tracebacks on errors; for chat and embed also the trace "
               "and usage (--trace, --usage).")
+@click.option("-q", "--quiet", is_flag=True,
+              help="No live status line on stderr while a call waits (retries, fallbacks, "
+              "rate limits).")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
               envvar="INSIGHTFORGE_CONFIG", help="Config file (default: ./insightforge.yaml, "
               "then the user config dir).")
 @click.pass_context
-def cli(ctx: click.Context, verbose: bool, config_path: str | None) -> None:
-    """InsightForge: call any LLM provider through one stack of middleware."""
+def cli(ctx: click.Context, verbose: bool, quiet: bool, config_path: str | None) -> None:
+    """InsightForge: call any LLM provider through one stack of middleware.
+
+    --config, -v and -q may also follow the command: `insightforge chat --config f.yaml hi`.
+    """
     ctx.ensure_object(dict)
     ctx.obj["verbose"] = verbose
+    ctx.obj["quiet"] = quiet
     ctx.obj["config"] = config_path
 
 

@@ -1,7 +1,8 @@
 """Turn exceptions into one clear line and a documented exit code (never a traceback).
 
 ``-v``/``--verbose`` prints the traceback too. Exit codes: 0 ok, 1 provider or layer failure,
-2 usage or configuration error, 3 missing credential, 130 interrupted.
+2 usage or configuration error, 3 missing credential, 4 an answer cut at the length limit,
+5 an answer stopped by the content filter, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -15,13 +16,21 @@ from typing import Any
 
 import click
 
-from insightforge.errors import ConfigError, CredentialError, InsightForgeError, StoreUnavailable
+from insightforge.errors import (
+    ConfigError,
+    ContentFiltered,
+    CredentialError,
+    InsightForgeError,
+    StoreUnavailable,
+)
 from insightforge.secrets import mask_url, scrub
 
-__all__ = ["EXIT_CONFIG", "EXIT_CREDENTIAL", "EXIT_FAILURE", "EXIT_OK", "CommandError",
+__all__ = ["EXIT_CONFIG", "EXIT_CREDENTIAL", "EXIT_FAILURE", "EXIT_FILTERED", "EXIT_LENGTH",
+           "EXIT_OK", "CommandError",
            "exit_code", "listening", "open_shared_store", "reaching", "run", "safe_location"]
 
 EXIT_OK, EXIT_FAILURE, EXIT_CONFIG, EXIT_CREDENTIAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_LENGTH, EXIT_FILTERED = 4, 5
 
 
 class CommandError(click.ClickException):
@@ -79,10 +88,16 @@ def reaching(what: str, spec: str, option: str) -> Iterator[None]:
 
 
 def exit_code(exc: BaseException) -> int:
+    """The documented exit code of ``exc`` (an error may carry its own, ``exit_code``)."""
+    own = getattr(exc, "exit_code", None)
+    if isinstance(own, int) and not isinstance(own, bool):
+        return own
     if isinstance(exc, ConfigError):
         return EXIT_CONFIG
     if isinstance(exc, CredentialError):
         return EXIT_CREDENTIAL
+    if isinstance(exc, ContentFiltered):
+        return EXIT_FILTERED
     return EXIT_FAILURE
 
 

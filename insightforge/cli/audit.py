@@ -1,4 +1,7 @@
-"""``insightforge audit verify FILE`` and ``insightforge audit tail FILE``.
+"""``insightforge audit verify [FILE]`` and ``insightforge audit tail [FILE]``.
+
+Without FILE, the ``sink`` of the config's ``audit`` layer (relative paths there start at the
+config file's folder): the file ``chat`` writes.
 
 ``verify`` walks the hash chain (:func:`middleware.audit.chain.verify`): exit 0 and
 ``OK: N records``, or exit 1 naming the first bad line and why (edited, inserted, deleted,
@@ -32,6 +35,33 @@ def audit() -> None:
     """Check and read audit logs written by the AuditLog layer."""
 
 
+def _configured(ctx: click.Context) -> Path:
+    """The ``sink`` of the first ``audit`` layer of the config, or a usage error."""
+    from insightforge.cli._setup import config_file
+    from insightforge.config import load_config
+
+    found = config_file(ctx)
+    if found is None:
+        raise CommandError("give the audit FILE (no config file found to take it from: "
+                           "--config, INSIGHTFORGE_CONFIG, ./insightforge.yaml)")
+
+    def walk(layers: Any) -> str | None:
+        for layer in layers:
+            sink = layer.options.get("sink")
+            if layer.name == "audit" and isinstance(sink, (str, os.PathLike)):
+                return os.fspath(sink)
+            for alt in layer.alternates:
+                hit = walk(getattr(alt, "layers", ()))
+                if hit:
+                    return hit
+        return None
+
+    sink = walk(load_config(found).stack)
+    if sink is None:
+        raise CommandError(f"give the audit FILE ({found} has no audit layer with a sink)")
+    return Path(sink)
+
+
 def _lines(path: Path) -> list[str]:
     try:
         data = path.read_bytes()
@@ -50,16 +80,19 @@ def _lines(path: Path) -> list[str]:
 
 
 @audit.command()
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--follow-rotation/--no-follow-rotation", default=True, show_default=True,
               help="Also verify the earlier files a rotated file's header points to.")
 @click.pass_context
-def verify(ctx: click.Context, file: Path, follow_rotation: bool) -> None:
+def verify(ctx: click.Context, file: Path | None, follow_rotation: bool) -> None:
     """Verify the hash chain of FILE; exit 1 naming the first bad line.
 
-    A FILE that does not exist (or is a directory) is a usage error: exit code 2.
+    Without FILE: the audit layer's sink in the config. A FILE that does not exist (or is
+    a directory) is a usage error: exit code 2.
     """
     from middleware.audit.chain import verify as chain_verify
+
+    file = file or _configured(ctx)
 
     def check(path: Path) -> Any:
         return chain_verify(_lines(path), ended=path.read_bytes().endswith(b"\n"))
@@ -172,16 +205,20 @@ def follow(path: Path, *, poll: float = 0.5, stop: Callable[[], bool] = lambda: 
 
 
 @audit.command()
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("-n", "--lines", "count", type=click.IntRange(min=0), default=10,
               show_default=True, help="How many of the last records to print.")
 @click.option("--json", "as_json", is_flag=True, help="Print the raw JSON lines.")
 @click.option("-f", "--follow", "follow_", is_flag=True, help="Keep printing new records.")
-def tail(file: Path, count: int, as_json: bool, follow_: bool) -> None:
+@click.pass_context
+def tail(ctx: click.Context, file: Path | None, count: int, as_json: bool,
+         follow_: bool) -> None:
     """Print the last records of FILE readably (or as JSON with --json).
 
-    A FILE that does not exist (or is a directory) is a usage error: exit code 2.
+    Without FILE: the audit layer's sink in the config. A FILE that does not exist (or is
+    a directory) is a usage error: exit code 2.
     """
+    file = file or _configured(ctx)
     for line in deque(_lines(file), maxlen=count) if count else ():
         click.echo(_show(line, as_json))
     if follow_:

@@ -1,8 +1,10 @@
 """``insightforge budget status``: every scope of a shared budget ledger.
 
 Reads the ledger named by ``--ledger`` (a SQLite path or ``sqlite:PATH``, or a Redis URL),
-else ``$INSIGHTFORGE_BUDGET_LEDGER``, else the ``ledger`` option of the ``budget`` layer in
-the config file. A memory ledger lives inside one process, so there is nothing to read.
+else ``$INSIGHTFORGE_BUDGET_LEDGER``, else the ``store`` of the ``budget`` layer in the
+config file — relative paths there start at the config's folder, and a budget with no store
+is the CLI's own (``budget.db`` in the user data folder, what ``chat`` writes). A memory
+ledger lives inside one process, so there is nothing to read. The file is never created.
 """
 
 from __future__ import annotations
@@ -20,14 +22,16 @@ __all__ = ["budget"]
 
 
 def _from_config(path: str | None) -> str | None:
-    """The ``ledger`` of the first ``budget`` layer in the config, if any."""
+    """The store of the first ``budget`` layer in the config (the CLI's default when it
+    names none), if any."""
     from insightforge.config import load_config
-    from insightforge.config.load import find_config
+    from insightforge.config.load import find_config, user_data_dir
+    from insightforge.config.persist import persistent
 
     found = find_config(path)
     if found is None:
         return None
-    config = load_config(found)
+    config = persistent(load_config(found), user_data_dir())
 
     def walk(layers: Any) -> str | None:
         for layer in layers:
@@ -49,9 +53,9 @@ def open_ledger(spec: str | None, config_path: str | None) -> Any:
     if not spec or spec == "memory":
         raise ConfigError(
             "No shared budget ledger to read: pass --ledger budget.db (SQLite) or --ledger "
-            "redis://host:6379/0, set INSIGHTFORGE_BUDGET_LEDGER, or give the budget layer a "
-            "`ledger:` in the config (a memory ledger lives only inside its process).",
-            path="$.stack.budget.ledger")
+            "redis://host:6379/0, set INSIGHTFORGE_BUDGET_LEDGER, or add a budget layer to "
+            "the config (a memory ledger lives only inside its process).",
+            path="$.stack.budget.store")
     from middleware.budget import ledger_from
 
     return open_shared_store(spec, what="budget ledger", option="--ledger",
@@ -79,6 +83,9 @@ def status(ctx: click.Context, ledger_spec: str | None, as_json: bool) -> None:
 
     STALE_USD is the part of RESERVED_USD held by processes that died mid-call: their
     leases have expired, and the next reservation on that scope gives it back.
+
+    Without --ledger: the config's budget layer's store (what `chat` uses: relative paths
+    start at the config's folder; no store means budget.db in the user data folder).
     """
     config_path = (ctx.find_root().obj or {}).get("config")
     ledger = open_ledger(ledger_spec, config_path)

@@ -2,7 +2,9 @@
 
 The store is named by ``--store`` (a SQLite path or ``sqlite:PATH``, or a Redis URL), else
 ``$INSIGHTFORGE_CACHE_STORE``, else the ``store`` option of the ``cache`` layer in the
-config file. A memory cache lives inside one process, so there is nothing to read.
+config file (relative paths there start at the config's folder). A memory cache lives
+inside one process, so there is nothing to read. The file is never created; hits and misses
+are the store's shared counters (every process's lookups).
 """
 
 from __future__ import annotations
@@ -68,7 +70,10 @@ def cache() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def stats(ctx: click.Context, store_spec: str | None, as_json: bool) -> None:
-    """Entries, size, hits and misses of the store."""
+    """Entries, size, hits and misses of the store (every process's lookups).
+
+    Without --store: the config's cache layer's store.
+    """
     store = open_store(store_spec, (ctx.find_root().obj or {}).get("config"))
     try:
         with reaching("cache store", store_spec or repr(store), "--store"):

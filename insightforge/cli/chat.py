@@ -1,89 +1,116 @@
-"""``insightforge chat`` and ``insightforge embed``: one request through the configured stack.
+"""``insightforge chat``: a prompt through the configured stack, the answer on stdout.
 
 Output rules: the answer on stdout (streamed on a terminal), ``--json`` for the whole
 response as JSON (its ``trace`` included), errors as one line on stderr
 (:mod:`insightforge.cli._errors`). ``--trace`` and ``--usage`` (both with ``-v``) add lines
-on stderr only (:mod:`insightforge.cli._report`), so stdout is the same with or without them.
+on stderr only (:mod:`insightforge.cli._report`), so stdout is the same with or without
+them; on a terminal a live status line on stderr shows waits (:mod:`.._status`).
+The prompt is PROMPT, piped stdin, or both (prompt, blank line, stdin); with neither on a
+terminal the chat is interactive (:mod:`insightforge.cli._repl`). Every exchange goes into
+the history (:mod:`insightforge.cli._history`) unless ``--no-log``.
 """
 
 from __future__ import annotations
 
-import json
 import sys
-from collections.abc import Callable, Iterator
-from decimal import Decimal
-from typing import Any, TextIO, TypeVar
+from typing import TYPE_CHECKING
 
+import attrs
 import click
 
+from insightforge.cli._errors import CommandError
+from insightforge.cli._options import option_values, report_options, request_options, tag_values
+from insightforge.cli._prompt import compose, piped
 from insightforge.cli._report import Extras
-from insightforge.cli._setup import build_stack, no_setup_error
+from insightforge.cli._setup import build_setup, no_setup_error
 from insightforge.errors import CredentialError, ProviderError
+from insightforge.secrets import scrub
 
-__all__ = ["chat", "embed"]
+if TYPE_CHECKING:
+    from insightforge.cli._history import History
+    from insightforge.types import Message
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _report_options(fn: F) -> F:
-    """``--trace``, ``--usage`` and ``-v``: the stderr extras shared by chat and embed."""
-    fn = click.option("-v", "--verbose", is_flag=True,
-                      help="Same as --trace --usage, plus tracebacks on errors (as the "
-                      "group's -v).")(fn)
-    fn = click.option("--usage", "show_usage", is_flag=True,
-                      help="After the answer, print one line on stderr: provider, model, "
-                      "tokens, cost.")(fn)
-    fn = click.option("--trace", "show_trace", is_flag=True,
-                      help="After the answer, print what the layers did (retries, "
-                      "fallbacks, cache, budget) on stderr, one event per line; on an "
-                      "error, the error's trace before the error line.")(fn)
-    return fn
+__all__ = ["chat"]
 
 
-def _prompt_text(prompt: str | None) -> str:
-    if prompt is not None and prompt != "-":
-        return prompt
-    stdin = sys.stdin
-    if prompt is None and stdin.isatty():
-        raise click.UsageError("give a PROMPT, or pipe one on stdin (echo hi | insightforge chat)")
-    text = str(stdin.read()).strip()
-    if not text:
-        raise click.UsageError("the prompt is empty")
-    return text
+def _open_history(cont: bool, cid: str | None,
+                  no_log: bool) -> tuple[History | None, str, list[Message], str | None]:
+    """(the history to write or ``None``, the conversation id, its earlier turns, its last
+    system prompt) for ``-c``/``--cid``/``--no-log``."""
+    from insightforge.cli._history import (
+        History,
+        NoHistory,
+        earlier_messages,
+        history_path,
+        new_conversation_id,
+    )
 
+    path = history_path()
+    earlier: list[Message] = []
+    system = None
+    if cont or cid:
+        try:
+            with History(path, create=False) as old:
+                found = old.find(cid) if cid else [c for c in [old.latest()] if c]
+                if len(found) > 1:
+                    raise CommandError(f"--cid {cid} matches {len(found)} conversations "
+                                           f"({', '.join(found[:3])}...); give more of it")
+                if not found:
+                    what = f"no conversation {cid!r}" if cid else "no earlier conversation"
+                    raise CommandError(f"{what} in {path}; `insightforge logs` lists "
+                                           "them")
+                exchanges = old.conversation(found[0])
+        except NoHistory:
+            raise CommandError(f"no earlier conversation: nothing is logged yet ({path} "
+                                   "does not exist); chat without -c/--cid first") from None
+        cid = found[0]
+        earlier = list(earlier_messages(exchanges))
+        system = exchanges[-1].system if exchanges else None
+    import sqlite3
 
-def _print_stream(stream: Any, out: TextIO) -> Any:
-    with stream:
-        for chunk in stream:
-            out.write(chunk.text)
-            out.flush()
-        out.write("\n")
-        out.flush()
-        return stream.response
+    history = None
+    if not no_log:
+        try:
+            history = History(path)
+        except (OSError, sqlite3.Error) as exc:  # the answer matters more than its log
+            click.echo(f"Warning: cannot keep the history in {path} ({type(exc).__name__}: "
+                       f"{scrub(str(exc))}); this exchange is not logged", err=True)
+    return history, cid or new_conversation_id(), earlier, system
 
 
 @click.command()
 @click.argument("prompt", required=False)
 @click.option("-p", "--provider", help="Provider instance from the config (default: its "
               "`provider:`).")
-@click.option("-m", "--model", help="Model to ask (default: the provider's).")
-@click.option("-s", "--system", help="System prompt.")
+@click.option("-m", "--model", help="Model to ask: a model of the provider, an alias, or "
+              "PROVIDER/MODEL (anthropic/claude-haiku-4-5, local/qwen2.5).")
+@click.option("-s", "--system", help="System prompt (default, with -c: the conversation's).")
+@click.option("-c", "--continue", "cont", is_flag=True,
+              help="Continue the last conversation: the model sees its earlier turns.")
+@click.option("--cid", help="Continue conversation ID (or a unique start of it; "
+              "`insightforge logs` lists them).")
+@request_options
 @click.option("--stream/--no-stream", default=None,
               help="Print the answer as it arrives (default: on when stdout is a terminal).")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole response as JSON "
               "(message, model, provider, usage, cost_usd, cached, trace).")
 @click.option("--no-cache", is_flag=True, help="Leave the cache layer out for this call.")
+@click.option("--no-log", is_flag=True, help="Do not record this exchange in the history.")
 @click.option("-t", "--temperature", type=float, help="Sampling temperature.")
 @click.option("--max-tokens", type=click.IntRange(min=1), help="Longest answer, in tokens.")
-@_report_options
+@report_options
 @click.pass_context
 def chat(ctx: click.Context, prompt: str | None, provider: str | None, model: str | None,
-         system: str | None, stream: bool | None, as_json: bool, no_cache: bool,
-         temperature: float | None, max_tokens: int | None, show_trace: bool,
-         show_usage: bool, verbose: bool) -> None:
-    """Ask PROMPT (or stdin, or `-`) through the configured stack and print the answer.
+         system: str | None, cont: bool, cid: str | None, options: tuple[str, ...],
+         tags: tuple[str, ...], stream: bool | None, as_json: bool, no_cache: bool,
+         no_log: bool, temperature: float | None, max_tokens: int | None, show_trace: bool,
+         show_usage: bool, verbose: bool, quiet: bool) -> None:
+    """Ask PROMPT through the configured stack and print the answer.
 
-    With no config file, uses OpenAI when OPENAI_API_KEY is set, else a local Ollama.
+    Piped stdin is part of the prompt: PROMPT, a blank line, then stdin (`-` or no PROMPT:
+    stdin alone). With neither on a terminal, an interactive chat starts ('exit' or Ctrl-D
+    leaves). With no config file, uses OpenAI when OPENAI_API_KEY is set, else a local
+    Ollama.
 
     Only the answer (or the JSON) goes to stdout. --trace, --usage and -v (either
     `insightforge -v chat` or `chat -v`: both extras) print on stderr, after the answer:
@@ -92,130 +119,54 @@ def chat(ctx: click.Context, prompt: str | None, provider: str | None, model: st
       trace: retry.attempt: attempt 2 after 1.20s: RateLimitError
       usage: provider=openai model=gpt-4o-mini input_tokens=12 output_tokens=40 cost_usd=0.0000258
 
+    On a terminal, waits (retries, fallbacks, rate limits) show as one live status line on
+    stderr (-q hides it). An answer cut at the length limit exits 4, one stopped by the
+    content filter exits 5, each with one line on stderr. Every exchange is kept in the
+    history (`insightforge logs`; --no-log skips it), so -c and --cid can continue it.
+
     \b
     Examples:
       insightforge chat "Explain CAP in one line"
-      git diff | insightforge chat --system "Review this diff"
-      insightforge chat --json -p local "hi"
+      git diff | insightforge chat "Review this diff"
+      insightforge chat -m anthropic/claude-haiku-4-5 --tag team=search "hi"
+      insightforge chat -c "and in one word?"
+      insightforge chat --json -p local -o seed=42 "hi"
       insightforge chat --trace --usage "hi" 2> details.txt
     """
-    from insightforge.serialize import to_dict
-    from insightforge.types import ChatRequest, Message
+    from insightforge.cli._session import Conversation, Template
+    from insightforge.cli._status import live_status
 
+    root = ctx.find_root().obj or {}
     report = Extras.from_flags(ctx, trace=show_trace, usage=show_usage, verbose=verbose)
-    text = _prompt_text(prompt)
-    messages = [Message("system", system)] if system else []
-    messages.append(Message("user", text))
+    extra = piped(sys.stdin)
+    interactive = prompt is None and extra is None and sys.stdin.isatty()
+    text = None if interactive else compose(prompt, extra)
+    template = Template(system=system, temperature=temperature, max_tokens=max_tokens,
+                        options=option_values(options), tags=tag_values(tags))
+    history, conversation_id, earlier, old_system = _open_history(cont, cid, no_log)
+    setup = build_setup(ctx, provider=provider, model=model,
+                        without=("cache",) if no_cache else ())
+    template = attrs.evolve(template, model=setup.model,
+                            system=old_system if system is None else system)
     out = sys.stdout
-    streaming = (out.isatty() and not as_json) if stream is None else (stream and not as_json)
-    request = ChatRequest(messages=messages, model=model, temperature=temperature,
-                          max_tokens=max_tokens, stream=streaming, tags={"source": "cli"})
-    llm, default = build_stack(ctx, provider=provider, without=("cache",) if no_cache else ())
+    streaming = out.isatty() if stream is None else stream
     try:
-        with report.errors(), llm:
-            result: Any = llm(request)
-            if streaming:
-                result = _print_stream(result, out)
+        with live_status(sys.stderr, enabled=not (quiet or root.get("quiet"))) as status, \
+                setup.llm:
+            talk = Conversation(setup.llm, template, cid=conversation_id, earlier=earlier,
+                                history=history, report=report, status=status)
+            if text is None:
+                from insightforge.cli._repl import repl
+
+                code = repl(talk, title=setup.instance, streaming=streaming)
+            else:
+                code = talk.turn(text, streaming=streaming, as_json=as_json)
     except (ProviderError, CredentialError) as exc:
-        if default:
+        if setup.default and not model:
             raise no_setup_error(exc) from None
         raise
-    if not streaming:
-        if as_json:
-            click.echo(json.dumps(to_dict(result), indent=2, default=str))
-        else:
-            click.echo(result.text)
-    report.response(result)
-
-
-def _inputs(texts: tuple[str, ...], file: TextIO | None) -> list[str]:
-    items = list(texts)
-    if file is not None:
-        items += [line.rstrip("\n") for line in file if line.strip()]
-    if not items and not sys.stdin.isatty():
-        items = [line.rstrip("\n") for line in sys.stdin if line.strip()]
-    if not items:
-        raise click.UsageError("give TEXTS, --file FILE, or lines on stdin")
-    return items
-
-
-def _batches(items: list[str], size: int) -> Iterator[list[str]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
-def _combine(responses: list[Any]) -> Any:
-    """One ``EmbedResponse`` for all batches: vectors in order, usage and cost summed (the
-    cost unknown if any batch's is), every batch's trace, cached only if all were."""
-    from insightforge.types import EmbedResponse, Usage
-
-    cost: Decimal | None = Decimal(0)
-    for response in responses:
-        cost = None if cost is None or response.cost_usd is None else cost + response.cost_usd
-    last = responses[-1]
-    return EmbedResponse(
-        vectors=tuple(v for r in responses for v in r.vectors), model=last.model,
-        provider=last.provider,
-        usage=Usage(sum(r.usage.input_tokens for r in responses),
-                    sum(r.usage.output_tokens for r in responses)),
-        cost_usd=cost, cached=all(r.cached for r in responses),
-        trace=tuple(e for r in responses for e in r.trace))
-
-
-def _embed_json(response: Any) -> str:
-    from insightforge.serialize import to_dict
-
-    return json.dumps({
-        "model": response.model, "provider": response.provider,
-        "vectors": [list(v) for v in response.vectors],
-        "usage": {"input_tokens": response.usage.input_tokens,
-                  "output_tokens": response.usage.output_tokens},
-        "cost_usd": None if response.cost_usd is None else format(response.cost_usd, "f"),
-        "trace": [to_dict(event) for event in response.trace]}, default=str)
-
-
-@click.command()
-@click.argument("texts", nargs=-1)
-@click.option("-f", "--file", type=click.File("r"), help="Embed each non-empty line of FILE.")
-@click.option("-p", "--provider", help="Provider instance from the config.")
-@click.option("-m", "--model", help="Embedding model (default: the provider's).")
-@click.option("--dimensions", type=click.IntRange(min=1), help="Vector size, if the model "
-              "supports it.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True,
-              help="Inputs per request; a progress bar shows for more than one batch.")
-@_report_options
-@click.pass_context
-def embed(ctx: click.Context, texts: tuple[str, ...], file: TextIO | None,
-          provider: str | None, model: str | None, dimensions: int | None,
-          batch_size: int, show_trace: bool, show_usage: bool, verbose: bool) -> None:
-    """Embed TEXTS (or --file, or stdin lines) and print JSON: vectors, model, usage, cost.
-
-    The JSON also holds the trace of every batch. --trace, --usage and -v print on stderr
-    as for `chat` (usage summed over the batches).
-
-    \b
-    Examples:
-      insightforge embed "first text" "second text"
-      insightforge embed --file corpus.txt > vectors.json
-    """
-    from insightforge.types import EmbedRequest
-
-    report = Extras.from_flags(ctx, trace=show_trace, usage=show_usage, verbose=verbose)
-    items = _inputs(texts, file)
-    llm, default = build_stack(ctx, provider=provider)
-    responses: list[Any] = []
-    batches = list(_batches(items, batch_size))
-    try:
-        with report.errors(), llm, click.progressbar(
-                batches, label="embedding", file=sys.stderr, hidden=len(batches) < 2) as bar:
-            for batch in bar:
-                responses.append(llm(EmbedRequest(inputs=tuple(batch), model=model,
-                                                  dimensions=dimensions,
-                                                  tags={"source": "cli"})))
-    except (ProviderError, CredentialError) as exc:
-        if default:
-            raise no_setup_error(exc) from None
-        raise
-    combined = _combine(responses)
-    click.echo(_embed_json(combined))
-    report.response(combined)
+    finally:
+        if history is not None:
+            history.close()
+    if code:
+        ctx.exit(code)

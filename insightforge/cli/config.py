@@ -46,26 +46,35 @@ def config() -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Where to write (default: --config, or ./insightforge.yaml).")
 @click.option("--force", is_flag=True, help="Overwrite an existing file without asking.")
+@click.option("--allow-plaintext", is_flag=True,
+              help="Store keys even in a keyring backend that keeps them in a plain file "
+              "(without it the wizard asks).")
 @click.pass_context
-def init(ctx: click.Context, output: str | None, force: bool) -> None:
-    """Interactive setup: choose providers, store keys in the keyring, test, write the YAML.
+def init(ctx: click.Context, output: str | None, force: bool, allow_plaintext: bool) -> None:
+    """Interactive setup: choose providers, test them, store keys in the keyring, write YAML.
+
+    Each provider is tested with the key just typed (stored or not); a failed test asks for
+    the URL or the key again (or keeps or drops the provider). A key is stored once its
+    provider is accepted, and the wizard names the keyring backend that took it.
 
     Then one question per layer of the stack, Enter keeping the default: retry (on),
     fallback to the other providers set up (all), a rate limit in requests per minute
     (none), a daily budget (none), a cache (none, memory, or a SQLite file) and an audit log
-    file (none). Relative paths are made absolute against the config file's folder. The file
+    file (none). A budget over a model with no known price asks for its price. Relative
+    paths are made absolute against the config file's folder; the budget and the rate limit
+    are kept in SQLite files in the user data folder, so separate runs share them. The file
     is loaded back before it is written, so it always passes `config validate`.
 
     The file written never holds a key: keys go to the OS keyring and the YAML refers to
-    them (api_key_ref: keyring:NAME). Without a usable keyring the key is not stored and
-    the wizard says which environment variable to set instead.
+    them (api_key_ref: keyring:NAME). Without a usable keyring (or with a plain-file one you
+    decline) the key is not stored and the wizard says which environment variable to set.
     """
     from insightforge.cli._wizard import run_wizard
     from insightforge.config.load import FILENAME
 
     root = ctx.find_root().obj or {}
     target = Path(output or root.get("config") or FILENAME)
-    run_wizard(target, force=force)
+    run_wizard(target, force=force, allow_plaintext=allow_plaintext)
 
 
 @config.command()
@@ -76,10 +85,12 @@ def validate(ctx: click.Context, path: str | None) -> None:
 
     Then build every provider and layer without a network call, so a config that passes
     builds: store specs, env: references, providers' options and fallback error names are
-    checked too.
+    checked too. Warnings (exit code 0) name what works but may not do what you expect:
+    a budget or rate limit in memory, which each CLI run starts afresh.
     """
     from insightforge.config import load_config
     from insightforge.config.build import check_builds
+    from insightforge.config.persist import short_lived
 
     where = _path(ctx, path)
     try:
@@ -92,6 +103,8 @@ def validate(ctx: click.Context, path: str | None) -> None:
         ctx.exit(2)
     click.echo(f"{where}: OK ({len(cfg.providers)} provider(s), {len(cfg.stack)} layer(s), "
                f"primary {cfg.primary()!r})")
+    for spot, message in short_lived(cfg):
+        click.echo(f"  warning: {spot}: {message}", err=True)
 
 
 @config.command()

@@ -23,7 +23,7 @@ from insightforge.errors import (
     Timeout,
 )
 
-__all__ = ["keys", "store_key", "test_provider"]
+__all__ = ["keys", "store_key", "stored_line", "test_provider"]
 
 
 def _env_vars(ptype: str) -> tuple[str, ...]:
@@ -61,8 +61,9 @@ def keys() -> None:
     """Store, list, delete and test API keys (kept in the OS keyring)."""
 
 
-_INSTALL = ("install or unlock a keyring backend (gnome-keyring, or `pip install keyrings.alt` "
-            "with PYTHON_KEYRING_BACKEND=keyrings.alt.file.PlaintextKeyring)")
+_INSTALL = ("install or unlock a keyring backend (gnome-keyring or KWallet, the macOS "
+            "Keychain, Windows Credential Locker; or `pip install keyrings.alt` and "
+            "--allow-plaintext)")
 
 
 def _no_keyring(name: str, ptype: str, why: str, fix: str = _INSTALL) -> CommandError:
@@ -72,19 +73,37 @@ def _no_keyring(name: str, ptype: str, why: str, fix: str = _INSTALL) -> Command
     return CommandError(f"cannot store the key for {name}: {why}; {fix}, or {instead}")
 
 
-def store_key(name: str, ptype: str, value: str) -> None:
-    """Store ``value`` and read it back, or raise :class:`CommandError` naming the fix.
+def store_key(name: str, ptype: str, value: str, *, allow_plaintext: bool = False) -> Any:
+    """Store ``value`` and read it back; the :class:`~insightforge.credentials.Backend` that
+    keeps it. Raises :class:`CommandError` naming the fix when no usable keyring can take
+    it, or when the backend keeps keys in a plain file and ``allow_plaintext`` is false.
 
     A backend that drops the key (the null backend) or a keyring switched off
     (``INSIGHTFORGE_NO_KEYRING``) counts as no usable keyring, as one that raises does.
     """
     import os
 
-    from insightforge.credentials import KeyringUnavailable, keyring_get, keyring_set
+    from insightforge.credentials import (
+        KeyringUnavailable,
+        keyring_backend,
+        keyring_get,
+        keyring_set,
+    )
 
     if os.environ.get("INSIGHTFORGE_NO_KEYRING"):
         raise _no_keyring(name, ptype, "the keyring is switched off (INSIGHTFORGE_NO_KEYRING "
                           "is set)", fix="unset INSIGHTFORGE_NO_KEYRING")
+    try:
+        backend = keyring_backend()
+    except Exception as exc:  # a backend that fails to even load
+        raise _no_keyring(name, ptype, f"no usable keyring backend ({type(exc).__name__})") \
+            from None
+    if backend.plaintext and not allow_plaintext:
+        raise _no_keyring(
+            name, ptype, f"the keyring backend here, {backend.name}, keeps keys in a plain "
+            "file any program of yours can read", fix="run a secure keyring (gnome-keyring "
+            "or KWallet in a D-Bus session, the macOS Keychain, Windows Credential Locker), "
+            "or pass --allow-plaintext to store it in that file anyway")
     try:
         keyring_set(name, value)
     except KeyringUnavailable as exc:
@@ -92,22 +111,33 @@ def store_key(name: str, ptype: str, value: str) -> None:
         kind = f" ({type(cause).__name__})" if cause is not None else ""
         raise _no_keyring(name, ptype, f"no usable keyring backend{kind}") from None
     if keyring_get(name) != value:
-        import keyring
+        raise _no_keyring(name, ptype, f"the keyring backend ({backend.name}) did not keep it")
+    return backend
 
-        backend = type(keyring.get_keyring()).__module__
-        raise _no_keyring(name, ptype, f"the keyring backend ({backend}) did not keep it")
+
+def stored_line(name: str, backend: Any) -> str:
+    """What ``keys set`` and the wizard say after storing: which backend holds the key."""
+    from insightforge.credentials import keyring_service
+
+    where = f"{backend.name} (service {keyring_service()!r}, entry {name!r})"
+    plain = " - a plain file readable by your account" if backend.plaintext else ""
+    return f"Stored the key for {name} in {where}{plain}."
 
 
 @keys.command("set")
 @click.argument("name")
 @click.option("--value", hidden=True, help="The key (prefer the prompt or stdin).")
+@click.option("--allow-plaintext", is_flag=True,
+              help="Store the key even when the keyring backend keeps keys in a plain file "
+              "(keyrings.alt's PlaintextKeyring, or any backend keyring rates under 1).")
 @click.pass_context
-def set_(ctx: click.Context, name: str, value: str | None) -> None:
+def set_(ctx: click.Context, name: str, value: str | None, allow_plaintext: bool) -> None:
     """Store the key for provider NAME (prompted with hidden input, or read from stdin).
 
-    With no usable keyring backend (none installed, locked, or INSIGHTFORGE_NO_KEYRING set)
-    nothing is stored and the exit code is 2; the message names the fix (a backend, or the
-    provider's environment variable).
+    Says which keyring backend stored it. A backend that keeps keys in a plain file is
+    refused unless --allow-plaintext is given. With no usable keyring backend (none
+    installed, locked, or INSIGHTFORGE_NO_KEYRING set) nothing is stored and the exit code
+    is 2; the message names the fix (a backend, or the provider's environment variable).
 
     \b
     Examples:
@@ -123,8 +153,9 @@ def set_(ctx: click.Context, name: str, value: str | None) -> None:
     if not value or not value.strip():
         raise click.UsageError("the key is empty; nothing stored")
     spec = _configured(ctx).get(name)
-    store_key(name, spec.type if spec is not None else name, value.strip())
-    click.echo(f"Stored the key for {name} in the keyring.")
+    backend = store_key(name, spec.type if spec is not None else name, value.strip(),
+                        allow_plaintext=allow_plaintext)
+    click.echo(stored_line(name, backend))
 
 
 @keys.command("list")

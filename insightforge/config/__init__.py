@@ -15,7 +15,7 @@ from __future__ import annotations
 from insightforge.config.build import build, from_config, load_config
 from insightforge.config.jsonschema import json_schema
 from insightforge.config.legacy import is_legacy, migrate, migrate_text
-from insightforge.config.load import find_config, load_document, user_config_dir
+from insightforge.config.load import find_config, load_document, user_config_dir, user_data_dir
 from insightforge.config.parse import parse_config
 from insightforge.config.schema import Config, LayerConfig, ProviderConfig, StackConfig
 from insightforge.errors import ConfigError
@@ -37,4 +37,5 @@ __all__ = [
     "migrate_text",
     "parse_config",
     "user_config_dir",
+    "user_data_dir",
 ]

@@ -23,6 +23,7 @@ from insightforge.config.defaults import ApplyDefaults
 from insightforge.config.load import prepare
 from insightforge.config.parse import parse_config
 from insightforge.config.problems import Problems, key_path, nearest
+from insightforge.config.refs import owner
 from insightforge.config.schema import Config, LayerConfig, ProviderConfig, StackConfig
 from insightforge.errors import ConfigError, CredentialError
 from insightforge.stack import Handler, Stack, stack
@@ -65,8 +66,9 @@ def _credential(name: str, spec: ProviderConfig) -> dict[str, Any]:
             raise CredentialError(name, env_var=target, keyring_entry=None,
                                   detail=f"(from $.providers.{name}.api_key_ref)")
         return {key: value}
-    if name != spec.type and credentials.keyring_get(name):
-        return {"keyring_entry": name}  # one keyring entry per provider instance
+    who = owner(name)  # `main/gpt-4o` (a reference, config/refs.py) uses main's key
+    if who != spec.type and credentials.keyring_get(who):
+        return {"keyring_entry": who}  # one keyring entry per provider instance
     return {}
 
 

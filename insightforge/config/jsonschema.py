@@ -153,6 +153,10 @@ def json_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of an InsightForge config file."""
     provider = _class_schema(ProviderConfig)
     provider["properties"]["defaults"] = _class_schema(RequestDefaults)
+    # `model: anthropic/claude-haiku-4-5` names the type, so `type` may be left out
+    provider["required"] = [r for r in provider.get("required", []) if r != "type"]
+    if not provider["required"]:
+        del provider["required"]
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://insightforge.dev/schema/config.json",
@@ -171,6 +175,8 @@ def json_schema() -> dict[str, Any]:
                        "(docs/gateway.md)."},
             "gateway": {"type": "object", "description": "The gateway's settings: keys, "
                         "store, limits (docs/gateway.md)."},
+            "aliases": {"type": "object", "additionalProperties": {"type": "string"},
+                        "description": "Short names for models: {alias: provider/model}."},
             "prices": {"type": "object", "description": "Extra prices: {type: {model: price}}.",
                        "additionalProperties": {"type": "object",
                                                 "additionalProperties": _price_schema()}},

@@ -22,7 +22,7 @@ from insightforge.config.problems import Problems
 from insightforge.errors import ConfigError
 
 __all__ = ["FILENAME", "candidates", "find_config", "load_document", "prepare",
-           "read_document", "user_config_dir"]
+           "read_document", "source_folder", "user_config_dir", "user_data_dir"]
 
 FILENAME = "insightforge.yaml"
 APP = "insightforge"
@@ -35,6 +35,22 @@ def user_config_dir() -> Path:
     if sys.platform == "darwin" and not os.environ.get("XDG_CONFIG_HOME"):
         return Path.home() / "Library" / "Application Support" / APP
     base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / APP
+
+
+def user_data_dir() -> Path:
+    """The per-user data folder: the CLI's budget and rate-limit stores and its chat
+    history live here. ``$INSIGHTFORGE_DATA_DIR``, else ``$XDG_DATA_HOME/insightforge``
+    (``~/.local/share/insightforge``) on Linux, ``~/Library/Application Support/insightforge``
+    on macOS, ``%LOCALAPPDATA%\\insightforge`` on Windows."""
+    explicit = os.environ.get("INSIGHTFORGE_DATA_DIR")
+    if explicit:
+        return Path(explicit).expanduser()
+    if sys.platform == "win32":
+        return Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local") / APP
+    if sys.platform == "darwin" and not os.environ.get("XDG_DATA_HOME"):
+        return Path.home() / "Library" / "Application Support" / APP
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / APP
 
 
@@ -98,13 +114,24 @@ def read_document(text: str, origin: str = "<string>") -> Any:
         raise ConfigError(f"{origin}{where}: {problem}", path="$") from None
 
 
+def source_folder(source: str | os.PathLike[str] | Mapping[str, Any]) -> Path | None:
+    """The folder of the config file ``source`` names (absolute), or ``None`` when it is a
+    document or YAML text: relative paths in a file start there (:mod:`.paths`)."""
+    if not isinstance(source, (str, os.PathLike)):
+        return None
+    path = Path(source)
+    text_like = isinstance(source, str) and ("\n" in source or (":" in source
+                                             and not path.suffix))
+    if text_like and not _is_file(path):
+        return None
+    return Path(os.path.abspath(path.expanduser())).parent
+
+
 def _raw(source: str | os.PathLike[str] | Mapping[str, Any]) -> Any:
     if not isinstance(source, (str, os.PathLike)):
         return source  # already a document (a dict, or a wrong shape parse will report)
     path = Path(source)
-    text_like = isinstance(source, str) and ("\n" in source or (":" in source
-                                             and not path.suffix))
-    if not text_like or _is_file(path):
+    if source_folder(source) is not None:
         try:
             return read_document(path.read_text(encoding="utf-8"), str(path))
         except FileNotFoundError:
@@ -124,7 +151,10 @@ def _is_file(path: Path) -> bool:
 def prepare(source: str | os.PathLike[str] | Mapping[str, Any],
             env: Mapping[str, str] | None = None) -> tuple[Any, Problems]:
     """The document from a path, YAML text or a dict, legacy-upgraded and interpolated,
-    with the interpolation problems (reported together with the rest by ``parse``)."""
+    with the interpolation problems (reported together with the rest by ``parse``). From a
+    file, its relative paths are made absolute against the file's folder (:mod:`.paths`)."""
+    from insightforge.config.paths import anchor
+
     doc = _raw(source)
     if doc is None:
         raise ConfigError("the config is empty; run `insightforge config init`", path="$")
@@ -132,6 +162,9 @@ def prepare(source: str | os.PathLike[str] | Mapping[str, Any],
         doc = upgrade(doc)
     problems = Problems()
     doc = interpolate(doc, os.environ if env is None else env, problems)
+    folder = source_folder(source)
+    if folder is not None:
+        doc = anchor(doc, folder)
     return doc, problems
 
 

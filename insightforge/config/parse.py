@@ -27,6 +27,7 @@ from insightforge.config.problems import (
     nearest,
     unknown_key,
 )
+from insightforge.config.refs import expand_references, split_ref
 from insightforge.config.schema import Config, LayerConfig, ProviderConfig, StackConfig
 from insightforge.config.validate import check_config
 from insightforge.errors import ConfigError
@@ -35,7 +36,8 @@ from insightforge.pricing._parse import RATE_KEYS
 
 __all__ = ["TOP_KEYS", "parse_config"]
 
-TOP_KEYS = ("providers", "stack", "provider", "prices", "version", "models", "gateway")
+TOP_KEYS = ("providers", "stack", "provider", "prices", "aliases", "version", "models",
+            "gateway")
 # registered names, listed once per parse (scanning entry points is the slow part)
 _KNOWN: ContextVar[dict[str, frozenset[str]] | None] = ContextVar("_KNOWN", default=None)
 
@@ -92,7 +94,7 @@ def _providers(raw: Any, problems: Problems) -> dict[str, ProviderConfig]:
         body = _mapping(spec, where, problems, "provider settings")
         if body is None:
             continue
-        kept = _known_keys(body, _PROVIDER_KEYS, where, problems)
+        kept = _typed(_known_keys(body, _PROVIDER_KEYS, where, problems), known_types)
         ptype = kept.get("type")
         if isinstance(ptype, str) and known_types and ptype not in known_types:
             problems.add(key_path(where, "type"), f"unknown provider type {ptype!r}"
@@ -104,6 +106,30 @@ def _providers(raw: Any, problems: Problems) -> dict[str, ProviderConfig]:
         if structured is not None:
             result[str(name)] = structured
     return result
+
+
+def _typed(kept: dict[str, Any], known_types: frozenset[str]) -> dict[str, Any]:
+    """``model: anthropic/claude-haiku-4-5`` names its type: without ``type:`` it sets it,
+    and with the same ``type:`` the prefix is dropped (other slashes belong to the model)."""
+    model = kept.get("model")
+    if not isinstance(model, str):
+        return kept
+    prefix, model_name = split_ref(model, (), known_types)
+    if prefix is not None and kept.get("type", prefix) == prefix:
+        return {**kept, "type": prefix, "model": model_name}
+    return kept
+
+
+def _aliases(raw: Any, problems: Problems) -> dict[str, str]:
+    section = _mapping(raw, "$.aliases", problems, "alias names to provider/model")
+    found: dict[str, str] = {}
+    for name, target in (section or {}).items():
+        if isinstance(target, str) and target.strip():
+            found[str(name)] = target.strip()
+        else:
+            problems.add(key_path("$.aliases", name), "expected a model reference such as "
+                         "openai/gpt-4o-mini or INSTANCE/MODEL")
+    return found
 
 
 def _prices(raw: Any, problems: Problems) -> dict[str, dict[str, Price]]:
@@ -227,14 +253,16 @@ def _parse(doc: Mapping[Any, Any], problems: Problems) -> Config:
                      "(run `insightforge config init`)")
     if "version" in doc and doc["version"] != 1:
         problems.add("$.version", f"unsupported version {doc['version']!r}; expected 1")
-    config = Config(providers, layers, primary, prices)
+    config = Config(providers, layers, primary, prices, _aliases(doc.get("aliases"), problems))
     # the gateway's sections (insightforge.config.models): checked here, read by the gateway
     from insightforge.config.models import parse_gateway, parse_models
 
     parse_models(doc.get("models"), problems, set(providers), _layers)
     parse_gateway(doc.get("gateway"), problems)
     if providers:
-        declared = {str(k) for k in doc["providers"]}
+        config = expand_references(config, known_names("providers"))
+        declared = {str(k) for k in doc["providers"]} | set(config.providers)
         check_config(config, problems, declared)
     problems.raise_if_any()
     return config
+

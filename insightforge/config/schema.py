@@ -114,12 +114,15 @@ class Config:
         providers: named provider instances. stack: layers, outermost first.
         provider: the instance the stack wraps (default: the only one).
         prices: extra prices, ``{provider type: {model: {input, output}}}``.
+        aliases: short names for models, ``{alias: "provider/model"}``
+        (:mod:`insightforge.config.refs`).
     """
 
     providers: Mapping[str, ProviderConfig]
     stack: tuple[LayerConfig, ...] = ()
     provider: str | None = None
     prices: Mapping[str, Mapping[str, Price]] = attrs.field(factory=dict)
+    aliases: Mapping[str, str] = attrs.field(factory=dict)
 
     def primary(self) -> str:
         """The name of the provider instance the stack wraps."""

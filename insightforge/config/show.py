@@ -64,4 +64,6 @@ def to_document(config: Config) -> dict[str, Any]:
     }
     if config.prices:
         doc["prices"] = _clean(conv.unstructure(dict(config.prices)))
+    if config.aliases:
+        doc["aliases"] = dict(config.aliases)
     return doc

@@ -17,7 +17,15 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, runtime_checkable
 
-from insightforge.types import ChatRequest, ChatResponse, Chunk, EmbedRequest, ToolCallDelta
+from insightforge.kit import progress
+from insightforge.types import (
+    ChatRequest,
+    ChatResponse,
+    Chunk,
+    EmbedRequest,
+    ToolCallDelta,
+    TraceEvent,
+)
 
 __all__ = ["Abandoned", "Blocking", "Call", "Effect", "Replay", "Sleep", "one_chunk"]
 
@@ -116,18 +124,29 @@ class Blocking:
 
 class Sleep:
     """Wait ``seconds``: ``sleep`` in the sync driver, ``asleep`` in the async one (both
-    injectable, so tests run on a fake clock)."""
+    injectable, so tests run on a fake clock). ``note`` says why, to a
+    :mod:`~insightforge.kit.progress` listener (default: ``kit.sleep``)."""
 
-    __slots__ = ("asleep", "seconds", "sleep")
+    __slots__ = ("asleep", "note", "seconds", "sleep")
 
     def __init__(self, seconds: float, sleep: Callable[[float], None] = time.sleep,
-                 asleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+                 asleep: Callable[[float], Awaitable[None]] = asyncio.sleep, *,
+                 note: TraceEvent | None = None) -> None:
         self.seconds = seconds
         self.sleep = sleep
         self.asleep = asleep
+        self.note = note
+
+    def _report(self) -> None:
+        if progress.active():
+            progress.report(self.note or TraceEvent("kit", "sleep",
+                                                    f"waiting {self.seconds:.2f}s"),
+                            self.seconds)
 
     def run(self) -> None:
+        self._report()
         self.sleep(self.seconds)
 
     async def arun(self) -> None:
+        self._report()
         await self.asleep(self.seconds)

@@ -18,10 +18,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
+from insightforge.kit import progress
 from insightforge.kit.alternates import offering
 from insightforge.kit.resume import aresume, resume
 from insightforge.streams import AsyncChatStream, ChatStream
-from insightforge.types import ChatRequest
+from insightforge.types import ChatRequest, TraceEvent
 
 __all__ = ["Attempts", "arepeat", "repeat"]
 
@@ -32,13 +33,15 @@ class Attempts(Protocol):
     Attributes:
         target: the handler to ask next.
         sleep, asleep: how to wait (injectable, so tests run on a fake clock).
-        events: the layer's trace events so far (a stream's continuation adds to them).
+        events: the trace events so far (a stream's continuation adds to them); the last
+            describes the latest failure (what the :mod:`~insightforge.kit.progress`
+            listener is told while the call waits).
         label: the layer's name in trace events (``retry``, ``fallback``).
         resume: continue a stream that fails after chunks reached the caller.
         offers_alternate: a route other than ``target`` is still left to try.
     """
 
-    events: list[Any]
+    events: list[TraceEvent]
     label: str
     resume: bool
 
@@ -77,6 +80,8 @@ def repeat(run: Attempts, request: Any) -> Any:
                     result.prime()
         except Exception as error:
             delay = run.failed(error)
+            if progress.active() and run.events:
+                progress.report(run.events[-1], delay)
             if delay:
                 run.sleep(delay)
             continue
@@ -95,6 +100,8 @@ async def arepeat(run: Attempts, request: Any) -> Any:
                     await result.aprime()
         except Exception as error:
             delay = run.failed(error)
+            if progress.active() and run.events:
+                progress.report(run.events[-1], delay)
             if delay:
                 await run.asleep(delay)
             continue

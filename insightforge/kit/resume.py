@@ -28,6 +28,7 @@ from typing import Any
 import attrs
 
 from insightforge.errors import StreamInterrupted
+from insightforge.kit import progress
 from insightforge.kit.alternates import offering
 from insightforge.kit.rules import retryable
 from insightforge.kit.splice import Splice, continuation, prefill_ok, text_only
@@ -255,6 +256,8 @@ def _continue(state: Resumption) -> None:
             delay = run.failed(state.decision_error())
         except Exception as raised:
             raise state.give_up(raised) from None
+        if progress.active() and run.events:
+            progress.report(run.events[-1], delay)
         if delay:
             run.sleep(delay)
         target = run.target
@@ -328,6 +331,8 @@ async def _acontinue(state: Resumption) -> None:
             delay = run.failed(state.decision_error())
         except Exception as raised:
             raise state.give_up(raised) from None
+        if progress.active() and run.events:
+            progress.report(run.events[-1], delay)
         if delay:
             await run.asleep(delay)
         target = run.target

@@ -268,7 +268,10 @@ class FileSink:
         return iso_utc(self._clock())
 
     def close(self) -> None:
-        """fsync pending records (``interval``) and close the file."""
+        """Write what was submitted, fsync pending records (``interval``), close the file."""
+        from middleware.audit.writer import flush_for
+
+        flush_for(self)
         with self._lock:
             fd, lockfd, self._fd, self._lockfd = self._fd, self._lockfd, None, None
             if self._pid != os.getpid():

@@ -206,7 +206,7 @@ def charge(reservation: Reservation, response: ChatResponse | EmbedResponse,
     if response.usage.total_tokens == 0:
         return reservation.units
     price = settle_price(routes, response.provider, response.model, prices,
-                         Price(*reservation.plan.rates))
+                         reservation.plan.rates)
     final = to_units(price.cost(response.usage, options=reservation.request.options))
     extra = interrupted_cost(reservation, response, routes, prices)
     return max(final, min(reservation.units, final + extra)) if extra else final
@@ -224,7 +224,7 @@ def interrupted_cost(reservation: Reservation, response: ChatResponse | EmbedRes
             continue
         data = event.data
         price = settle_price(routes, str(data.get("provider", "")), str(data.get("model", "")),
-                             prices, Price(*reservation.plan.rates))
+                             prices, reservation.plan.rates)
         prompt = reservation.plan.input_tokens + int(data.get("prefill_bytes", 0))
         total += worst_case(price, prompt, int(data.get("output_bytes", 0)))
     return total

@@ -156,14 +156,17 @@ def dearest_price(routes: Sequence[Route], model: str | None, prices: PriceTable
 
 
 def settle_price(routes: Sequence[Route], provider: str, model: str, prices: PriceTable,
-                 reserved_at: Price) -> Price:
-    """The price of the route that answered; the reservation's price if it is unknown."""
+                 reserved_at: Price | Rates) -> Price:
+    """The price of the route that answered; the reservation's rates if it is unknown."""
     for route in routes:
         if route.provider == provider:
             price = route_price(route, model, prices)
             if price is not None:
                 return price
-    return prices.lookup(provider, model) or reserved_at
+    found = prices.lookup(provider, model)
+    if found is not None:
+        return found
+    return reserved_at if isinstance(reserved_at, Price) else Price(*reserved_at)
 
 
 def worst_case(price: Price | Rates, input_tokens: int, output_tokens: int) -> int:

@@ -34,7 +34,7 @@ from middleware.stores import Breaker
 __all__ = ["Cache"]
 
 _log = logging.getLogger("insightforge.cache")
-_MISS = TraceEvent("cache", "miss", "answered upstream and stored")
+_MISS = ("cache", "miss", "answered upstream and stored")
 
 
 def _ttl(_: object, __: Any, value: float | None) -> None:
@@ -145,7 +145,7 @@ class Cache(FlowLayer):
         finally:  # followers must never wait for a flight that cannot end
             if flight is not None:
                 state.flights.finish(key, flight, entry)
-        event = _MISS if stored is None else TraceEvent(
+        event = TraceEvent(*_MISS) if stored is None else TraceEvent(
             "cache", "miss", f"answered upstream; not stored: {stored}", {"stored": False})
         return attrs.evolve(response, trace=(event, *response.trace))
 

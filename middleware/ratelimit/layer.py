@@ -156,8 +156,10 @@ class RateLimit(FlowLayer):
                 decision = yield from self._put(name, rate, weight, events)
                 if decision.allowed:
                     break
-                yield Sleep(self._next_wait(ticket, decision.retry_after_ms), self.sleep,
-                            self.asleep)
+                wait = self._next_wait(ticket, decision.retry_after_ms)
+                yield Sleep(wait, self.sleep, self.asleep, note=TraceEvent(
+                    "ratelimit", "waiting", f"waiting {wait:.2f}s for {ticket.key}",
+                    {"key": ticket.key, "wait": round(wait, 6)}))
         response = yield Call(request)
         tokens = state.token_rate
         usage = getattr(response, "usage", None)

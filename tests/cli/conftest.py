@@ -24,12 +24,14 @@ def keyring_env(tmp_path: Path) -> Iterator[dict[str, str]]:
 
 @pytest.fixture
 def clean_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """No config anywhere but what the test writes: cwd and user config dir in tmp."""
+    """No config anywhere but what the test writes: cwd, user config and data dirs in tmp."""
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
-    for var in ("INSIGHTFORGE_CONFIG", "OPENAI_API_KEY", "OPENAI_BASE_URL", "OLLAMA_HOST"):
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+    for var in ("INSIGHTFORGE_CONFIG", "OPENAI_API_KEY", "OPENAI_BASE_URL", "OLLAMA_HOST",
+                "INSIGHTFORGE_DATA_DIR"):
         monkeypatch.delenv(var, raising=False)
     return tmp_path
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -118,16 +119,19 @@ def test_no_config_nothing_answers_one_line(clean_env: Path) -> None:
 
 
 def test_embed_texts_and_file_with_batches(cfg: Path, emulator: Any, tmp_path: Path) -> None:
+    # one JSON line per batch since issue 15 (each written as it is answered)
     code, out, _ = invoke(["embed", "first text", "second"])
-    data = json.loads(out)
+    (data,) = [json.loads(line) for line in out.splitlines()]
     assert code == 0 and len(data["vectors"]) == 2 and data["provider"] == "openai"
     lines = tmp_path / "corpus.txt"
     lines.write_text("".join(f"line {i}\n" for i in range(120)))
     code, out, _ = invoke(["embed", "--file", str(lines), "--batch-size", "50"])
-    data = json.loads(out)
-    assert code == 0 and len(data["vectors"]) == 120
+    batches = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and [len(b["vectors"]) for b in batches] == [50, 50, 20]
+    assert [(b["batch"], b["first"], b["count"]) for b in batches] == [
+        (1, 0, 50), (2, 50, 50), (3, 100, 20)]
     assert emulator.count(api="openai") == 4  # 1 + three batches
-    assert data["usage"]["input_tokens"] > 0
+    assert all(b["usage"]["input_tokens"] > 0 for b in batches)
 
 
 def test_console_script_chat(cfg: Path) -> None:
@@ -207,13 +211,15 @@ def test_embed_trace_in_json_and_usage_summed(cfg: Path, emulator: Any) -> None:
     retry_config(cfg.parent, emulator)
     emulator.script(Fault.status(429, retry_after=0), api="openai")
     code, out, err = invoke(["embed", "--batch-size", "2", "--usage", "--trace", "a", "b", "c"])
-    data = json.loads(out)
-    assert code == 0 and len(data["vectors"]) == 3
-    assert [e["event"] for e in data["trace"]] == ["attempt"]
-    assert data["usage"] == {"input_tokens": 3, "output_tokens": 0}
+    first, second = [json.loads(line) for line in out.splitlines()]  # one line per batch
+    assert code == 0 and len(first["vectors"]) + len(second["vectors"]) == 3
+    assert [e["event"] for e in first["trace"] + second["trace"]] == ["attempt"]
+    assert first["usage"] == {"input_tokens": 2, "output_tokens": 0}
+    assert second["usage"] == {"input_tokens": 1, "output_tokens": 0}
     usage = next(ln for ln in err.splitlines() if ln.startswith("usage: "))
-    assert "input_tokens=3 output_tokens=0" in usage
-    assert f"cost_usd={data['cost_usd']}" in usage
+    assert "input_tokens=3 output_tokens=0" in usage  # summed over the batches
+    total = Decimal(first["cost_usd"]) + Decimal(second["cost_usd"])
+    assert Decimal(usage.split("cost_usd=")[1].split()[0]) == total
     assert "trace: retry.attempt" in err
 
 

@@ -7,12 +7,7 @@ The emulator accepts only the test key, so the chat succeeding proves the key we
 
 from __future__ import annotations
 
-import fcntl
-import os
-import select
 import subprocess
-import termios
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,54 +19,10 @@ from hypothesis import strategies as st
 
 from insightforge.testing.emulator import Emulator
 from tests.cli.conftest import EXE, subprocess_env
+from tests.cli.terminal import Terminal
 from tests.conftest import TEST_OPENAI_KEY
 
 pytestmark = pytest.mark.keyring
-
-
-class Terminal:
-    """A child process on a pseudo-terminal, with expect/send."""
-
-    def __init__(self, argv: list[str], env: dict[str, str], cwd: Path) -> None:
-        self.master, slave = os.openpty()
-        self.proc = subprocess.Popen(
-            argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd,
-            start_new_session=True,
-            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
-        os.close(slave)
-        self.seen = ""
-
-    def _read(self, timeout: float) -> bool:
-        ready, _, _ = select.select([self.master], [], [], timeout)
-        if not ready:
-            return False
-        try:
-            data = os.read(self.master, 4096)
-        except OSError:  # EIO: the child closed the terminal
-            return False
-        self.seen += data.decode(errors="replace").replace("\r\n", "\n")
-        return bool(data)
-
-    def expect(self, text: str, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while text not in self.seen:
-            left = deadline - time.monotonic()
-            if left <= 0 or (not self._read(min(left, 0.5)) and self.proc.poll() is not None
-                             and text not in self.seen):
-                raise AssertionError(f"never saw {text!r}; the terminal shows:\n{self.seen}")
-        self.seen = self.seen[self.seen.index(text) + len(text):]
-
-    def send(self, line: str) -> None:
-        os.write(self.master, (line + "\r").encode())
-
-    def finish(self, timeout: float = 30) -> int:
-        deadline = time.monotonic() + timeout
-        while self._read(0.2) or self.proc.poll() is None:
-            if time.monotonic() > deadline:
-                self.proc.kill()
-                raise AssertionError(f"the wizard did not finish:\n{self.seen}")
-        os.close(self.master)
-        return self.proc.wait(timeout=5)
 
 
 @pytest.fixture
@@ -122,7 +73,13 @@ def test_new_user_sets_up_and_chats(keyring_env: dict[str, str], clean_env: Path
     assert [next(iter(layer)) for layer in doc["stack"]] == [
         "audit", "cache", "budget", "fallback", "ratelimit", "retry"]
     assert doc["stack"][3] == {"fallback": ["local"]}
-    assert doc["stack"][4] == {"ratelimit": {"rpm": 600}}
+    # since issue 15 the budget and the rate limit outlive a process: SQLite files in the
+    # user data folder, written out in the config
+    data = clean_env / "home" / ".local" / "share" / "insightforge"
+    assert doc["stack"][4] == {"ratelimit": {"rpm": 600,
+                                             "store": f"sqlite:///{data / 'ratelimit.db'}"}}
+    assert doc["stack"][2] == {"budget": {"limit_usd": 2.0, "period": "day",
+                                          "store": f"sqlite:///{data / 'budget.db'}"}}
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([EXE, "--config", str(config), *args], env=env,
@@ -175,8 +132,11 @@ def test_hidden_key_is_not_echoed_and_a_bad_key_can_be_dropped(
     assert wrong not in term.seen
     term.send("")
     term.expect("bad key")
-    term.expect("Keep this provider anyway? [y/N]:")
-    term.send("n")
+    # since issue 15 a failed test offers to re-enter the URL or key; here: drop it
+    term.expect("Re-enter the url, the key, both; keep it anyway; or drop it? "
+                "(url, key, both, keep, drop) [key]:")
+    term.send("drop")
+    term.expect("work dropped")
     term.expect("no provider set up")
     assert term.finish() == 2
     assert not config.exists()
@@ -244,15 +204,84 @@ def test_a_keyring_that_drops_keys_is_reported(tmp_path: Path) -> None:
     import keyring
     import keyring.backends.null
 
-    from insightforge.cli._wizard import _key
+    from insightforge.cli._wizard.providers import keep_key
 
     before = keyring.get_keyring()
     null: Any = keyring.backends.null.Keyring
     keyring.set_keyring(null())
     try:
         spec: dict[str, Any] = {"type": "openai"}
-        _, shown = ask(_key, [TEST_OPENAI_KEY], "openai", "openai", spec)
+        _, shown = ask(lambda: keep_key("openai", "openai", spec, TEST_OPENAI_KEY,
+                                        allow_plaintext=False), [])
     finally:
         keyring.set_keyring(before)
     assert "api_key_ref" not in spec and "NOT stored" in shown and "OPENAI_API_KEY" in shown
     assert TEST_OPENAI_KEY not in shown
+
+
+# --- issue 15: the wizard keeps the answers it was given ------------------------------------
+
+def test_a_failed_test_asks_again_instead_of_discarding(
+        keyring_env: dict[str, str], clean_env: Path, guarded: Any) -> None:
+    env = subprocess_env(keyring_env)
+    wrong = "sk-proj-WRONGKEYabcdefghijklmnopqrstuvwxyz012345"
+    term = Terminal([EXE, "config", "init"], env, clean_env)
+    for prompt, answer in [("Providers to set up", "openai"), ("Name for this", ""),
+                           ("Model", ""), ("Base URL", "http://127.0.0.1:9/v1"),
+                           ("API key for openai", wrong), ("Test the connection now?", ""),
+                           ("test: unreachable", None),
+                           ("or drop it? (url, key, both, keep, drop) [url]:", ""),
+                           ("Base URL [http://127.0.0.1:9/v1]:", guarded.openai_url),
+                           ("test: bad key", None),
+                           ("or drop it? (url, key, both, keep, drop) [key]:", ""),
+                           ("API key for openai", TEST_OPENAI_KEY), ("test: OK", None),
+                           ("Stored the key for openai in", None),
+                           ("Retry transient failures", ""), ("Rate limit", ""),
+                           ("Daily budget", ""), ("Cache answers", ""),
+                           ("Audit log file", ""), ("Wrote", None)]:
+        term.expect(prompt)
+        if answer is not None:
+            term.send(answer)
+    assert term.finish() == 0
+    doc = yaml.safe_load((clean_env / "insightforge.yaml").read_text())
+    assert doc["providers"]["openai"]["base_url"] == guarded.openai_url
+    from insightforge.credentials import keyring_get
+
+    assert keyring_get("openai") == TEST_OPENAI_KEY  # the key that passed, not the wrong one
+
+
+def test_without_a_keyring_the_typed_key_is_still_tested(clean_env: Path, guarded: Any) -> None:
+    env = subprocess_env({"INSIGHTFORGE_NO_KEYRING": "1"})
+    term = Terminal([EXE, "config", "init"], env, clean_env)
+    for prompt, answer in [("Providers to set up", "openai"), ("Name for this", ""),
+                           ("Model", ""), ("Base URL", guarded.openai_url),
+                           ("API key for openai", TEST_OPENAI_KEY),
+                           ("Test the connection now?", ""), ("test: OK", None),
+                           ("the key was NOT stored; set OPENAI_API_KEY", None),
+                           ("Retry transient failures", ""), ("Rate limit", ""),
+                           ("Daily budget", ""), ("Cache answers", ""),
+                           ("Audit log file", ""), ("Wrote", None)]:
+        term.expect(prompt)
+        if answer is not None:
+            term.send(answer)
+    assert term.finish() == 0
+    written = (clean_env / "insightforge.yaml").read_text()
+    assert TEST_OPENAI_KEY not in written and "api_key_ref" not in written
+    assert guarded.requests[-1].headers["authorization"] == f"Bearer {TEST_OPENAI_KEY}"
+
+
+def test_a_budget_asks_the_price_of_a_model_it_cannot_look_up(tmp_path: Path) -> None:
+    from insightforge.cli._wizard import _stack
+    from insightforge.config import load_config
+
+    providers: dict[str, Any] = {
+        "mine": {"type": "compatible", "model": "my-llm", "base_url": "http://h/v1"},
+        "main": {"type": "openai", "model": "gpt-4o-mini"}}
+    stack, shown = ask(_stack, ["", "mine", "", "1", "0.5", "1.5", "", ""], "main",
+                       ["mine"], tmp_path, providers, tmp_path / "data")
+    assert "no price is known for compatible model 'my-llm'" in shown
+    assert providers["mine"]["price"] == {"input": 0.5, "output": 1.5}
+    assert "price" not in providers["main"]  # known: not asked
+    budget = next(layer["budget"] for layer in stack if "budget" in layer)
+    assert budget["store"] == f"sqlite:///{tmp_path / 'data' / 'budget.db'}"
+    load_config({"providers": providers, "provider": "main", "stack": stack})  # it loads
