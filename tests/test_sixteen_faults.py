@@ -12,6 +12,7 @@ two emulators on loopback, the real providers, layers, gateway and SDK.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -21,7 +22,7 @@ import pytest
 
 from insightforge.errors import ContentFiltered
 from insightforge.pricing import price_for
-from insightforge.testing.emulator import Emulator
+from insightforge.testing.emulator import Emulator, Fault
 from insightforge.testing.fault_matrix import (
     ALTERNATE_MODEL,
     CASES,
@@ -137,10 +138,22 @@ def _check(rig: Rig, case: Case, mode: str, stream: bool, out: Outcome,
             assert spent == out.cost  # billed once, at the alternate's price
 
 
+def _content_policy_is_mapped() -> bool:
+    """Whether OpenAI's ``content_policy_violation`` 400 maps to ``ContentFiltered`` — issue
+    12's mapping (branch ``faults``), which this test relies on and does not make."""
+    from providers._errors import error_from_status
+
+    body = Fault.content_policy().body
+    return isinstance(error_from_status("openai", 400, json.dumps(body)), ContentFiltered)
+
+
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("case", [c for c in CASES if not c.name.startswith("down")],
                          ids=lambda c: c.name)
 def test_the_caller_gets_the_complete_answer(rig: Rig, case: Case, mode: str) -> None:
+    if case.served == "filtered" and not _content_policy_is_mapped():
+        pytest.xfail("content_policy_violation -> ContentFiltered is issue 12's mapping "
+                     "(branch faults), not merged here yet")
     if mode == "gateway":
         with rig.serving() as client:
             _run(rig, case, mode, client)
