@@ -7,7 +7,7 @@ Run: ``.venv/bin/python bench/stream_overhead.py [--streams N] [--rounds R]``.
 * **continuation** — a 60-chunk stream from a ``ScriptedProvider`` (no I/O) through
   ``Retry`` and through ``Fallback`` + ``Retry``, with ``resume=True`` (the default) and
   ``resume=False``, sync and async: the difference is the wrapper's cost.
-* **limits** — the provider-level guard (``providers._deadlines.guard``/``aguard``) over
+* **limits** — the provider-level guard (``providers._watch.guard``/``aguard``) over
   60 chunks with ``first_token_timeout`` and ``stall_timeout`` set, against the same chunks
   unguarded (sync: the watchdog's bookkeeping; async: one timer per stream).
 
@@ -31,7 +31,8 @@ from insightforge import ChatRequest, stack
 from insightforge.testing.scripted import ScriptedProvider
 from insightforge.types import Chunk
 from middleware import Fallback, Retry
-from providers._deadlines import StreamLimits, aguard, guard
+from providers._deadlines import StreamLimits
+from providers._watch import aguard, guard
 
 PROMPT = " ".join(f"w{i}" for i in range(59))  # "Echo: " + 59 words: 60 chunks + finish
 CHUNKS = [Chunk(f"w{i} ") for i in range(60)]

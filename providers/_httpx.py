@@ -28,15 +28,7 @@ from typing import TYPE_CHECKING, Any
 from insightforge.errors import InsightForgeError
 from insightforge.types import Chunk
 from providers._base import LazyClient, PerLoop, PooledProvider
-from providers._deadlines import (
-    StreamLimits,
-    aguard,
-    call_limits,
-    guard,
-    restore_read_timeout,
-    shutdown,
-    within,
-)
+from providers._deadlines import StreamLimits, call_limits, restore_read_timeout, within
 from providers._errors import detach, error_from_status, error_from_transport
 from providers._lines import (
     Skips,
@@ -49,6 +41,7 @@ from providers._lines import (
     ndjson_object,
     truncated,
 )
+from providers._watch import aguard, guard, shutdown
 
 if TYPE_CHECKING:
     import httpx

@@ -27,17 +27,10 @@ from insightforge.streams import AsyncChatStream, ChatStream
 from insightforge.types import ChatRequest, ChatResponse, Chunk, EmbedRequest, EmbedResponse
 from providers import _openai_wire as wire
 from providers._base import LazyClient, PerLoop, PooledProvider
-from providers._deadlines import (
-    StreamLimits,
-    aguard,
-    call_limits,
-    guard,
-    restore_read_timeout,
-    shutdown,
-    within,
-)
+from providers._deadlines import StreamLimits, call_limits, restore_read_timeout, within
 from providers._errors import detach
 from providers._openai_stream import AsyncEventStream, EventReader, EventStream
+from providers._watch import aguard, guard, shutdown
 
 __all__ = ["OpenAIFamily"]
 
