@@ -31,6 +31,17 @@ _ANTHROPIC_KEY = "sk-ant-api03-MATRIXabcdefghijklmnopqrstuvwxyz0123456789"
 Mode = Literal["sync", "async", "gateway"]
 
 
+class _Scaled:
+    """A duration of the matrix: ``full`` seconds at full scale, times the scale's factor."""
+
+    def __init__(self, full: float, what: str) -> None:
+        self.full = full
+        self.__doc__ = f"{what} (full scale {full:g} s)"
+
+    def __get__(self, scale: Scale | None, owner: type | None = None) -> float:
+        return self.full if scale is None else self.full * scale.factor
+
+
 @attrs.frozen
 class Scale:
     """Every duration of the matrix, from one factor (full scale: ``factor=1``).
@@ -43,50 +54,16 @@ class Scale:
     factor: float
     outage: float
 
-    @property
-    def timeout(self) -> float:
-        """The providers' read timeout (full scale 10 s)."""
-        return 10 * self.factor
-
-    @property
-    def first_token_limit(self) -> float:
-        """``first_token_timeout`` (full scale 3 s)."""
-        return 3 * self.factor
-
-    @property
-    def stall_limit(self) -> float:
-        """``stall_timeout`` (full scale 3 s)."""
-        return 3 * self.factor
-
-    @property
-    def slow_first_token(self) -> float:
-        """When the slow primary's first token comes (full scale 20 s)."""
-        return 20 * self.factor
-
-    @property
-    def stall(self) -> float:
-        """How long the stalling primary goes silent (full scale 30 s)."""
-        return 30 * self.factor
-
-    @property
-    def retry_after(self) -> float:
-        """The ``Retry-After`` the throttled primary sends (full scale 2 s)."""
-        return 2 * self.factor
-
-    @property
-    def backoff(self) -> float:
-        """``Retry``'s backoff base (full scale 0.5 s)."""
-        return 0.5 * self.factor
-
-    @property
-    def recovery(self) -> float:
-        """How soon after the outage ends the primary must serve again (full scale 30 s)."""
-        return 30 * self.factor
-
-    @property
-    def deadline(self) -> float:
-        """The caller's deadline for a complete answer (full scale 20 s)."""
-        return 20 * self.factor
+    # Each duration at full scale, times ``factor`` (read as attributes: ``scale.timeout``).
+    timeout = _Scaled(10, "the providers' read timeout")
+    first_token_limit = _Scaled(3, "``first_token_timeout``")
+    stall_limit = _Scaled(3, "``stall_timeout``")
+    slow_first_token = _Scaled(20, "when the slow primary's first token comes")
+    stall = _Scaled(30, "how long the stalling primary goes silent")
+    retry_after = _Scaled(2, "the ``Retry-After`` the throttled primary sends")
+    backoff = _Scaled(0.5, "``Retry``'s backoff base")
+    recovery = _Scaled(30, "how soon after the outage ends the primary must serve again")
+    deadline = _Scaled(20, "the caller's deadline for a complete answer")
 
 
 FULL = Scale(1.0, outage=60.0)
