@@ -30,6 +30,7 @@ __all__ = [
     "ContentFiltered",
     "ContextLengthExceeded",
     "CredentialError",
+    "FirstTokenTimeout",
     "InsightForgeError",
     "InvalidRequest",
     "MalformedResponse",
@@ -37,7 +38,9 @@ __all__ = [
     "ProviderUnavailable",
     "RateLimitError",
     "RateLimited",
+    "StallTimeout",
     "StoreUnavailable",
+    "StreamInterrupted",
     "Timeout",
     "Unsupported",
 ]
@@ -158,9 +161,43 @@ class ProviderUnavailable(ProviderError):
 
 
 class Timeout(ProviderError):
-    """The provider did not answer within the timeout."""
+    """The provider did not answer within the timeout: a silent route.
+
+    ``Retry`` retries it, except when a ``Fallback`` above has another route waiting
+    (``Retry(prefer_alternate=True)``, the default): a silent route moves on at once.
+    """
 
     default_retryable = True
+
+
+class FirstTokenTimeout(Timeout):
+    """A stream's first chunk did not arrive within ``first_token_timeout`` (nothing was
+    received). Set it per provider, or per request with
+    ``options={"first_token_timeout": seconds}``.
+
+    Attributes:
+        limit: the limit that passed, in seconds.
+    """
+
+    def __init__(self, message: str, *, provider: str, limit: float,
+                 status: int | None = None) -> None:
+        super().__init__(message, provider=provider, status=status)
+        self.limit = limit
+
+
+class StallTimeout(Timeout):
+    """A stream went silent mid-way: no chunk for ``stall_timeout`` seconds after the
+    previous one. Set it per provider, or per request with
+    ``options={"stall_timeout": seconds}``.
+
+    Attributes:
+        limit: the limit that passed, in seconds. chunks: chunks received before the gap.
+    """
+
+    def __init__(self, message: str, *, provider: str, limit: float, chunks: int = 0) -> None:
+        super().__init__(message, provider=provider)
+        self.limit = limit
+        self.chunks = chunks
 
 
 class ContextLengthExceeded(ProviderError):
@@ -179,6 +216,34 @@ class MalformedResponse(ProviderError):
 
 class Unsupported(ProviderError):
     """The provider does not offer this operation (e.g. embeddings on Anthropic)."""
+
+
+class StreamInterrupted(ProviderError):
+    """A stream failed after some of it reached the caller, and no route could complete it
+    seamlessly: every continuation failed, or the one that answered did not extend what was
+    already delivered. Never retryable (the caller holds part of an answer).
+
+    Attributes:
+        partial: the text delivered before the interruption (what the caller has).
+        cause: the failure that interrupted the stream (the real one: a cut, a stall).
+        errors: every failure met while trying to complete it, in order, ``cause`` first.
+        reason: ``"exhausted"`` (no route left to continue on) or ``"diverged"`` (a
+            restarted answer did not begin with what was delivered).
+    """
+
+    def __init__(self, partial: str, cause: BaseException, *,
+                 errors: Sequence[BaseException] = (), reason: str = "exhausted") -> None:
+        self.partial = partial
+        self.cause = cause
+        self.errors = tuple(errors) or (cause,)
+        self.reason = reason
+        why = ("no route could continue it" if reason == "exhausted" else
+               "the restarted answer did not extend what was delivered")
+        super().__init__(
+            f"The stream was interrupted after {len(partial)} characters reached the caller "
+            f"({type(cause).__name__}: {cause}) and {why}; the partial text is on "
+            ".partial — ask again (or send it as an assistant prefill to continue).",
+            provider=_name(cause), status=getattr(cause, "status", None), retryable=False)
 
 
 class BudgetExceeded(InsightForgeError):

@@ -70,6 +70,16 @@ def _adaptive(model: str, mode: str) -> bool:
     return version is not None and version >= (4, 6)
 
 
+def continues_prefill(model: str, mode: str | bool = "auto") -> bool:
+    """Whether ``model`` continues a final assistant message: Claude models before 4.6 do;
+    from 4.6 on the API rejects a prefill ("This model does not support assistant message
+    prefill"). ``mode`` True/False overrides the rule."""
+    if mode != "auto":
+        return bool(mode)
+    version = model_version(model)
+    return version is None or version < (4, 6)
+
+
 # -- messages ---------------------------------------------------------------------------
 
 def _cache(message: Message | Any) -> dict[str, Any] | None:

@@ -29,13 +29,20 @@ from insightforge.types import (
     Usage,
 )
 from insightforge.types.messages import assistant_message
-from providers._anthropic_request import NAME, answer_tool, chat_body, messages, model_version
+from providers._anthropic_request import (
+    NAME,
+    answer_tool,
+    chat_body,
+    continues_prefill,
+    messages,
+    model_version,
+)
 from providers._errors import error_from_status
 from providers._lines import SSEDecoder, decode_json
 from providers._wire import arguments_text, get, optional_int
 
-__all__ = ["NAME", "AnthropicStreamDecoder", "answer_tool", "chat_body", "error_of",
-           "finish_reason", "messages", "model_version", "parse_message", "usage"]
+__all__ = ["NAME", "AnthropicStreamDecoder", "answer_tool", "chat_body", "continues_prefill",
+           "error_of", "finish_reason", "messages", "model_version", "parse_message", "usage"]
 
 _FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length",
            "tool_use": "tool_calls", "refusal": "content_filter", "pause_turn": "stop",
@@ -236,5 +243,8 @@ class AnthropicStreamDecoder:
         return [Chunk(finish_reason=finish, usage=self._usage)]
 
     def _on_message_stop(self, data: dict[str, Any]) -> list[Chunk]:
+        if not self.id and not self.model:  # never started: not a message at all
+            raise MalformedResponse(f"{NAME} ended a stream that never began (no "
+                                    "message_start).", provider=NAME)
         self.done = True
         return [] if self._reported else [Chunk(usage=self._usage)]

@@ -12,6 +12,13 @@ Around every chat call it refuses, before any network call, what the provider's
 ``capabilities`` do not cover (:func:`providers._capabilities.require`: an image, a JSON
 Schema, reasoning...), and it sets ``response.parsed`` when the request asked for JSON
 (plain and streamed answers alike).
+
+It also keeps what every stream shares: the first-token and stall limits
+(``first_token_timeout``, ``stall_timeout``; a request's ``options`` override them and are
+taken off before the body is built, :mod:`providers._deadlines`), what to do with one
+undecodable stream event (``malformed_events``: ``skip`` it with a trace event, or
+``fail``), and what the routes say: the context window and whether the model continues a
+prefill.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from insightforge.secrets import Secret
 from insightforge.stack import AsyncResponse, Request, Response
 from insightforge.types import ChatRequest, EmbedRequest, Route, Usage
 from providers._capabilities import require
+from providers._deadlines import CALL_LIMITS, StreamLimits, limits_for, local_options
 from providers._errors import detach
 from providers._parsing import parsed
 
@@ -136,18 +144,42 @@ class BaseProvider:
     capabilities: frozenset[str] = frozenset()
     """What the provider can take beyond text chat (see :data:`providers._capabilities.
     CAPABILITIES`); requests needing anything else raise ``Unsupported``."""
+    prefill: bool = False
+    """The model continues a conversation that ends with an assistant message (so a cut
+    stream is continued by prefill); a provider whose models differ overrides
+    :meth:`continues_prefill`."""
 
     def __init__(self, *, model: str, base_url: str | None = None,
                  timeout: float | None = None, api_key: str | Secret | None = None,
                  keyring_entry: str | None = None, price: Price | dict[str, Any] | None = None,
-                 max_connections: int = 20) -> None:
+                 max_connections: int = 20, first_token_timeout: float | None = None,
+                 stall_timeout: float | None = None, context_window: int | None = None,
+                 malformed_events: str = "skip") -> None:
         if not isinstance(model, str) or not model:
             raise ConfigError(f"{self.name}: model must be a non-empty string, got {model!r}",
                               path="model")
         timeout = self.default_timeout if timeout is None else timeout
-        if not isinstance(timeout, (int, float)) or not math.isfinite(timeout) or timeout <= 0:
+        if not _positive(timeout):
             raise ConfigError(f"{self.name}: timeout must be a finite number of seconds > 0, "
                               f"got {timeout!r}", path="timeout")
+        for option, value in (("first_token_timeout", first_token_timeout),
+                              ("stall_timeout", stall_timeout)):
+            if value is not None and not _positive(value):
+                raise ConfigError(f"{self.name}: {option} must be a finite number of seconds "
+                                  f"> 0 (or None for no limit), got {value!r}", path=option)
+        if context_window is not None and (isinstance(context_window, bool) or not isinstance(
+                context_window, int) or context_window < 1):
+            raise ConfigError(f"{self.name}: context_window must be a number of tokens >= 1, "
+                              f"got {context_window!r}", path="context_window")
+        if malformed_events not in ("skip", "fail"):
+            raise ConfigError(f"{self.name}: malformed_events must be 'skip' (drop one "
+                              "undecodable stream event, with a trace event) or 'fail', got "
+                              f"{malformed_events!r}", path="malformed_events")
+        self.stream_limits = StreamLimits(
+            None if first_token_timeout is None else float(first_token_timeout),
+            None if stall_timeout is None else float(stall_timeout))
+        self.context_window = context_window
+        self.malformed_events = malformed_events
         if max_connections < 1:
             raise ConfigError(f"{self.name}: max_connections must be >= 1", path="max_connections")
         self.model = model
@@ -177,15 +209,41 @@ class BaseProvider:
         price = self.price(model)
         return None if price is None else price.cost(usage, options=options)
 
+    def window(self, model: str | None = None) -> int | None:
+        """The context window of ``model`` (default: this provider's) in tokens: the one
+        given as ``context_window``, else the one genai-prices lists, else ``None``."""
+        if self.context_window is not None and (model is None or model == self.model):
+            return self.context_window
+        from insightforge.pricing import context_window
+
+        return context_window(self.name, model or self.model)
+
+    def continues_prefill(self, model: str | None = None) -> bool:
+        """Whether ``model`` continues a final assistant message (:attr:`prefill`)."""
+        return self.prefill
+
     def routes(self) -> tuple[Route, ...]:
-        return (Route(self.name, self.model, self.price(), self.base_url),)
+        return (Route(self.name, self.model, self.price(), self.base_url,
+                      context_window=self.window(), prefill=self.continues_prefill()),)
 
     # -- dispatch -----------------------------------------------------------------------
+    def _limited(self, request: ChatRequest) -> tuple[ChatRequest, Any]:
+        """The request without InsightForge's own options, and the call's stream limits
+        set for the provider's stream code to read (:data:`providers._deadlines.
+        CALL_LIMITS`)."""
+        limits = limits_for(self.name, self.stream_limits, request) if request.stream \
+            else StreamLimits()
+        return local_options(request), CALL_LIMITS.set(limits)
+
     def __call__(self, request: Request, /) -> Response:
         try:
             if isinstance(request, ChatRequest):
                 require(self, request)
-                return self._parsed(request, self._chat(request))
+                request, token = self._limited(request)
+                try:
+                    return self._parsed(request, self._chat(request))
+                finally:
+                    CALL_LIMITS.reset(token)
             if isinstance(request, EmbedRequest):
                 return self._embed(request)
         except InsightForgeError as err:
@@ -198,7 +256,11 @@ class BaseProvider:
         try:
             if isinstance(request, ChatRequest):
                 require(self, request)
-                return self._parsed(request, await self._achat(request))
+                request, token = self._limited(request)
+                try:
+                    return self._parsed(request, await self._achat(request))
+                finally:
+                    CALL_LIMITS.reset(token)
             if isinstance(request, EmbedRequest):
                 return await self._aembed(request)
         except InsightForgeError as err:
@@ -263,6 +325,11 @@ class BaseProvider:
         default = self.base_url == self.default_base_url
         where = "" if default else f", base_url={self.base_url!r}"
         return f"{type(self).__name__}(model={self.model!r}{where})"
+
+
+def _positive(value: object) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value) and value > 0)
 
 
 class PooledProvider(BaseProvider):

@@ -28,16 +28,20 @@ thread: a module being imported there is seen half-initialised by other threads 
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import httpx
 
 from insightforge.errors import InsightForgeError
+from insightforge.types import Chunk
 from providers._base import LazyClient, PerLoop, PooledProvider
+from providers._deadlines import StreamLimits, call_limits, restore_read_timeout, within
 from providers._errors import detach, error_from_status
 from providers._failures import error_from_transport, unexpected
 from providers._lines import (
+    Skips,
     SSEDecoder,
     SSEEvent,
     StreamDecoder,
@@ -47,18 +51,28 @@ from providers._lines import (
     ndjson_object,
     truncated,
 )
+from providers._watch import aguard, guard, shutdown
 
-__all__ = ["HttpxProvider", "LineStream", "SSEDecoder", "SSEEvent", "StreamDecoder",
+__all__ = ["HttpxProvider", "LineStream", "SSEDecoder", "SSEEvent", "Skips", "StreamDecoder",
            "adrive", "decode_json", "drive", "ndjson_object", "truncated"]
 
 class LineStream:
-    """An open streamed answer: its text lines and a ``close`` for the connection."""
+    """An open streamed answer: its text lines, a ``close`` for the connection, and what
+    reading it needs — the call's stream limits, when it was sent, how to interrupt a
+    blocked read, and the skipped-event counter."""
 
-    __slots__ = ("close", "lines")
+    __slots__ = ("close", "interrupt", "limits", "lines", "skips", "started")
 
-    def __init__(self, lines: Any, close: Callable[[], Any]) -> None:
+    def __init__(self, lines: Any, close: Callable[[], Any], *,
+                 limits: StreamLimits | None = None, started: float = 0.0,
+                 interrupt: Callable[[], None] | None = None,
+                 skips: Skips | None = None) -> None:
         self.lines = lines
         self.close = close
+        self.limits = limits or StreamLimits()
+        self.started = started
+        self.interrupt = interrupt or (lambda: None)
+        self.skips = skips
 
 
 class HttpxProvider(PooledProvider):
@@ -138,11 +152,30 @@ class HttpxProvider(PooledProvider):
         return decode_json(self.name, response.content)
 
     # -- a streamed answer, line by line ------------------------------------------------
+    def _skips(self) -> Skips:
+        return Skips(self.name, self.malformed_events == "skip")
+
     def _open_lines(self, path: str, body: Any) -> LineStream:
-        """POST and open the answer; status errors raise here, before any chunk."""
-        client = self._sync.get()
-        response = self._sent(lambda: client.send(client.build_request("POST", path, json=body),
-                                                  stream=True))
+        """POST and open the answer; status errors raise here, before any chunk. The
+        header wait ends at the first-token limit when it is the shorter."""
+        client = self._sync.get()  # made before the clock starts: not the provider's time
+        limits, started = call_limits(), time.monotonic()
+        head = limits.head(self.timeout)
+        extra: dict[str, Any] = {} if head is None else {
+            "timeout": httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0), read=head)}
+        try:
+            response = self._sent(lambda: client.send(
+                client.build_request("POST", path, json=body, **extra), stream=True))
+        except InsightForgeError as err:
+            error = limits.first_token_error(err, self.name, head)
+        else:
+            if head is not None:
+                restore_read_timeout(response, self.timeout)
+            return self._lines_of(response, limits, started)
+        raise detach(error)
+
+    def _lines_of(self, response: httpx.Response, limits: StreamLimits,
+                  started: float) -> LineStream:
         if response.status_code >= 400:
             try:
                 response.read()
@@ -158,12 +191,15 @@ class HttpxProvider(PooledProvider):
             finally:
                 response.close()
 
-        return LineStream(lines(), response.close)
+        return LineStream(lines(), response.close, limits=limits, started=started,
+                          interrupt=shutdown(response), skips=self._skips())
 
     async def _aopen_lines(self, path: str, body: Any) -> LineStream:
-        client = self._aclient()
-        response = await self._asent(client.send(client.build_request("POST", path, json=body),
-                                                 stream=True))
+        client = self._aclient()  # made before the clock starts: not the provider's time
+        limits, started = call_limits(), time.monotonic()
+        response = await within(self._asent(client.send(
+            client.build_request("POST", path, json=body), stream=True)), limits, self.name,
+            started)
         if response.status_code >= 400:
             try:
                 await response.aread()
@@ -180,6 +216,18 @@ class HttpxProvider(PooledProvider):
             finally:
                 await response.aclose()
 
-        return LineStream(lines(), response.aclose)
+        return LineStream(lines(), response.aclose, limits=limits, started=started,
+                          skips=self._skips())
+
+    def _chunks(self, opened: LineStream, decoder: StreamDecoder) -> Iterator[Chunk]:
+        """The chunks of an opened stream: decoded, malformed events skipped as configured,
+        under the call's first-token and stall limits."""
+        return guard(drive(self.name, opened.lines, decoder, opened.skips), opened.limits,
+                     provider=self.name, started=opened.started, interrupt=opened.interrupt)
+
+    def _achunks(self, opened: LineStream, decoder: StreamDecoder) -> AsyncIterator[Chunk]:
+        """The async twin of :meth:`_chunks`."""
+        return aguard(adrive(self.name, opened.lines, decoder, opened.skips), opened.limits,
+                      provider=self.name, started=opened.started)
 
     # -- life -----------------------------------------------------------------------------

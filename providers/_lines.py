@@ -18,11 +18,11 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any, Protocol
 
 from insightforge.errors import InsightForgeError, MalformedResponse, ProviderUnavailable
-from insightforge.types import Chunk
+from insightforge.types import Chunk, TraceEvent
 from providers._errors import detach
 from providers._failures import mid_stream
 
-__all__ = ["SSEDecoder", "SSEEvent", "StreamDecoder", "adrive", "decode_json", "drive",
+__all__ = ["SSEDecoder", "SSEEvent", "Skips", "StreamDecoder", "adrive", "decode_json", "drive",
            "ndjson_object", "truncated"]
 
 Lines = Iterator[str]
@@ -115,32 +115,75 @@ def truncated(provider: str, why: str = "", chunks: int | None = None) -> Provid
                                provider=provider)
 
 
-def _source_ended(provider: str, exc: Exception, chunks: int) -> InsightForgeError:
+def _source_ended(provider: str, exc: Exception, chunks: int,
+                  skips: Skips) -> InsightForgeError:
     """Why the line source stopped: its end (no end marker came), our error, or the HTTP
     stack's failure (a cut, a stall; :func:`~providers._failures.mid_stream`)."""
     if isinstance(exc, (StopIteration, StopAsyncIteration)):
-        return truncated(provider, chunks=chunks)
+        return skips.ended_early(chunks)
     if isinstance(exc, InsightForgeError):
         return exc
     return mid_stream(provider, exc, chunks)
 
 
-def drive(provider: str, lines: Lines, decoder: StreamDecoder) -> Iterator[Chunk]:
-    """Chunks from ``lines`` through ``decoder``; a missing end marker raises.
+class Skips:
+    """Undecodable events skipped in one stream (``enabled``: the provider's
+    ``malformed_events='skip'``); :meth:`events` is what the final response's trace says."""
+
+    __slots__ = ("count", "enabled", "provider")
+
+    def __init__(self, provider: str, enabled: bool) -> None:
+        self.provider = provider
+        self.enabled = enabled
+        self.count = 0
+
+    def feed(self, decoder: StreamDecoder, line: str) -> list[Chunk]:
+        """``decoder.feed(line)``, with a malformed line skipped when enabled."""
+        try:
+            return decoder.feed(line)
+        except MalformedResponse:
+            if not self.enabled:
+                raise
+            self.count += 1
+            return []
+
+    def ended_early(self, chunks: int | None = None) -> InsightForgeError:
+        """The error for lines that ran out before the end marker (``chunks``: how many
+        had arrived)."""
+        if self.count:
+            return MalformedResponse(f"{self.provider} sent a stream we could not read "
+                                     f"({self.count} undecodable event(s), then no end "
+                                     "marker); retry or check base_url.",
+                                     provider=self.provider)
+        return truncated(self.provider, chunks=chunks)
+
+    def events(self) -> tuple[TraceEvent, ...]:
+        if not self.count:
+            return ()
+        return (TraceEvent("stream", "skipped", f"{self.provider} sent {self.count} "
+                           "undecodable stream event(s); skipped (malformed_events='skip')",
+                           {"provider": self.provider, "count": self.count}),)
+
+
+def drive(provider: str, lines: Lines, decoder: StreamDecoder,
+          skips: Skips | None = None) -> Iterator[Chunk]:
+    """Chunks from ``lines`` through ``decoder``; a missing end marker raises; a malformed
+    line is skipped when ``skips`` says so.
 
     A failure of the line source (the HTTP stack) is mapped here, where the number of
     chunks delivered is known; a bug in the decoder surfaces as itself. Errors leave
     without the HTTP stack's exception chain (:func:`~providers._errors.detach`).
     """
+    skips = skips or Skips(provider, False)
     source, chunks = iter(lines), 0
     while True:
         try:
             line = next(source)
         except Exception as exc:
-            error = _source_ended(provider, exc, chunks)
+            error = _source_ended(provider, exc, chunks, skips)
             break
         try:
-            out = decoder.feed(line)
+            out = skips.feed(decoder, line)
         except InsightForgeError as err:
             error = err
             break
@@ -152,18 +195,19 @@ def drive(provider: str, lines: Lines, decoder: StreamDecoder) -> Iterator[Chunk
     raise detach(error)
 
 
-async def adrive(provider: str, lines: AsyncIterator[str],
-                 decoder: StreamDecoder) -> AsyncIterator[Chunk]:
+async def adrive(provider: str, lines: AsyncIterator[str], decoder: StreamDecoder,
+                 skips: Skips | None = None) -> AsyncIterator[Chunk]:
     """The async twin of :func:`drive`."""
+    skips = skips or Skips(provider, False)
     source, chunks = aiter(lines), 0
     while True:
         try:
             line = await anext(source)
         except Exception as exc:
-            error = _source_ended(provider, exc, chunks)
+            error = _source_ended(provider, exc, chunks, skips)
             break
         try:
-            out = decoder.feed(line)
+            out = skips.feed(decoder, line)
         except InsightForgeError as err:
             error = err
             break

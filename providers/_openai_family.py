@@ -20,6 +20,7 @@ half-initialised (issue 12: ``AttributeError: partially initialized module 'http
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping
 from decimal import Decimal
 from typing import Any
@@ -29,19 +30,19 @@ import httpx  # noqa: F401  (imported whole before any request: see the module d
 import httpx2
 import openai
 
-from insightforge.errors import ProviderUnavailable, Unsupported
+from insightforge.errors import InsightForgeError, Unsupported
 from insightforge.pricing import Price
 from insightforge.streams import AsyncChatStream, ChatStream
 from insightforge.types import ChatRequest, ChatResponse, Chunk, EmbedRequest, EmbedResponse
 from providers import _openai_wire as wire
 from providers._base import LazyClient, PerLoop, PooledProvider
+from providers._deadlines import StreamLimits, call_limits, restore_read_timeout, within
 from providers._errors import detach
 from providers._lines import truncated
+from providers._openai_stream import AsyncEventStream, EventReader, EventStream
+from providers._watch import aguard, guard, shutdown
 
 __all__ = ["OpenAIFamily"]
-
-_STREAM: Any = openai.Stream[object]
-_ASTREAM: Any = openai.AsyncStream[object]
 
 
 def _release(source: Any) -> None:
@@ -63,23 +64,6 @@ async def _arelease(source: Any) -> None:
         with contextlib.suppress(Exception):
             await iterator.aclose()
     await source.close()
-
-
-class _Meta:
-    """What a stream learns on the way: the response id and the model that answered."""
-
-    __slots__ = ("finished", "id", "model")
-
-    def __init__(self) -> None:
-        self.id: str | None = None
-        self.model: str | None = None
-        self.finished = False
-
-    def see(self, data: Any) -> None:
-        if self.id is None and isinstance(data, dict):
-            got_id, got_model = data.get("id"), data.get("model")
-            self.id = got_id if isinstance(got_id, str) else ""
-            self.model = got_model if isinstance(got_model, str) and got_model else None
 
 
 class OpenAIFamily(PooledProvider):
@@ -149,7 +133,7 @@ class OpenAIFamily(PooledProvider):
         return None if price is None else price.cost(response.usage, options=options)
 
     def _finish(self, request: ChatRequest, model: str, response: ChatResponse,
-                meta: _Meta | None = None) -> ChatResponse:
+                meta: EventReader | None = None) -> ChatResponse:
         usage = response.usage
         if self.estimate_usage and not usage.input_tokens and not usage.output_tokens:
             usage = wire.estimate_usage(request, response.text)
@@ -157,6 +141,8 @@ class OpenAIFamily(PooledProvider):
         if meta is not None:
             changes["id"] = meta.id or response.id
             changes["model"] = meta.model or response.model
+            if meta.skipped:
+                changes["trace"] = (*response.trace, *meta.events())
         response = attrs.evolve(response, **changes)
         return attrs.evolve(response, cost_usd=self._cost(model, response, request.options))
 
@@ -187,9 +173,7 @@ class OpenAIFamily(PooledProvider):
         body = self._body(request, model)
         client = self._sync.get()
         if request.stream:
-            source = self._sdk(lambda: client.post(self.chat_path, body=body, cast_to=object,
-                                                   stream=True, stream_cls=_STREAM))
-            return self._stream(source, request, model)
+            return self._open_stream(client, body, request, model)
         data = self._sdk(lambda: client.post(self.chat_path, body=body, cast_to=object))
         return self._answer(request, model, data)
 
@@ -198,11 +182,32 @@ class OpenAIFamily(PooledProvider):
         body = self._body(request, model)
         client = self._async.get()
         if request.stream:
-            source = await self._asdk(client.post(self.chat_path, body=body, cast_to=object,
-                                                  stream=True, stream_cls=_ASTREAM))
-            return self._astream(source, request, model)
+            limits, started = call_limits(), time.monotonic()
+            source = await within(self._asdk(client.post(
+                self.chat_path, body=body, cast_to=object, stream=True,
+                stream_cls=AsyncEventStream)), limits, self.name, started)
+            return self._astream(source, request, model, limits, started)
         data = await self._asdk(client.post(self.chat_path, body=body, cast_to=object))
         return self._answer(request, model, data)
+
+    def _open_stream(self, client: Any, body: Any, request: ChatRequest,
+                     model: str) -> ChatStream:
+        """Send, wait for the headers (within the first-token limit), and read the stream."""
+        limits, started = call_limits(), time.monotonic()
+        head = limits.head(self.timeout)
+        options: Any = {} if head is None else {"timeout": httpx2.Timeout(self.timeout,
+                                                                           read=head)}
+        try:
+            source = self._sdk(lambda: client.post(self.chat_path, body=body, cast_to=object,
+                                                   options=options, stream=True,
+                                                   stream_cls=EventStream))
+        except InsightForgeError as err:
+            error = limits.first_token_error(err, self.name, head)
+        else:
+            if head is not None:
+                restore_read_timeout(source.response, self.timeout)
+            return self._stream(source, request, model, limits, started)
+        raise detach(error)
 
     def _answer(self, request: ChatRequest, model: str, data: Any) -> ChatResponse:
         response = wire.parse_chat(data, provider=self.name, model=model)
@@ -210,76 +215,93 @@ class OpenAIFamily(PooledProvider):
             return self._finish(request, model, response)
         return attrs.evolve(response, cost_usd=self._cost(model, response, request.options))
 
-    def _ended_early(self, chunks: int) -> ProviderUnavailable:
-        """A stream ended before its finish chunk: the same rule as every provider (retryable)."""
+    def _ended_early(self, chunks: int, meta: EventReader | None = None) -> InsightForgeError:
+        """A stream cut before its finish chunk: the same rule as every provider (retryable);
+        one that skipped undecodable events on the way is a malformed stream."""
+        if meta is not None and meta.skipped:
+            return wire.malformed(self.name, f"a stream ({meta.skipped} undecodable "
+                                  "event(s), then no finish chunk)")
         return truncated(self.name, "no finish chunk", chunks)
 
-    def _stream(self, source: Any, request: ChatRequest, model: str) -> ChatStream:
-        meta = _Meta()
+    def _reader(self) -> EventReader:
+        return EventReader(self.name, skip=self.malformed_events == "skip",
+                           usage_expected=self.stream_usage)
+
+    def _stream(self, source: Any, request: ChatRequest, model: str, limits: StreamLimits,
+                started: float) -> ChatStream:
+        meta = self._reader()
         name = self.name
+        asked = getattr(source.response, "request", None)
 
         def chunks() -> Generator[Chunk, None, None]:
             count = 0
             try:
-                for data in source:
-                    meta.see(data)
-                    chunk = wire.parse_chunk(data, provider=name)
+                for event in source:
+                    chunk = meta.feed(event.data, asked)
                     if chunk is not None:
-                        meta.finished = meta.finished or chunk.finish_reason is not None
                         count += 1
                         yield chunk
+                    if meta.complete:  # finish (and usage) came: no need to wait for [DONE]
+                        return
             except Exception as exc:
                 error = wire.map_stream_error(name, exc, count)
             else:
                 if meta.finished:
                     return
-                error = self._ended_early(count)
+                error = self._ended_early(count, meta)
             finally:
                 _release(source)
             raise detach(error)  # outside the except block: no SDK exception in the chain
 
         gen = chunks()
+        guarded = guard(gen, limits, provider=name, started=started,
+                        interrupt=shutdown(source.response))
 
         def close() -> None:
+            guarded.close()  # type: ignore[attr-defined]
             gen.close()
             _release(source)
 
         return ChatStream.from_chunks(
-            gen, model=model, provider=name, close=close,
+            guarded, model=model, provider=name, close=close,
             on_end=lambda response: self._finish(request, model, response, meta))
 
-    def _astream(self, source: Any, request: ChatRequest, model: str) -> AsyncChatStream:
-        meta = _Meta()
+    def _astream(self, source: Any, request: ChatRequest, model: str, limits: StreamLimits,
+                 started: float) -> AsyncChatStream:
+        meta = self._reader()
         name = self.name
+        asked = getattr(source.response, "request", None)
 
         async def chunks() -> AsyncGenerator[Chunk, None]:
             count = 0
             try:
-                async for data in source:
-                    meta.see(data)
-                    chunk = wire.parse_chunk(data, provider=name)
+                async for event in source:
+                    chunk = meta.feed(event.data, asked)
                     if chunk is not None:
-                        meta.finished = meta.finished or chunk.finish_reason is not None
                         count += 1
                         yield chunk
+                    if meta.complete:
+                        return
             except Exception as exc:
                 error = wire.map_stream_error(name, exc, count)
             else:
                 if meta.finished:
                     return
-                error = self._ended_early(count)
+                error = self._ended_early(count, meta)
             finally:
                 await _arelease(source)
             raise detach(error)
 
         gen = chunks()
+        guarded = aguard(gen, limits, provider=name, started=started)
 
         async def close() -> None:
+            await guarded.aclose()  # type: ignore[attr-defined]
             await gen.aclose()
             await _arelease(source)
 
         return AsyncChatStream.from_chunks(
-            gen, model=model, provider=name, close=close,
+            guarded, model=model, provider=name, close=close,
             on_end=lambda response: self._finish(request, model, response, meta))
 
     # -- embeddings -------------------------------------------------------------------------

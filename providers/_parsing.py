@@ -49,8 +49,8 @@ def _stream(provider: str, request: ChatRequest, inner: ChatStream) -> ChatStrea
         source.close()
         inner.close()
 
-    return ChatStream.from_chunks(source, model=request.model or "", provider=provider,
-                                  close=close, on_end=lambda _: final[0])
+    return ChatStream.from_chunks(source, model=inner.model, provider=provider,
+                                  id=inner._meta[2], close=close, on_end=lambda _: final[0])
 
 
 def _astream(provider: str, request: ChatRequest, inner: AsyncChatStream) -> AsyncChatStream:
@@ -67,5 +67,6 @@ def _astream(provider: str, request: ChatRequest, inner: AsyncChatStream) -> Asy
         await source.aclose()
         await inner.aclose()
 
-    return AsyncChatStream.from_chunks(source, model=request.model or "", provider=provider,
-                                       close=close, on_end=lambda _: final[0])
+    return AsyncChatStream.from_chunks(source, model=inner.model, provider=provider,
+                                       id=inner._meta[2], close=close,
+                                       on_end=lambda _: final[0])

@@ -61,7 +61,7 @@ from insightforge.types import (
     ToolCallDelta,
     Usage,
 )
-from providers._httpx import HttpxProvider, adrive, drive, ndjson_object
+from providers._httpx import HttpxProvider, ndjson_object
 from providers._wire import arguments_object, arguments_text, get, json_schema, optional_int
 
 __all__ = ["TemplateProvider"]
@@ -216,7 +216,8 @@ class TemplateProvider(HttpxProvider):
         if not request.stream:
             return self._reply(self._send_json("POST", "/api/chat", body), model)
         opened = self._open_lines("/api/chat", body)  # HTTP errors raise here, before chunk 1
-        return ChatStream.from_chunks(drive(self.name, opened.lines, StreamDecoder(self.name)),
+        # _chunks: decoded lines, a malformed one skipped, first-token and stall limits kept
+        return ChatStream.from_chunks(self._chunks(opened, StreamDecoder(self.name)),
                                       model=model, provider=self.name, close=opened.close,
                                       on_end=self._done)
 
@@ -226,8 +227,7 @@ class TemplateProvider(HttpxProvider):
         if not request.stream:
             return self._reply(await self._asend_json("POST", "/api/chat", body), model)
         opened = await self._aopen_lines("/api/chat", body)
-        decoder = StreamDecoder(self.name)
-        return AsyncChatStream.from_chunks(adrive(self.name, opened.lines, decoder),
+        return AsyncChatStream.from_chunks(self._achunks(opened, StreamDecoder(self.name)),
                                            model=model, provider=self.name,
                                            close=opened.close, on_end=self._done)
 

@@ -21,7 +21,7 @@ from insightforge.stack import AsyncResponse, Response
 from insightforge.streams import AsyncChatStream, ChatStream
 from insightforge.types import ChatRequest, ChatResponse, EmbedRequest
 from providers import _anthropic_wire as wire
-from providers._httpx import HttpxProvider, adrive, drive
+from providers._httpx import HttpxProvider, LineStream
 from providers._wire import get
 
 __all__ = ["Anthropic"]
@@ -44,6 +44,11 @@ class Anthropic(HttpxProvider):
             answer tool) or ``"auto"`` (native from Claude 4.5 on, by the model's name).
         thinking: ``"adaptive"`` (``thinking: {type: adaptive}`` and an effort),
             ``"enabled"`` (a token budget) or ``"auto"`` (adaptive from Claude 4.6 on).
+        prefill: whether the model continues a final assistant message, so a cut stream
+            is continued from the delivered text: ``"auto"`` (Claude before 4.6; later
+            models reject prefill), ``True`` or ``False``.
+        first_token_timeout, stall_timeout, context_window, malformed_events: as for
+            every provider (docs/providers/anthropic.md).
     """
 
     name = "anthropic"
@@ -58,7 +63,7 @@ class Anthropic(HttpxProvider):
                  timeout: float | None = None, api_key: str | Secret | None = None,
                  max_tokens_default: int = 1024, anthropic_version: str = "2023-06-01",
                  max_connections: int = 20, structured_output: str = "auto",
-                 thinking: str = "auto", **kwargs: Any) -> None:
+                 thinking: str = "auto", prefill: str | bool = "auto", **kwargs: Any) -> None:
         if isinstance(max_tokens_default, bool) or not isinstance(max_tokens_default, int) \
                 or max_tokens_default < 1:
             raise ConfigError("anthropic: max_tokens_default must be a positive integer, "
@@ -69,12 +74,19 @@ class Anthropic(HttpxProvider):
         if thinking not in ("auto", "adaptive", "enabled"):
             raise ConfigError("anthropic: thinking must be 'auto', 'adaptive' or 'enabled', "
                               f"got {thinking!r}", path="thinking")
+        if prefill not in ("auto", True, False):
+            raise ConfigError("anthropic: prefill must be 'auto', true or false, got "
+                              f"{prefill!r}", path="prefill")
         self.structured_output = structured_output
         self.thinking = thinking
+        self.prefill_mode = prefill
         super().__init__(model=model, base_url=base_url, timeout=timeout, api_key=api_key,
                          max_connections=max_connections, **kwargs)
         self.max_tokens_default = max_tokens_default
         self.anthropic_version = anthropic_version
+
+    def continues_prefill(self, model: str | None = None) -> bool:
+        return wire.continues_prefill(model or self.model, self.prefill_mode)
 
     def _headers(self) -> dict[str, str]:
         headers = super()._headers()
@@ -103,11 +115,13 @@ class Anthropic(HttpxProvider):
                                                options=_billed_tier(data, options)))
 
     def _finish(self, decoder: wire.AnthropicStreamDecoder, model: str,
-                options: Mapping[str, Any]) -> Any:
+                options: Mapping[str, Any], opened: LineStream | None = None) -> Any:
         def on_end(response: ChatResponse) -> ChatResponse:
             answered = decoder.model or model
+            skipped = opened.skips.events() if opened and opened.skips else ()
             return attrs.evolve(response, model=answered, id=decoder.id or response.id,
-                                cost_usd=self.cost(answered, response.usage, options=options))
+                                cost_usd=self.cost(answered, response.usage, options=options),
+                                trace=(*response.trace, *skipped))
         return on_end
 
     def _chat(self, request: ChatRequest) -> Response:
@@ -118,9 +132,10 @@ class Anthropic(HttpxProvider):
                                   request.options)
         opened = self._open_lines(_PATH, body)
         decoder = wire.AnthropicStreamDecoder(answer)
-        return ChatStream.from_chunks(drive(self.name, opened.lines, decoder), model=model,
+        return ChatStream.from_chunks(self._chunks(opened, decoder), model=model,
                                       provider=self.name, close=opened.close,
-                                      on_end=self._finish(decoder, model, request.options))
+                                      on_end=self._finish(decoder, model, request.options,
+                                                          opened))
 
     async def _achat(self, request: ChatRequest) -> AsyncResponse:
         model, body = self._body(request)
@@ -130,10 +145,11 @@ class Anthropic(HttpxProvider):
                                   request.options)
         opened = await self._aopen_lines(_PATH, body)
         decoder = wire.AnthropicStreamDecoder(answer)
-        return AsyncChatStream.from_chunks(adrive(self.name, opened.lines, decoder),
+        return AsyncChatStream.from_chunks(self._achunks(opened, decoder),
                                            model=model, provider=self.name,
                                            close=opened.close,
-                                           on_end=self._finish(decoder, model, request.options))
+                                           on_end=self._finish(decoder, model,
+                                                               request.options, opened))
 
     # -- embeddings -----------------------------------------------------------------------
     def _unsupported(self) -> Unsupported:

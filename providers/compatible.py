@@ -53,7 +53,10 @@ class OpenAICompatible(OpenAI):
                  embedding_model: str | None = None, timeout: float = 60,
                  max_connections: int = 20, price: Price | dict[str, Any] | None = None,
                  keyring_entry: str | None = None,
-                 capabilities: Iterable[str] | None = None) -> None:
+                 capabilities: Iterable[str] | None = None, prefill: bool = False,
+                 first_token_timeout: float | None = None,
+                 stall_timeout: float | None = None, context_window: int | None = None,
+                 malformed_events: str = "skip") -> None:
         chosen = DEFAULT_CAPABILITIES if capabilities is None else frozenset(capabilities)
         unknown = sorted(chosen - CAPABILITIES)
         if unknown:
@@ -69,10 +72,13 @@ class OpenAICompatible(OpenAI):
         # Instance-level name and env var: one class serves many differently named servers.
         self.name = name
         self.env_vars = (api_key_env,) if api_key_env else ()
+        self.prefill = bool(prefill)
         super().__init__(model, base_url=base_url, timeout=timeout, api_key=api_key,
                          embedding_model=embedding_model or model,
                          max_connections=max_connections, price=price,
-                         keyring_entry=keyring_entry)
+                         keyring_entry=keyring_entry, first_token_timeout=first_token_timeout,
+                         stall_timeout=stall_timeout, context_window=context_window,
+                         malformed_events=malformed_events)
         self._setup(embedding_model=embedding_model or model, stream_usage=stream_usage,
                     estimate_usage=True, embeddings=embeddings)
 

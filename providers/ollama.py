@@ -21,7 +21,7 @@ from insightforge.stack import AsyncResponse, Response
 from insightforge.streams import AsyncChatStream, ChatStream
 from insightforge.types import ChatRequest, ChatResponse, EmbedRequest, EmbedResponse
 from providers import _ollama_wire as wire
-from providers._httpx import HttpxProvider, LineStream, adrive, drive
+from providers._httpx import HttpxProvider, LineStream
 from providers._wire import estimate_usage
 
 __all__ = ["Ollama"]
@@ -39,6 +39,9 @@ class Ollama(HttpxProvider):
         api_key: only for an Ollama behind an authenticating proxy; sent as a Bearer token
             (else read from ``OLLAMA_API_KEY``; never required).
         max_connections: the pool size of each client.
+        first_token_timeout, stall_timeout, context_window, malformed_events: as for every
+            provider (docs/providers/ollama.md). Ollama continues a final assistant message,
+            so a stream cut mid-way is continued from the delivered text.
     """
 
     name = "ollama"
@@ -47,6 +50,7 @@ class Ollama(HttpxProvider):
     key_required = False
     default_timeout = 120.0
     capabilities = frozenset({"images", "structured_output", "reasoning", "parallel_tools"})
+    prefill = True  # Ollama continues a conversation that ends with an assistant message
 
     def __init__(self, model: str = "llama3.1", *, base_url: str | None = None,
                  timeout: float | None = None, embedding_model: str | None = None,
@@ -81,14 +85,16 @@ class Ollama(HttpxProvider):
                             cost_usd=self.cost(answered or model, usage))
 
     def _finish(self, request: ChatRequest, decoder: wire.OllamaStreamDecoder,
-                model: str) -> Any:
+                model: str, opened: LineStream | None = None) -> Any:
         def on_end(response: ChatResponse) -> ChatResponse:
             answered = decoder.model or model
             usage = response.usage
             if usage.total_tokens == 0:  # the server reported no counts
                 usage = estimate_usage(request, response.text)
+            skipped = opened.skips.events() if opened and opened.skips else ()
             return attrs.evolve(response, model=answered, usage=usage,
-                                cost_usd=self.cost(answered, usage))
+                                cost_usd=self.cost(answered, usage),
+                                trace=(*response.trace, *skipped))
         return on_end
 
     def _chat(self, request: ChatRequest) -> Response:
@@ -97,9 +103,9 @@ class Ollama(HttpxProvider):
             return self._response(request, self._send_json("POST", "/api/chat", body), model)
         opened: LineStream = self._open_lines("/api/chat", body)
         decoder = wire.OllamaStreamDecoder()
-        return ChatStream.from_chunks(drive(self.name, opened.lines, decoder), model=model,
-                                      provider=self.name, close=opened.close,
-                                      on_end=self._finish(request, decoder, model))
+        on_end = self._finish(request, decoder, model, opened)
+        return ChatStream.from_chunks(self._chunks(opened, decoder), model=model,
+                                      provider=self.name, close=opened.close, on_end=on_end)
 
     async def _achat(self, request: ChatRequest) -> AsyncResponse:
         model, body = self._body(request)
@@ -108,10 +114,10 @@ class Ollama(HttpxProvider):
                                   model)
         opened = await self._aopen_lines("/api/chat", body)
         decoder = wire.OllamaStreamDecoder()
-        return AsyncChatStream.from_chunks(adrive(self.name, opened.lines, decoder),
-                                           model=model, provider=self.name,
-                                           close=opened.close,
-                                           on_end=self._finish(request, decoder, model))
+        on_end = self._finish(request, decoder, model, opened)
+        return AsyncChatStream.from_chunks(self._achunks(opened, decoder), model=model,
+                                           provider=self.name, close=opened.close,
+                                           on_end=on_end)
 
     # -- embeddings -----------------------------------------------------------------------
     def _embed_body(self, request: EmbedRequest) -> tuple[str, dict[str, Any]]:

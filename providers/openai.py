@@ -29,6 +29,9 @@ class OpenAI(OpenAIFamily):
     Attributes:
         model: the default chat model; embedding_model: the default embedding model.
         base_url, timeout, organization, max_connections: as given.
+        stream_limits: ``first_token_timeout`` and ``stall_timeout`` (seconds or ``None``;
+            a request's ``options`` override them). context_window: as given (else
+            genai-prices'). malformed_events: ``skip`` or ``fail`` one undecodable event.
     """
 
     name = "openai"
@@ -42,10 +45,15 @@ class OpenAI(OpenAIFamily):
                  organization: str | None = None,
                  embedding_model: str = "text-embedding-3-small", max_connections: int = 20,
                  price: Price | dict[str, Any] | None = None,
-                 keyring_entry: str | None = None) -> None:
+                 keyring_entry: str | None = None,
+                 first_token_timeout: float | None = None,
+                 stall_timeout: float | None = None, context_window: int | None = None,
+                 malformed_events: str = "skip") -> None:
         super().__init__(model=model, base_url=base_url, timeout=timeout, api_key=api_key,
                          keyring_entry=keyring_entry, price=price,
-                         max_connections=max_connections)
+                         max_connections=max_connections,
+                         first_token_timeout=first_token_timeout, stall_timeout=stall_timeout,
+                         context_window=context_window, malformed_events=malformed_events)
         self.organization = organization
         self._setup(embedding_model=embedding_model)
 

@@ -1,12 +1,15 @@
 """DESIGN.md invariant 7, as a property: retries and fallbacks never bill or log a request
-twice, and streams are never retried after their first chunk.
+twice, and a chunk that reached the caller is never delivered again.
 
 Hypothesis generates fault scripts for a primary and an alternate provider (retryable
 outages, throttles, unretryable errors, streams that fail before or after their first
 chunk) and drives them through the usual onion — AuditLog, Budget, Fallback, Retry — sync
-and async. For every request: exactly one audit record; the ledger's spend equals the sum
-of the answered requests' costs (a failed attempt bills nothing, a success bills once); a
-stream that failed after a chunk reached the caller was neither retried nor re-routed.
+and async, with stream continuation on (the default, issue 13) or off. For every request:
+exactly one audit record; the ledger's spend equals the sum of the answered requests' costs
+(a failed attempt bills nothing, a success bills once). A continued stream's text is exactly
+its final response's text (or, when it could not be completed, the ``StreamInterrupted``'s
+partial text); with continuation off, a stream that failed after a chunk reached the caller
+was neither retried nor re-routed.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from insightforge import (
     InsightForgeError,
     ProviderUnavailable,
     RateLimitError,
+    StreamInterrupted,
     stack,
 )
 from insightforge.testing.scripted import ScriptedProvider, Step, StreamStep
@@ -68,12 +72,13 @@ async def _ano_sleep(_: float) -> None:
     return None
 
 
-def _build(path: Path, primary: ScriptedProvider, alternate: ScriptedProvider) -> Any:
+def _build(path: Path, primary: ScriptedProvider, alternate: ScriptedProvider,
+           resume: bool = True) -> Any:
     return stack(
         AuditLog(FileSink(path, fsync="never")),
         Budget(limit_usd=1000),
-        Fallback(alternate),
-        Retry(attempts=3, sleep=_no_sleep, asleep=_ano_sleep),
+        Fallback(alternate, resume=resume),
+        Retry(attempts=3, sleep=_no_sleep, asleep=_ano_sleep, resume=resume),
         provider=primary,
     )
 
@@ -89,35 +94,38 @@ def _records(path: Path) -> list[dict[str, Any]]:
     return [r for r in rows if "outcome" in r]
 
 
-Outcome = tuple[ChatResponse | None, int | None]
+Outcome = tuple[ChatResponse | None, int | None, str, BaseException | None]
 
 
 def _drive(llm: Any, request: ChatRequest, use_async: bool, calls: Any) -> Outcome:
-    """Send one request; returns the response (None on error) and the upstream call count
-    at the moment the first chunk reached the caller (None if none did)."""
+    """Send one request; returns the response (None on error), the upstream call count at
+    the moment the first chunk reached the caller (None if none did), the text delivered,
+    and the error."""
     async def arun() -> Outcome:
-        at_first = None
+        at_first, text = None, []
         try:
             result = await llm.acall(request)
             if not request.stream:
-                return result, None
-            async for _ in result:
+                return result, None, result.text, None
+            async for chunk in result:
                 at_first = calls() if at_first is None else at_first
-            return result.response, at_first
-        except InsightForgeError:
-            return None, at_first
+                text.append(chunk.text)
+            return result.response, at_first, "".join(text), None
+        except InsightForgeError as error:
+            return None, at_first, "".join(text), error
 
     def run() -> Outcome:
-        at_first = None
+        at_first, text = None, []
         try:
             result = llm(request)
             if not request.stream:
-                return result, None
-            for _ in result:
+                return result, None, result.text, None
+            for chunk in result:
                 at_first = calls() if at_first is None else at_first
-            return result.response, at_first
-        except InsightForgeError:
-            return None, at_first
+                text.append(chunk.text)
+            return result.response, at_first, "".join(text), None
+        except InsightForgeError as error:
+            return None, at_first, "".join(text), error
 
     return asyncio.run(arun()) if use_async else run()
 
@@ -126,15 +134,15 @@ def _drive(llm: Any, request: ChatRequest, use_async: bool, calls: Any) -> Outco
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(primary_kinds=scripts, alternate_kinds=scripts, stream=st.booleans(),
        fail_after=st.sampled_from([None, 0, 1, 2]), use_async=st.booleans(),
-       requests=st.integers(min_value=1, max_value=4))
+       requests=st.integers(min_value=1, max_value=4), resume=st.booleans())
 def test_never_billed_or_logged_twice(tmp_path_factory: Any, primary_kinds: list[str],
                                       alternate_kinds: list[str], stream: bool,
                                       fail_after: int | None, use_async: bool,
-                                      requests: int) -> None:
+                                      requests: int, resume: bool) -> None:
     path = tmp_path_factory.mktemp("audit") / "audit.jsonl"
     primary = ScriptedProvider(_steps(primary_kinds, stream, fail_after), name="primary")
     alternate = ScriptedProvider(_steps(alternate_kinds, stream, fail_after), name="alternate")
-    llm = _build(path, primary, alternate)
+    llm = _build(path, primary, alternate, resume)
     answered: list[ChatResponse] = []
 
     def calls() -> int:
@@ -142,10 +150,13 @@ def test_never_billed_or_logged_twice(tmp_path_factory: Any, primary_kinds: list
 
     for i in range(requests):
         request = ChatRequest(f"question {i}", max_tokens=20, stream=stream)
-        response, at_first = _drive(llm, request, use_async, calls)
+        response, at_first, text, error = _drive(llm, request, use_async, calls)
         if response is not None:
             answered.append(response)
-        if at_first is not None:  # once a chunk reached the caller: no retry, no fallback
+            assert text == response.text, "the delivered text is the answer, nothing twice"
+        if isinstance(error, StreamInterrupted):
+            assert resume and text == error.partial
+        if at_first is not None and not resume:  # no continuation: no retry, no fallback
             assert calls() == at_first, "a stream was tried again after its first chunk"
     records = _records(path)
     assert len(records) == requests, "one audit record per request"

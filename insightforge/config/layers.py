@@ -81,7 +81,7 @@ def check_layer(name: str, raw: dict[str, Any], path: str, problems: Problems,
     except ConfigError as exc:
         problems.add(path, exc.message)
         return {}
-    if name == "fallback":  # its alternates are positional: its one option is ``on``
+    if name == "fallback":  # its alternates are positional; its options: on, context, resume
         return _check_fallback(raw, path, problems, skip)
     if not (isinstance(factory, type) and attrs.has(factory)):
         return _check_callable(name, factory, raw, path, problems)
@@ -117,10 +117,16 @@ def _check_fallback(raw: dict[str, Any], path: str, problems: Problems,
                     skip: tuple[str, ...]) -> dict[str, Any]:
     from insightforge.kit.rules import error_rule
 
-    given = {k: v for k, v in raw.items() if k == "on"}
+    known = ("on", "context", "resume")
+    given = {k: v for k, v in raw.items() if k in known}
     for key in raw:
-        if key != "on" and key not in skip:
-            problems.add(key_path(path, key), unknown_key(key, ("alternates", "on")))
+        if key not in known and key not in skip:
+            problems.add(key_path(path, key), unknown_key(key, ("alternates", *known)))
+    for switch in ("context", "resume"):
+        if switch in given and not isinstance(given[switch], bool):
+            problems.add(key_path(path, switch), f"{switch} must be true or false, got "
+                         f"{given[switch]!r}")
+            return {}
     try:
         error_rule(given.get("on"), "on")
     except ConfigError as exc:

@@ -48,9 +48,10 @@ from insightforge.types.parts import to_part
 __all__ = ["ERROR_TYPES", "StreamEvents", "error_body", "message_json", "parse_messages",
            "sse_event", "stop_reason"]
 
+_LIMITS = ("first_token_timeout", "stall_timeout")  # read by the providers, never sent on
 _FIELDS = frozenset({"model", "messages", "system", "max_tokens", "metadata",
                      "stop_sequences", "stream", "temperature", "top_p", "top_k", "tools",
-                     "tool_choice", "service_tier", "thinking"})
+                     "tool_choice", "service_tier", "thinking", *_LIMITS})
 _PART_BLOCKS = frozenset({"image", "document"})
 _REFUSED = {
     "mcp_servers": "MCP tool calls are billed beyond the answer",
@@ -242,6 +243,8 @@ def parse_messages(body: Any) -> ChatRequest:
         raise _bad("stream", f"expected a boolean, got {_kind(stream)}")
     stops = data.get("stop_sequences") or []
     top_k = _int(data.get("top_k"), "top_k", minimum=1)
+    options: dict[str, Any] = {} if top_k is None else {"top_k": top_k}
+    options.update({k: data[k] for k in _LIMITS if data.get(k) is not None})
     model = data.get("model")
     return ChatRequest(
         tuple(messages), model=None if model is None else _str(model, "model"),
@@ -253,7 +256,7 @@ def parse_messages(body: Any) -> ChatRequest:
                     for i, t in enumerate(_list(data.get("tools") or [], "tools"))),
         tool_choice=_tool_choice(data.get("tool_choice")), stream=stream,
         reasoning=_reasoning(data.get("thinking")),
-        options={} if top_k is None else {"top_k": top_k}, tags=_tags(data))
+        options=options, tags=_tags(data))
 
 
 # -- responses --------------------------------------------------------------------------

@@ -96,12 +96,9 @@ async def call(gateway: Gateway, exchange: Exchange, caller: Caller, request: Re
 
 
 def stream_model(stream: AsyncChatStream, default: str) -> str:
-    """The model a stream comes from (after a fallback: the alternate's), known at its start.
-
-    Read from the stream's metadata; the kernel has no public name for it yet.
-    """
-    meta = getattr(stream, "_meta", None)
-    return str(meta[0]) if meta and meta[0] else default
+    """The model a stream comes from now: after a fallback the alternate's, after a
+    mid-stream failover the one producing the rest (``stream.model``)."""
+    return stream.model or default
 
 
 def log_unexpected(exc: BaseException) -> None:

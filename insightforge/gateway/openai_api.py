@@ -106,10 +106,13 @@ async def chat(request: Request) -> Response:
 
 async def _events(stream: AsyncChatStream, exchange: Exchange, *, id: str, created: int,
                   model: str, include_usage: bool) -> AsyncGenerator[bytes, None]:
+    """Each chunk names the model producing it now (a mid-stream failover changes it); the
+    usage chunk names the model that finished the answer, with that model's usage."""
     first = True
     try:
         async for chunk in stream:
-            data = replies.chunk_json(chunk, id=id, model=model, created=created, first=first)
+            data = replies.chunk_json(chunk, id=id, model=stream_model(stream, model),
+                                      created=created, first=first)
             if data is not None:
                 first = False
                 yield b"data: " + dumps(data) + b"\n\n"
@@ -117,7 +120,8 @@ async def _events(stream: AsyncChatStream, exchange: Exchange, *, id: str, creat
         exchange.answered(response)
         if include_usage:
             yield b"data: " + dumps(replies.usage_chunk_json(
-                response.usage, id=id, model=model, created=created)) + b"\n\n"
+                response.usage, id=id, model=response.model or model,
+                created=created)) + b"\n\n"
     except Exception as exc:
         exchange.failed(exc)
         log_unexpected(exc)

@@ -38,6 +38,7 @@ from insightforge.errors import (
     ProviderError,
     RateLimited,
     RateLimitError,
+    StreamInterrupted,
     Timeout,
     Unsupported,
 )
@@ -186,6 +187,7 @@ _TABLE: tuple[tuple[type[BaseException], int, str, str | None], ...] = (
     (ContextLengthExceeded, 400, "invalid_request_error", "context_length_exceeded"),
     (ContentFiltered, 400, "invalid_request_error", "content_filter"),
     (Unsupported, 400, "invalid_request_error", "unsupported"),
+    (StreamInterrupted, 502, "upstream_error", "stream_interrupted"),
     (ProviderError, 502, "upstream_error", "upstream_unavailable"),
     (AllProvidersFailed, 503, "upstream_error", "all_providers_failed"),
     (InvalidRequest, 400, "invalid_request_error", None),

@@ -59,8 +59,9 @@ _CHAT_FIELDS = frozenset({
 _EMBED_FIELDS = frozenset({"input", "model", "dimensions", "encoding_format", "user",
                            "metadata"})
 PASSED_ON = frozenset({"frequency_penalty", "presence_penalty", "logit_bias", "logprobs",
-                       "top_logprobs", "store"})
-"""Fields that cannot raise the bill: passed to the provider in ``options``."""
+                       "top_logprobs", "store", "first_token_timeout", "stall_timeout"})
+"""Fields that cannot raise the bill: passed to the provider in ``options`` (the stream
+limits are read by the providers themselves and never sent upstream)."""
 REFUSED = {
     "prediction": "predicted outputs are billed beyond the answer",
     "audio": "audio output is billed at audio prices", "modalities": "audio output is "

@@ -24,7 +24,7 @@ from insightforge.pricing._price import Price, Tier, Variant
 from insightforge.pricing._rates import STANDARD_TIERS, CacheWrites, PriceError, UsageLike
 
 if TYPE_CHECKING:
-    from insightforge.pricing._genai import data_version
+    from insightforge.pricing._genai import context_window, data_version
     from insightforge.pricing._parse import as_price, price_from_dict, price_to_dict
     from insightforge.pricing._table import (
         FREE,
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     )
 
 # Only Price is needed by ``import insightforge``; the rest loads on first use (import time).
-_LAZY = {"data_version": "_genai", "as_price": "_parse",
+_LAZY = {"context_window": "_genai", "data_version": "_genai", "as_price": "_parse",
          "price_from_dict": "_parse", "price_to_dict": "_parse"}
 _LAZY.update(dict.fromkeys(("FREE", "FREE_PROVIDERS", "PriceInfo", "PriceTable", "known_models",
                             "load_prices", "price_for", "price_info", "set_price",
@@ -71,6 +71,7 @@ __all__ = [
     "UsageLike",
     "Variant",
     "as_price",
+    "context_window",
     "cost",
     "data_version",
     "known_models",

@@ -26,7 +26,8 @@ import attrs
 from insightforge.pricing._price import Price, Tier, Variant
 from insightforge.pricing._rates import PriceError
 
-__all__ = ["GENAI_PROVIDERS", "NOT_FROM_GENAI", "Match", "data_version", "find", "own_models"]
+__all__ = ["GENAI_PROVIDERS", "NOT_FROM_GENAI", "Match", "context_window", "data_version", "find",
+           "own_models"]
 
 GENAI_PROVIDERS: dict[str, str] = {"openai": "openai", "azure": "azure",
                                    "anthropic": "anthropic"}
@@ -117,6 +118,23 @@ def _find(provider: str, model: str, day: date) -> Match | None:
     except _Unbillable as why:
         return Match(None, owner, info.id, str(why))
     return Match(price, owner, info.id)
+
+
+def context_window(provider: str, model: str) -> int | None:
+    """The context window (tokens) genai-prices lists for ``model`` at ``provider``, or
+    ``None`` (unknown model, a local provider, or genai-prices unavailable)."""
+    try:
+        return _window(provider, model.lower())
+    except Exception:  # a window is a hint: never let the dependency break a call
+        return None
+
+
+@functools.lru_cache(maxsize=1024)
+def _window(provider: str, model: str) -> int | None:
+    table = _provider(provider)
+    info = None if table is None else table.find_model(model, all_providers=_providers())
+    found = getattr(info, "context_window", None)
+    return found if isinstance(found, int) and found > 0 else None
 
 
 def own_models(provider: str, day: date) -> dict[str, Match]:

@@ -13,6 +13,7 @@ import attrs
 
 from insightforge.streams.assemble import Assembler
 from insightforge.types import ChatResponse, Chunk
+from insightforge.types.messages import assistant_message
 
 __all__ = ["CLOSED", "DONE", "FAILED", "OPEN", "Hooks", "OnChunk", "OnClose", "OnEnd",
            "OnError", "StreamState"]
@@ -42,11 +43,12 @@ class StreamState:
                  "_response", "_state")
 
     def __init__(self, hooks: Hooks, *, model: str, provider: str, id: str,
-                 inner: StreamState | None) -> None:
+                 inner: StreamState | None, assemble: bool = True) -> None:
         self._hooks = hooks
         self._inner = inner  # a layer's stream reads its response from the stream it wraps
         self._meta = (model, provider, id)
-        self._acc = Assembler() if inner is None else None
+        # a source stream assembles its response, unless its on_end makes the response
+        self._acc = Assembler() if inner is None and assemble else None
         self._released = False  # the source's close has run (it runs at most once)
         self._state = OPEN
         self._primed: Chunk | None = None
@@ -57,9 +59,22 @@ class StreamState:
         """The response before this stream's ``on_end``: the inner stream's, or assembled."""
         if self._inner is not None:
             return self._inner.response
-        assert self._acc is not None
         model, provider, id = self._meta
+        if self._acc is None:  # not assembled: on_end makes the response
+            return ChatResponse(assistant_message("", (), ()), model, provider, id=id)
         return self._acc.response(model=model, provider=provider, id=id)
+
+    @property
+    def model(self) -> str:
+        """The model producing the stream now: after a fallback the alternate's, after a
+        mid-stream failover the one producing the rest (the final response says which
+        finished it)."""
+        return self._inner.model if self._inner is not None else self._meta[0]
+
+    @property
+    def provider(self) -> str:
+        """The provider producing the stream now (see :attr:`model`)."""
+        return self._inner.provider if self._inner is not None else self._meta[1]
 
     @property
     def finished(self) -> bool:

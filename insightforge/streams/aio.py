@@ -43,9 +43,9 @@ class AsyncChatStream(StreamState):
     def __init__(self, source: AsyncIterator[Chunk], *, model: str, provider: str, id: str = "",
                  close: Callable[[], Awaitable[None]] | None = None,
                  _inner: AsyncChatStream | ChatStream | None = None,
-                 _hooks: Hooks | None = None) -> None:
+                 _hooks: Hooks | None = None, _assemble: bool = True) -> None:
         super().__init__(_hooks or Hooks(), model=model, provider=provider, id=id,
-                         inner=_inner)
+                         inner=_inner, assemble=_assemble)
         self._source = source
         self._close_source = close
 

@@ -32,9 +32,9 @@ class ChatStream(StreamState):
 
     def __init__(self, source: Iterator[Chunk], *, model: str, provider: str, id: str = "",
                  close: Callable[[], None] | None = None, _inner: ChatStream | None = None,
-                 _hooks: Hooks | None = None) -> None:
+                 _hooks: Hooks | None = None, _assemble: bool = True) -> None:
         super().__init__(_hooks or Hooks(), model=model, provider=provider, id=id,
-                         inner=_inner)
+                         inner=_inner, assemble=_assemble)
         self._source = source
         self._close_source = close
 

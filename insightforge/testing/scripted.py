@@ -6,6 +6,8 @@ optionally an error mid-stream). When the script runs out it echoes the last use
 It records every request it saw, so tests can count upstream calls. Usage counts words, the
 same rule the emulator uses, and cost comes from ``price`` — so layer tests can assert money
 without any I/O. Sync and async behave identically (the sync/async parity suite relies on it).
+With ``prefill=True`` it continues a conversation that ends with an assistant message the
+way a model does: the answer's text after that prefix (its route says ``prefill``).
 """
 
 from __future__ import annotations
@@ -57,21 +59,27 @@ class ScriptedProvider:
     Attributes:
         calls: every request received, in order. name/model/price: as for real providers.
         delay: seconds to sleep per call (``time.sleep`` / ``asyncio.sleep``).
+        prefill: continue a final assistant message (declared on the route).
+        context_window: the route's context window, when it should have one.
     """
 
     def __init__(self, script: Iterable[Step] = (), *, name: str = "scripted",
                  model: str = "scripted-1", price: Price | None = _DEFAULT_PRICE,
-                 delay: float = 0.0) -> None:
+                 delay: float = 0.0, prefill: bool = False,
+                 context_window: int | None = None) -> None:
         self.name = name
         self.model = model
         self.price = price
         self.delay = delay
+        self.prefill = prefill
+        self.context_window = context_window
         self._script = list(script)
         self._lock = threading.Lock()
         self.calls: list[Request] = []
 
     def routes(self) -> tuple[Route, ...]:
-        return (Route(self.name, self.model, self.price, "scripted://"),)
+        return (Route(self.name, self.model, self.price, "scripted://",
+                      context_window=self.context_window, prefill=self.prefill),)
 
     def check(self) -> None:
         return None
@@ -109,6 +117,9 @@ class ScriptedProvider:
             return EmbedResponse(vectors, model, self.name, usage, self._cost(usage))
         input_tokens = sum(count_words(m.text) + 3 for m in request.messages)
         text = step.text if isinstance(step, StreamStep) else step
+        last = request.messages[-1]
+        if self.prefill and last.role == "assistant" and text.startswith(last.text):
+            text = text[len(last.text):]  # a model continues its prefill
         if request.max_tokens is not None:
             text = " ".join(text.split(" ")[: request.max_tokens])
         usage = Usage(input_tokens, count_words(text))

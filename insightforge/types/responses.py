@@ -241,12 +241,18 @@ class Route:
         provider: provider name (``openai``); model: default model;
         price: the price of the default model, or ``None`` when unknown.
         base_url: the endpoint, so two stacks on different servers never share a cache key.
+        context_window: the default model's context window in tokens, ``None`` when
+            unknown (a ``Fallback`` moves a ``ContextLengthExceeded`` only to a larger one).
+        prefill: the route continues a conversation that ends with an assistant message
+            (a stream cut mid-way is continued from the text already delivered).
     """
 
     provider: str
     model: str
     price: Price | None = None
     base_url: str = ""
+    context_window: int | None = attrs.field(default=None, kw_only=True)
+    prefill: bool = attrs.field(default=False, kw_only=True)
 
     @property
     def key(self) -> str:

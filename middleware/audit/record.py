@@ -78,12 +78,15 @@ def count_attempts(trace: Sequence[TraceEvent]) -> tuple[int, int]:
     """``(attempts, fallbacks)`` from the events of the ``retry`` and ``fallback`` layers.
 
     Every ``retry`` event that announces another try (``attempt``/``retry``) and every
-    ``fallback`` event that moves to another route is one more upstream call, so
-    ``attempts`` counts upstream tries over all routes; ``fallbacks`` counts route changes.
+    ``fallback`` event that moves to another route is one more upstream call, and so is the
+    clean restart after a refused prefill (``stream.prefill_rejected``); so ``attempts``
+    counts upstream tries over all routes (a continued stream's pieces included);
+    ``fallbacks`` counts route changes.
     """
     retries = sum(1 for e in trace if e.layer == "retry" and e.event in _RETRY_EVENTS)
     fallbacks = sum(1 for e in trace if e.layer == "fallback" and e.event in _FALLBACK_EVENTS)
-    return 1 + retries + fallbacks, fallbacks
+    restarts = sum(1 for e in trace if e.layer == "stream" and e.event == "prefill_rejected")
+    return 1 + retries + fallbacks + restarts, fallbacks
 
 
 @attrs.frozen

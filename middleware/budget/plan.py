@@ -50,8 +50,8 @@ from middleware.budget.policy import (
     worst_case,
 )
 
-__all__ = ["OUTPUT_LIMITS", "Plan", "Reservation", "admit", "charge", "fold", "plan",
-           "refusal", "settled_event"]
+__all__ = ["OUTPUT_LIMITS", "Plan", "Reservation", "admit", "charge", "fold", "interrupted_cost",
+           "plan", "refusal", "settled_event"]
 
 OUTPUT_LIMITS = ("max_tokens", "max_completion_tokens", "max_output_tokens", "num_predict",
                  "max_new_tokens")
@@ -198,7 +198,8 @@ def admit(plan: Plan, units: int, lease: str = "") -> Reservation:
 def charge(reservation: Reservation, response: ChatResponse | EmbedResponse,
            routes: Sequence[Route], prices: PriceTable) -> int:
     """Units the finished call cost: its whole usage (cache reads and writes, reasoning)
-    at the answering route's price, billed as the request asked (its service tier).
+    at the answering route's price, billed as the request asked (its service tier) — plus,
+    for a stream continued after a cut, what its interrupted pieces may have been billed.
 
     A response without usage (a provider that reports none) costs the reservation.
     """
@@ -206,7 +207,27 @@ def charge(reservation: Reservation, response: ChatResponse | EmbedResponse,
         return reservation.units
     price = settle_price(routes, response.provider, response.model, prices,
                          reservation.plan.rates)
-    return to_units(price.cost(response.usage, options=reservation.request.options))
+    final = to_units(price.cost(response.usage, options=reservation.request.options))
+    extra = interrupted_cost(reservation, response, routes, prices)
+    return max(final, min(reservation.units, final + extra)) if extra else final
+
+
+def interrupted_cost(reservation: Reservation, response: ChatResponse | EmbedResponse,
+                     routes: Sequence[Route], prices: PriceTable) -> int:
+    """An upper bound of what a continued stream's interrupted pieces cost (the
+    ``stream.interrupted`` trace events: the piece's route, the prefill it was sent, the
+    bytes it produced — at least as many as its tokens). Their real usage was never
+    reported, so the settlement counts them up to the reservation, never past it."""
+    total = 0
+    for event in response.trace:
+        if event.layer != "stream" or event.event != "interrupted":
+            continue
+        data = event.data
+        price = settle_price(routes, str(data.get("provider", "")), str(data.get("model", "")),
+                             prices, reservation.plan.rates)
+        prompt = reservation.plan.input_tokens + int(data.get("prefill_bytes", 0))
+        total += worst_case(price, prompt, int(data.get("output_bytes", 0)))
+    return total
 
 
 def settled_event(reservation: Reservation, actual: int, how: str) -> TraceEvent:

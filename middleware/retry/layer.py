@@ -4,9 +4,12 @@ What lives here: the configured layer (:class:`Retry`), its handler, and :class:
 the per-call bookkeeping (attempt count, trace events) that the kit's loop
 (:func:`insightforge.kit.repeat.repeat`, sync and async) drives. Streams are primed inside
 the loop, so a failure before the first chunk is retried; once a chunk has reached the
-caller nothing is retried.
+caller the stream is continued on the same route (``resume=True``, the default; see
+:mod:`insightforge.kit.resume`) — never delivering a chunk twice.
 A failed attempt's stream is closed before the next attempt, so no layer below bills or
-logs it twice. What must not: decisions — they are :meth:`RetryPolicy.decide`.
+logs it twice. A silent route (a ``Timeout``) is not retried while a ``Fallback`` above has
+another route waiting (``prefer_alternate``). What must not: decisions — they are
+:meth:`RetryPolicy.decide`.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 import attrs
 
 from insightforge.kit import add_trace, with_trace
+from insightforge.kit.alternates import alternate_waiting
 from insightforge.kit.repeat import arepeat, repeat
 from insightforge.stack import AsyncResponse, Handler, Middleware, Request, Response
 from insightforge.types import TraceEvent
@@ -37,6 +41,12 @@ class Retry:
         retry_on: ``None`` (retryable provider errors), a tuple of types, or a predicate.
         max_retry_after: a longer server-directed wait gives up at once (seconds).
         deadline: overall seconds for all attempts and waits, or ``None``.
+        prefer_alternate: do not retry a ``Timeout`` (a silent route) while a ``Fallback``
+            above has another route waiting; it moves on after one timeout.
+        resume: continue a stream that fails after chunks reached the caller on the same
+            route (a prefill where the route declares it, else a clean restart of which only
+            the part extending the delivered text is passed on); ``False`` lets the failure
+            reach the caller as before.
         clock, sleep, asleep, random: injectable time and randomness (tests use a
             :class:`~middleware._clock.FakeClock`).
     """
@@ -46,6 +56,8 @@ class Retry:
     retry_on: RetryOn = attrs.field(default=None, converter=to_retry_on)
     max_retry_after: float = 60.0
     deadline: float | None = None
+    prefer_alternate: bool = True
+    resume: bool = True
     clock: Clock = attrs.field(default=real_clock, eq=False, repr=False)
     sleep: Sleep = attrs.field(default=real_sleep, eq=False, repr=False)
     asleep: AsyncSleep = attrs.field(default=real_asleep, eq=False, repr=False)
@@ -54,7 +66,8 @@ class Retry:
 
     def __attrs_post_init__(self) -> None:
         policy = RetryPolicy(self.attempts, self.backoff, self.retry_on, self.max_retry_after,
-                             self.deadline, self.random)  # validates every option
+                             self.deadline, self.random,
+                             self.prefer_alternate)  # validates every option
         object.__setattr__(self, "policy", policy)
 
     def __call__(self, inner: Handler) -> RetryHandler:
@@ -65,7 +78,10 @@ class _Run:
     """One call's retry state (an :class:`~insightforge.kit.repeat.Attempts`): attempt
     number, start time, trace events so far."""
 
-    __slots__ = ("asleep", "attempt", "clock", "events", "policy", "sleep", "start", "target")
+    __slots__ = ("alternate", "asleep", "attempt", "clock", "events", "policy", "resume",
+                 "sleep", "start", "target")
+    label = "retry"
+    offers_alternate = False  # the same route again; an outer Fallback's mark is kept
 
     def __init__(self, layer: Retry, inner: Handler) -> None:
         self.policy = layer.policy
@@ -74,10 +90,16 @@ class _Run:
         self.start = layer.clock()
         self.attempt = 1
         self.events: list[TraceEvent] = []
+        self.resume = layer.resume
+        self.alternate = alternate_waiting()  # for the whole call, continuations included
+
+    def acts_on(self, error: BaseException) -> bool:
+        return self.policy.retries(error)
 
     def failed(self, error: Exception) -> float:
         """Record the failure; the delay before the next attempt, or re-raise it."""
-        delay, reason = self.policy.explain(self.attempt, error, self.clock() - self.start)
+        delay, reason = self.policy.explain(self.attempt, error, self.clock() - self.start,
+                                            self.alternate)
         name = type(error).__name__
         if delay is None:
             if self.attempt > 1 or reason != "not retryable":

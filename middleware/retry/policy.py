@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import attrs
 
-from insightforge.errors import ConfigError
+from insightforge.errors import ConfigError, Timeout
 from insightforge.kit.rules import ErrorRule, error_rule, matches, retryable
 
 __all__ = ["Backoff", "Jitter", "RetryOn", "RetryPolicy", "default_retry_on", "to_backoff"]
@@ -129,6 +129,10 @@ class RetryPolicy:
         deadline: overall seconds for all attempts and waits; a wait that would end past
             it gives up instead.
         random: uniform ``[0, 1)`` source for the jitter (inject a seeded one in tests).
+        prefer_alternate: a :class:`~insightforge.errors.Timeout` (a silent route: no
+            answer, no first token, a stalled stream) is not retried when a ``Fallback``
+            above has another route waiting — it moves on after one timeout, not after
+            ``attempts`` of them. Without an alternate it is retried as usual.
     """
 
     attempts: int = attrs.field(default=3, validator=_check_attempts)
@@ -138,27 +142,32 @@ class RetryPolicy:
                                          validator=_non_negative("max_retry_after"))
     deadline: float | None = attrs.field(default=None, validator=_check_deadline)
     random: Callable[[], float] = attrs.field(default=_random.random, eq=False, repr=False)
+    prefer_alternate: bool = True
 
     def retries(self, error: BaseException) -> bool:
         """Whether ``error`` is of a kind this policy retries (ignoring counts and time)."""
         return matches(self.retry_on, error)
 
-    def decide(self, attempt: int, error: BaseException, elapsed: float) -> float | None:
+    def decide(self, attempt: int, error: BaseException, elapsed: float,
+               alternate: bool = False) -> float | None:
         """Seconds to wait before attempt ``attempt + 1``, or ``None`` to give up.
 
         ``attempt`` is the 1-based number of the attempt that just failed with ``error``;
-        ``elapsed`` the seconds since the first attempt started. A server-directed
-        ``retry_after`` is honoured exactly (no jitter, no cap), unless it exceeds
-        ``max_retry_after``.
+        ``elapsed`` the seconds since the first attempt started; ``alternate``: a
+        ``Fallback`` above has another route waiting. A server-directed ``retry_after`` is
+        honoured exactly (no jitter, no cap), unless it exceeds ``max_retry_after``.
         """
-        return self.explain(attempt, error, elapsed)[0]
+        return self.explain(attempt, error, elapsed, alternate)[0]
 
-    def explain(self, attempt: int, error: BaseException,
-                elapsed: float) -> tuple[float | None, str]:
+    def explain(self, attempt: int, error: BaseException, elapsed: float,
+                alternate: bool = False) -> tuple[float | None, str]:
         """:meth:`decide` plus the reason, for the trace (``backoff``, ``retry-after``,
-        ``not retryable``, ``attempts exhausted``, ``retry-after too long``, ``deadline``)."""
+        ``not retryable``, ``attempts exhausted``, ``retry-after too long``, ``deadline``,
+        ``alternate waiting``)."""
         if not self.retries(error):
             return None, "not retryable"
+        if alternate and self.prefer_alternate and isinstance(error, Timeout):
+            return None, "alternate waiting"
         if attempt >= self.attempts:
             return None, "attempts exhausted"
         server = getattr(error, "retry_after", None)

@@ -128,13 +128,41 @@ def test_stream_failing_before_first_chunk_falls_back() -> None:
     assert probe.ends == ["error"]  # the failed primary stream ended exactly once
 
 
-def test_stream_failing_after_first_chunk_never_falls_back() -> None:
+def test_stream_failing_after_first_chunk_never_falls_back_with_resume_off() -> None:
     alt = ScriptedProvider(name="alt")
     primary = ScriptedProvider([StreamStep("a b c", error=make_error("503"), fail_after=1)])
-    stream: Any = stack(Fallback(alt), provider=primary)(ChatRequest("hi", stream=True))
+    stream: Any = stack(Fallback(alt, resume=False), provider=primary)(
+        ChatRequest("hi", stream=True))
     with pytest.raises(ProviderUnavailable):
         list(stream)
     assert alt.calls == []
+
+
+def test_stream_cut_after_first_chunk_is_continued_on_the_alternate() -> None:
+    alt = ScriptedProvider(name="alt")
+    primary = ScriptedProvider([StreamStep("Echo: hi there friend", error=make_error("503"),
+                                           fail_after=2)])
+    stream: Any = stack(Fallback(alt), provider=primary)(ChatRequest("hi there friend",
+                                                                     stream=True))
+    assert "".join(c.text for c in stream) == "Echo: hi there friend"
+    final = stream.response
+    assert final.text == "Echo: hi there friend" and final.provider == "alt"
+    assert final.usage.output_tokens == 4  # the alternate's own usage
+    assert [str(e).split(":")[0] for e in final.trace] == [
+        "stream.interrupted", "fallback.fallback", "stream.resumed"]
+
+
+def test_a_cut_stream_continues_by_prefill_where_the_alternate_declares_it() -> None:
+    alt = ScriptedProvider(name="alt", prefill=True)
+    primary = ScriptedProvider([StreamStep("Echo: one two three", error=make_error("503"),
+                                           fail_after=2)])
+    stream: Any = stack(Fallback(alt), provider=primary)(ChatRequest("one two three",
+                                                                     stream=True))
+    assert "".join(c.text for c in stream) == "Echo: one two three"
+    (asked,) = alt.calls
+    assert isinstance(asked, ChatRequest)
+    assert asked.messages[-1].role == "assistant" and asked.messages[-1].text == "Echo: one"
+    assert stream.response.trace[-1].data["how"] == "prefill"
 
 
 def test_async_stream_falls_back_before_first_chunk() -> None:
@@ -178,3 +206,56 @@ def test_error_before_fallback_keeps_its_type_and_trace() -> None:
         stack(Fallback(providers[1]), provider=providers[0])(REQ)
     assert type(info.value).__name__ == "InvalidRequest"
     assert info.value.trace[0].detail == "fallback to b after ProviderUnavailable"
+
+
+# -- context windows ------------------------------------------------------------------------
+def _too_long(name: str) -> ScriptedProvider:
+    return ScriptedProvider([make_error("context", provider=name)], name=name,
+                            context_window=8000)
+
+
+def test_a_context_overflow_moves_only_to_a_larger_window() -> None:
+    primary = _too_long("primary")
+    same = ScriptedProvider(name="same", context_window=8000)
+    smaller = ScriptedProvider(name="smaller", context_window=4000)
+    larger = ScriptedProvider(name="larger", context_window=128000)
+    llm = stack(Fallback(same, smaller, larger), provider=primary)
+    reply: Any = llm(REQ)
+    assert reply.provider == "larger"
+    assert same.calls == [] and smaller.calls == []  # never the same request to a same size
+    (event,) = reply.trace
+    assert event.detail == "fallback to larger after ContextLengthExceeded"
+
+
+def test_a_context_overflow_with_no_larger_window_is_raised_as_it_is() -> None:
+    unknown = ScriptedProvider(name="unknown")  # no known window: not known to be larger
+    llm = stack(Fallback(ScriptedProvider(name="same", context_window=8000), unknown),
+                provider=_too_long("primary"))
+    with pytest.raises(ContextLengthExceeded):
+        llm(REQ)
+    assert unknown.calls == []
+    # asked for by `on`: a branch of unknown size may be tried, a same-size one still not
+    same = ScriptedProvider(name="same", context_window=8000)
+    llm = stack(Fallback(same, unknown, on=(ContextLengthExceeded,)),
+                provider=_too_long("primary"))
+    assert llm(REQ).provider == "unknown" and same.calls == []
+    # context=False: only `on` decides (here: nothing moves)
+    with pytest.raises(ContextLengthExceeded):
+        stack(Fallback(ScriptedProvider(name="big", context_window=10**6), context=False),
+              provider=_too_long("primary"))(REQ)
+
+
+@given(st.lists(st.one_of(st.none(), st.integers(1, 10)), min_size=2, max_size=6))
+def test_the_window_rule_is_pure_and_never_picks_a_smaller_route(
+        windows: list[int | None]) -> None:
+    policy = FallbackPolicy()
+    error = make_error("context")
+    found = policy.next_branch(0, error, len(windows), windows)
+    if found is None:
+        assert not any(w is not None and (windows[0] is None or w > windows[0])
+                       for w in windows[1:])
+    else:
+        assert windows[found] is not None
+        assert windows[0] is None or windows[found] > windows[0]  # type: ignore[operator]
+        assert all(w is None or (windows[0] is not None and w <= windows[0])
+                   for w in windows[1:found])

@@ -104,19 +104,27 @@ def test_401_is_not_retried_and_falls_back_only_if_configured(emulator: Any, ope
     assert emulator.count(api="openai") == 1 and emulator.count(api="ollama") == 1
 
 
-def test_stream_is_retried_before_its_first_chunk_only(emulator: Any, openai: Any) -> None:
+def test_stream_is_retried_before_its_first_chunk_and_continued_after(emulator: Any,
+                                                                       openai: Any) -> None:
     emulator.script(Fault.status(503), api="openai")
     llm = stack(fake_retry(attempts=3), provider=openai)
     stream: Any = llm(ChatRequest("stream me please", stream=True))
     assert "".join(c.text for c in stream) == "Echo: stream me please"
     assert stream.response.trace[0].event == "attempt"
 
-    emulator.reset()
+    emulator.reset()  # after a chunk reached the caller: continued, nothing delivered twice
     emulator.script(Fault.stream_error(after_chunks=2), api="openai")
     stream = llm(ChatRequest("stream me please", stream=True))
+    assert "".join(c.text for c in stream) == "Echo: stream me please"
+    assert emulator.count(api="openai") == 2
+
+    emulator.reset()  # with resume=False: never retried after the first chunk
+    emulator.script(Fault.stream_error(after_chunks=2), api="openai")
+    plain = stack(fake_retry(attempts=3, resume=False), provider=openai)
+    stream = plain(ChatRequest("stream me please", stream=True))
     with pytest.raises(ProviderUnavailable):
         list(stream)
-    assert emulator.count(api="openai") == 1  # after the first chunk: never retried
+    assert emulator.count(api="openai") == 1
 
 
 def test_rate_limit_in_front_of_the_real_provider(emulator: Any, openai: Any) -> None:

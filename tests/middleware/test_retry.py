@@ -17,6 +17,7 @@ from insightforge.errors import (
     InsightForgeError,
     ProviderUnavailable,
     RateLimitError,
+    StreamInterrupted,
 )
 from insightforge.testing.scripted import ScriptedProvider, StreamStep
 from middleware import Retry
@@ -142,14 +143,17 @@ def test_sync_and_async_decide_identically(script: list[Any], attempts: int,
 def test_attempts_never_exceed_the_limit(script: list[Any], attempts: int) -> None:
     (_, _, trace), calls, sleeps = _run_sync(script, attempts, 0)
     assert 1 <= calls <= attempts
-    assert len(sleeps) == calls - 1
+    waits = [e[3]["delay"] for e in trace if e[:2] == ("retry", "attempt")]
+    assert len(waits) == calls - 1  # one attempt event per retry
+    # slept each non-zero wait (a Retry-After of 0 is no sleep); the trace rounds to 1 µs
+    assert sleeps == pytest.approx([w for w in waits if w], abs=1e-6)
     # the first non-retryable error or success stops the loop; otherwise the limit does
     stop = next((i for i, (kind, _) in enumerate(script) if kind not in RETRYABLE),
                 len(script))
     assert calls == min(attempts, stop + 1)
     for i, (kind, retry_after) in enumerate(script[:calls - 1]):
         if retry_after is not None and kind in ("429", "503"):
-            assert sleeps[i] == retry_after  # server-directed waits honoured exactly
+            assert waits[i] == retry_after  # server-directed waits honoured exactly
     assert [e[3]["attempt"] for e in trace if e[1] == "attempt"] == list(range(2, calls + 1))
 
 
@@ -210,15 +214,45 @@ def test_stream_failing_before_its_first_chunk_is_retried_and_closed_once() -> N
     assert probe.ends == ["error", "end"]  # each attempt finished exactly once
 
 
-def test_stream_failing_after_its_first_chunk_is_not_retried() -> None:
+def test_stream_failing_after_its_first_chunk_is_not_retried_with_resume_off() -> None:
     clock, probe = FakeClock(), ProbeLayer()
     provider = ScriptedProvider([StreamStep("a b c d", error=make_error("503"), fail_after=2),
                                  "never"])
-    stream: Any = stack(retry(clock), probe, provider=provider)(ChatRequest("hi", stream=True))
+    stream: Any = stack(retry(clock, resume=False), probe, provider=provider)(
+        ChatRequest("hi", stream=True))
     with pytest.raises(ProviderUnavailable):
         for _ in stream:
             pass
     assert len(provider.calls) == 1 and probe.ends == ["error"]
+
+
+def test_stream_cut_after_its_first_chunk_is_continued_on_the_same_route() -> None:
+    clock, probe = FakeClock(), ProbeLayer()
+    provider = ScriptedProvider([StreamStep("a b c d", error=make_error("503"), fail_after=2),
+                                 StreamStep("a b c d")])
+    stream: Any = stack(retry(clock), probe, provider=provider)(ChatRequest("hi", stream=True))
+    pieces = [c.text for c in stream]
+    assert "".join(pieces) == "a b c d" == stream.response.text
+    assert pieces[:2] == ["a ", "b "]  # what was delivered is never delivered again
+    assert len(provider.calls) == 2 and probe.ends == ["error", "end"]
+    assert [str(e).split(":")[0] for e in stream.response.trace] == [
+        "stream.interrupted", "retry.attempt", "stream.resumed"]
+    assert stream.response.trace[2].data["how"] == "restart"
+
+
+def test_a_continuation_that_does_not_extend_the_delivered_text_is_interrupted() -> None:
+    clock = FakeClock()
+    provider = ScriptedProvider([StreamStep("a b c d", error=make_error("503"), fail_after=2),
+                                 StreamStep("a x c d"), StreamStep("a y"), StreamStep("a z")])
+    stream: Any = stack(retry(clock), provider=provider)(ChatRequest("hi", stream=True))
+    got: list[str] = []
+    with pytest.raises(StreamInterrupted) as caught:
+        for chunk in stream:
+            got.append(chunk.text)
+    assert "".join(got) == caught.value.partial == "a b "
+    assert caught.value.reason == "diverged" and not caught.value.retryable
+    assert isinstance(caught.value.cause, ProviderUnavailable)
+    assert len(provider.calls) == 3  # attempts=3: the cut one and two restarts
 
 
 def test_async_stream_failing_before_its_first_chunk_is_retried() -> None:

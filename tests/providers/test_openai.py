@@ -48,7 +48,6 @@ FAULTS: list[tuple[str, Fault, type[Exception]]] = [
 STREAM_FAULTS: list[tuple[str, Fault, type[Exception]]] = [
     ("truncate", Fault.truncate(1), ProviderUnavailable),
     ("mid_stream_error", Fault.stream_error(1), ProviderUnavailable),
-    ("malformed", Fault.malformed(), MalformedResponse),
     ("wrong_shape", Fault.wrong_shape(), MalformedResponse),
     ("stall", Fault.stall(), Timeout),
     ("429", Fault.status(429, retry_after=2), RateLimitError),
@@ -200,6 +199,29 @@ def test_stream_faults_map_to_documented_errors(emulator: Emulator, name: str, f
         with pytest.raises(InsightForgeError) as ainfo:
             asyncio.run(go())
         assert_fault(name, ainfo.value, expected, TEST_OPENAI_KEY)
+
+
+def test_one_malformed_stream_event_is_skipped_with_a_trace_event(emulator: Emulator) -> None:
+    with openai_provider(emulator) as p:
+        emulator.script(Fault.malformed())
+        stream = p(ChatRequest(PROMPT, stream=True))
+        assert "".join(c.text for c in stream) == f"Echo: {PROMPT}"  # no garbage in the text
+        (event,) = stream.response.trace
+        assert (event.layer, event.event, event.data["count"]) == ("stream", "skipped", 1)
+
+        async def go() -> Any:
+            stream = await p.acall(ChatRequest(PROMPT, stream=True))
+            return await stream.collect()
+
+        emulator.script(Fault.malformed())
+        assert asyncio.run(go()).text == f"Echo: {PROMPT}"
+
+
+def test_a_malformed_stream_event_fails_the_stream_when_asked(emulator: Emulator) -> None:
+    with openai_provider(emulator, malformed_events="fail") as p:
+        emulator.script(Fault.malformed())
+        with pytest.raises(MalformedResponse):
+            p(ChatRequest(PROMPT, stream=True)).collect()
 
 
 def test_content_filter_is_a_finish_reason(emulator: Emulator) -> None:

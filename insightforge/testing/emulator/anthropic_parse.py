@@ -215,6 +215,7 @@ def parse_request(body: Mapping[str, Any]) -> tuple[ChatInput, list[Breakpoint]]
     turns = [Turn("system", system)] if system else []
     breaks += [Breakpoint(0, ttl) for ttl in marks if ttl]
     last_assistant: Any = None
+    prefill: str | None = None
     for index, message in enumerate(messages):
         if not isinstance(message, Mapping) or message.get("role") not in ("user", "assistant"):
             raise ApiError(400, "messages: each message needs role 'user' or 'assistant'")
@@ -225,6 +226,10 @@ def parse_request(body: Mapping[str, Any]) -> tuple[ChatInput, list[Breakpoint]]
         breaks += [Breakpoint(len(turns) - 1, ttl) for ttl in marks if ttl]
         if message["role"] == "assistant":
             last_assistant = message.get("content")
+        prefill = text if message["role"] == "assistant" and not result else None
+    if prefill is not None and prefill != prefill.rstrip():
+        raise ApiError(400, "messages: final assistant content cannot end with trailing "
+                            "whitespace")
     _check_marks(breaks)
     raw_choice = body.get("tool_choice")
     choice: Mapping[str, Any] = raw_choice if isinstance(raw_choice, Mapping) else {}
@@ -242,8 +247,14 @@ def parse_request(body: Mapping[str, Any]) -> tuple[ChatInput, list[Breakpoint]]
         tool_choice_none=choice.get("type") == "none",
         forced_tool=choice.get("name") if choice.get("type") == "tool" else None,
         schema=_output(body, model), tool_schemas=schemas, reasoning=thinking,
-        parallel=choice.get("disable_parallel_tool_use") is not True)
+        parallel=choice.get("disable_parallel_tool_use") is not True,
+        prefill=prefill if prefill and not _calls_tools(last_assistant) else None)
     return chat, breaks
+
+
+def _calls_tools(content: Any) -> bool:
+    return isinstance(content, list) and any(
+        isinstance(b, Mapping) and b.get("type") == "tool_use" for b in content)
 
 
 def _check_marks(breaks: list[Breakpoint]) -> None:

@@ -13,12 +13,25 @@ from . import routes
 from .faults import Fault
 from .wire_common import Body, Stream, dumps
 
-__all__ = ["faulty_body", "status_body", "stream_frames", "truncated_body"]
+__all__ = ["Pause", "faulty_body", "status_body", "stream_frames", "truncated_body"]
 
 _STREAM_MESSAGES = {"overloaded_error": "Overloaded", "rate_limit_error": "Rate limited"}
 _STREAM_STATUS = {"overloaded_error": 503, "rate_limit_error": 429}
 MALFORMED = b'{"id": "x", "choi'
 WRONG_SHAPE = b'{"unexpected": true}'
+
+
+class Pause:
+    """A silence in a stream: the server sends nothing for ``seconds`` (and stops early when
+    the client leaves or the emulator stops)."""
+
+    __slots__ = ("seconds",)
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def __repr__(self) -> str:
+        return f"Pause({self.seconds})"
 
 
 def _seconds(value: float) -> str:
@@ -66,17 +79,31 @@ def truncated_body(body: Body) -> tuple[int, bytes]:
     return len(body.payload) + 16, body.payload[: len(body.payload) // 2]
 
 
-def stream_frames(stream: Stream, fault: Fault | None) -> tuple[tuple[bytes, ...], bool]:
+def stream_frames(stream: Stream, fault: Fault | None,
+                  hold: float = 60.0) -> tuple[tuple[bytes | Pause, ...], bool]:
     """The frames to send for `stream` under `fault`, and whether the body ends cleanly.
 
     truncate: the head and `after_chunks` content frames, then an abrupt close.
     stream_error: the same, then the vendor's error frame, then a clean end.
     malformed: a non-JSON frame right after the head, then the rest as usual.
     wrong_shape: one valid-JSON frame with none of the expected fields, then a clean end.
+    slow_first_token: the head, a :class:`Pause` of `seconds`, then the rest.
+    stall_stream: the head and `after_chunks` content frames, a pause, then the rest.
+    no_done: everything but the end marker, then the connection held open (`hold` s).
     """
     kind = fault.kind if fault is not None else None
+    whole = stream.head + stream.content + stream.tail
+    if fault is not None and kind == "slow_first_token":
+        return (*stream.head, Pause(fault.seconds), *stream.content, *stream.tail), True
+    if fault is not None and kind == "stall_stream":
+        at = len(stream.head) + fault.after_chunks
+        return (*whole[:at], Pause(fault.seconds), *whole[at:]), True
+    if kind == "no_done":
+        end = stream.faults.end
+        frames = whole[:-len(end)] if end and whole[-len(end):] == end else whole
+        return (*frames, Pause(hold)), False
     if fault is None or kind not in ("truncate", "stream_error", "malformed", "wrong_shape"):
-        return stream.head + stream.content + stream.tail, True
+        return whole, True
     cut = stream.head + stream.content[: fault.after_chunks]
     if kind == "truncate":
         return cut, False

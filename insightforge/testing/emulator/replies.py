@@ -30,6 +30,7 @@ __all__ = [
     "Reply",
     "ToolCall",
     "Turn",
+    "continued",
     "count_tokens",
     "cut_words",
     "embed_vector",
@@ -78,6 +79,8 @@ class ChatInput:
         tool_schemas: the parameter schemas of `tools`, in order (may be shorter).
         reasoning: True when the model reasons before answering.
         parallel: False when the caller allows at most one tool call.
+        prefill: the text of a final assistant message the model continues (a vendor
+            that continues prefills sets it), or None.
     """
 
     model: str
@@ -92,6 +95,7 @@ class ChatInput:
     tool_schemas: tuple[Any, ...] = ()
     reasoning: bool = False
     parallel: bool = True
+    prefill: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +227,9 @@ def _apply_stop(text: str, stops: Sequence[str]) -> tuple[str, str | None]:
 
 def make_reply(chat: ChatInput) -> Reply:
     """The deterministic answer to `chat` (see the module docstring for the rules)."""
+    if chat.prefill is not None and chat.turns:
+        return continued(make_reply(replace(chat, turns=chat.turns[:-1], prefill=None)),
+                         chat.prefill, input_tokens(chat.turns))
     prompt = input_tokens(chat.turns)
     thinking = "Thinking about: " + _source(chat) if chat.reasoning else ""
     thought = count_tokens(thinking)
@@ -236,6 +243,16 @@ def make_reply(chat: ChatInput) -> Reply:
         text, stop_sequence, finish = cut_words(text, chat.max_tokens), None, "length"
     return Reply(text, (), finish, stop_sequence, prompt, count_tokens(text) + thought,
                  thinking, thought)
+
+
+def continued(reply: Reply, prefill: str, prompt: int) -> Reply:
+    """`reply` as the continuation of an assistant `prefill`: the text after it (the whole
+    text when the answer does not begin with it), billed with the prefill as input."""
+    if reply.tool_calls:
+        return replace(reply, input_tokens=prompt)
+    rest = reply.text[len(prefill):] if reply.text.startswith(prefill) else reply.text
+    return replace(reply, text=rest, input_tokens=prompt, output_tokens=count_tokens(rest),
+                   thinking="", reasoning_tokens=0)
 
 
 def filtered(reply: Reply) -> Reply:

@@ -110,6 +110,11 @@ def _peer_closed(connection: socket.socket) -> bool:
         return True
 
 
+def _streams(body: Any) -> bool:
+    """Whether a chat body asks for a stream."""
+    return isinstance(body, dict) and body.get("stream") is True
+
+
 def _parse_json(raw: bytes) -> tuple[Any, bool]:
     if not raw:
         return None, True
@@ -199,7 +204,7 @@ class _Handler(BaseHTTPRequestHandler):
         query = dict(parse_qsl(query_text)) if query_text else {}
         answer, fault = self._precheck(route, path, method, headers, valid), None
         if answer is None:
-            fault = state.faults.take(route.api, path)
+            fault = state.faults.take(route.api, path, body)
         kind = fault.kind if fault is not None else None
         state.log.append(
             RecordedRequest(route.api, method, path, headers, body, time.monotonic(), kind, query)
@@ -229,10 +234,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, endpoint: routes.Endpoint, call: Call, fault: Fault | None) -> None:
         kind = fault.kind if fault is not None else None
-        if fault is not None and kind in ("drop", "stall", "status"):
+        if fault is not None and kind in ("drop", "stall", "status", "reject_prefill", "down"):
             self._pre_fault(call.api, fault)
             return
-        if fault is not None and kind == "delay":
+        if fault is not None and (kind == "delay" or (kind == "slow_first_token"
+                                                      and not _streams(call.body))):
             self.server.state.stopping.wait(fault.seconds)
         call.filtered = kind == "content_filter"
         try:
@@ -249,19 +255,22 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_faulty_body(call.api, result, fault)
 
     def _pre_fault(self, api: str, fault: Fault) -> None:
-        if fault.kind == "status":
+        if fault.kind in ("status", "reject_prefill", "down"):
             self._send_body(injection.status_body(api, fault))
             return
         if fault.kind == "stall":
             self._stall()
         self._abort()
 
-    def _stall(self) -> None:
-        """Hold the connection, unanswered, until stop, the client leaves, or STALL_LIMIT."""
-        stopping, deadline = self.server.state.stopping, time.monotonic() + STALL_LIMIT
-        while not stopping.wait(0.05) and time.monotonic() < deadline:
-            if _peer_closed(self.connection):
-                return
+    def _stall(self, seconds: float = STALL_LIMIT) -> bool:
+        """Hold the connection silent for ``seconds`` (at most STALL_LIMIT); False when the
+        client left or the emulator is stopping first."""
+        stopping = self.server.state.stopping
+        deadline = time.monotonic() + min(seconds, STALL_LIMIT)
+        while (left := deadline - time.monotonic()) > 0:
+            if stopping.wait(min(0.05, left)) or _peer_closed(self.connection):
+                return False
+        return True
 
     def _abort(self) -> None:
         """Close the connection abruptly, whatever was (or was not) sent."""
@@ -290,10 +299,15 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_body(injection.faulty_body(api, body, fault))
 
     def _send_stream(self, stream: Stream, fault: Fault | None) -> None:
-        frames, complete = injection.stream_frames(stream, fault)
+        frames, complete = injection.stream_frames(stream, fault, STALL_LIMIT)
         write = self.wfile.write
         write(self._head(200, stream.content_type, None, (("Cache-Control", "no-cache"),)))
         for frame in frames:
+            if isinstance(frame, injection.Pause):
+                if not self._stall(frame.seconds):
+                    self._abort()
+                    return
+                continue
             write(b"%x\r\n%s\r\n" % (len(frame), frame))
         if complete:
             write(b"0\r\n\r\n")

@@ -133,9 +133,14 @@ def parse_chat(body: Mapping[str, Any]) -> ChatInput:
         raise ApiError(400, "format must be \"json\" or a JSON schema object")
     model = _model(body)
     names, schemas = _tools(body.get("tools"))
+    turns = tuple(_turn(message, i) for i, message in enumerate(messages))
+    last = messages[-1]
+    continues = turns[-1].role == "assistant" and not (
+        isinstance(last, Mapping) and last.get("tool_calls"))
     return ChatInput(
         model=model,
-        turns=tuple(_turn(message, i) for i, message in enumerate(messages)),
+        turns=turns,
+        prefill=turns[-1].text if continues and turns[-1].text else None,
         max_tokens=limit if isinstance(limit, int) and limit >= 0 else None,
         stop=stops_of(options.get("stop")),
         tools=names,
