@@ -20,7 +20,7 @@ from insightforge.gateway.auth import Caller
 from insightforge.gateway.core import Gateway
 from insightforge.gateway.tenancy import tags_for
 from insightforge.secrets import scrub
-from insightforge.stack import AsyncResponse, Request
+from insightforge.stack import AsyncResponse, Handler, Request
 from insightforge.streams import AsyncChatStream
 from insightforge.types import ChatResponse, EmbedResponse
 
@@ -32,8 +32,9 @@ log = logging.getLogger("insightforge.gateway")
 class Exchange:
     """What is known about one request so far (see the module docstring)."""
 
-    __slots__ = ("cached", "cost", "endpoint", "error", "key_id", "model", "request_id",
-                 "stack_seconds", "status", "stream", "t0", "tenant", "ttft", "usage")
+    __slots__ = ("cached", "cost", "endpoint", "error", "exc", "handler", "key_id", "model",
+                 "request", "request_id", "response", "stack_seconds", "status", "stream",
+                 "t0", "tenant", "trace_headers", "ttft", "usage")
 
     def __init__(self, request_id: str, endpoint: str) -> None:
         self.request_id = request_id
@@ -50,6 +51,11 @@ class Exchange:
         self.cost: Any = None
         self.cached = False
         self.error: str | None = None
+        self.exc: BaseException | None = None
+        self.request: Request | None = None  # as the stack got it
+        self.handler: Handler | None = None
+        self.response: ChatResponse | EmbedResponse | None = None
+        self.trace_headers: Any = None  # the ASGI headers, when they carry a trace context
 
     def caller(self, caller: Caller) -> None:
         self.key_id = caller.key_id
@@ -57,9 +63,11 @@ class Exchange:
             self.tenant = caller.tenant
 
     def answered(self, response: ChatResponse | EmbedResponse) -> None:
+        self.response = response
         self.usage, self.cost, self.cached = response.usage, response.cost_usd, response.cached
 
     def failed(self, exc: BaseException) -> None:
+        self.exc = exc
         self.error = type(exc).__name__
 
     def overhead(self) -> float:
@@ -72,6 +80,8 @@ async def call(gateway: Gateway, exchange: Exchange, caller: Caller, request: Re
     """Route ``request`` (asking for ``name``) for ``caller`` and call the stack's async path.
 
     A stream is primed, so a failure before its first chunk still gets its own status.
+    When the request carries a trace context (``traceparent``), the call runs under it, so
+    the spans an OpenTelemetry layer or SDK opens continue the caller's trace.
     """
     served, upstream, handler = gateway.route(caller, name)
     exchange.model = served.name
@@ -79,6 +89,16 @@ async def call(gateway: Gateway, exchange: Exchange, caller: Caller, request: Re
     if caller.tenant is None and "tenant" in tags:
         exchange.tenant = tags["tenant"]
     request = attrs.evolve(request, model=upstream, tags=tags)
+    exchange.request, exchange.handler = request, handler
+    if exchange.trace_headers is not None:
+        from middleware.otel.context import remote_parent
+
+        with remote_parent(exchange.trace_headers):
+            return await _call(exchange, handler, request)
+    return await _call(exchange, handler, request)
+
+
+async def _call(exchange: Exchange, handler: Handler, request: Request) -> AsyncResponse:
     began = time.perf_counter()
     try:
         result = await handler.acall(request)
