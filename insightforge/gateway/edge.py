@@ -18,12 +18,11 @@ import json
 import logging
 import re
 import time
-import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from insightforge.gateway.core import Gateway
-from insightforge.gateway.exchange import Exchange
+from insightforge.gateway.exchange import Exchange, new_id
 from insightforge.gateway.tracing import trace_fields
 from insightforge.secrets import scrub
 
@@ -82,7 +81,7 @@ class Edge:
                 chunked = True
             elif name in tracing:
                 traced = True
-        request_id = rid.decode() if rid else uuid.uuid4().hex
+        request_id = rid.decode() if rid else new_id()
         exchange = Exchange(request_id, path if path in ENDPOINTS else "other")
         if traced:
             exchange.trace_headers = scope["headers"]

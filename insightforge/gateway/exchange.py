@@ -3,13 +3,16 @@
 The edge (:mod:`.edge`) makes an :class:`Exchange` per HTTP request and puts it in the ASGI
 scope; the endpoints fill in what they learn (caller, model, usage, cost, error); the
 edge reads it when the response starts (the overhead header) and when it ends (the access
-log line and the metrics). Also :func:`call` — routing and calling the stack, timed — and
-:func:`stream_model`, shared by both wire formats. No HTTP rendering here.
+log line and the metrics). Also :func:`call` — routing and calling the stack, timed —,
+:func:`stream_model` and :func:`new_id`, shared by both wire formats. No HTTP rendering here.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
+import secrets
 import time
 import traceback
 from typing import Any
@@ -24,9 +27,21 @@ from insightforge.stack import AsyncResponse, Handler, Request
 from insightforge.streams import AsyncChatStream
 from insightforge.types import ChatResponse, EmbedResponse
 
-__all__ = ["Exchange", "call", "log_unexpected", "stream_model"]
+__all__ = ["Exchange", "call", "log_unexpected", "new_id", "stream_model"]
 
 log = logging.getLogger("insightforge.gateway")
+_ids: list[Any] = [0, "", None]  # [pid, prefix, counter]
+
+
+def new_id() -> str:
+    """A unique id (32 hex digits, like ``uuid4().hex``): a random per-process prefix and a
+    counter, so a request costs no ``getrandom`` system calls (two ``uuid4`` per request
+    were ~4% of the gateway's CPU under load). Ids name requests and answers; they are not
+    secrets."""
+    pid = os.getpid()
+    if _ids[0] != pid:  # first use, or a forked child: a prefix of its own
+        _ids[:] = [pid, secrets.token_hex(8), itertools.count()]
+    return f"{_ids[1]}{next(_ids[2]):016x}"
 
 
 class Exchange:
