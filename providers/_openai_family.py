@@ -3,7 +3,8 @@
 What lives here: :class:`OpenAIFamily`, a :class:`~providers._base.BaseProvider` that sends
 the bodies :mod:`providers._openai_wire` builds through the official openai SDK
 (``client.post(path, body=..., cast_to=object)`` — the SDK's transport, auth, SSE decoding
-and status errors, without its pydantic models) and parses the answers with the same module.
+and status errors, without its pydantic models; plain chat answers through the SDK's own
+httpx2 client, :mod:`providers._openai_lean`) and parses the answers with the same module.
 Subclasses (OpenAI, AzureOpenAI, OpenAICompatible, HuggingFace) only say how to build the
 SDK client and which knobs differ (:attr:`stream_usage`, :attr:`estimate_usage`, paths).
 
@@ -34,6 +35,7 @@ from insightforge.errors import InsightForgeError, Unsupported
 from insightforge.pricing import Price
 from insightforge.streams import AsyncChatStream, ChatStream
 from insightforge.types import ChatRequest, ChatResponse, Chunk, EmbedRequest, EmbedResponse
+from providers import _openai_lean as lean
 from providers import _openai_wire as wire
 from providers._base import LazyClient, PerLoop, PooledProvider
 from providers._deadlines import StreamLimits, call_limits, restore_read_timeout, within
@@ -75,7 +77,13 @@ class OpenAIFamily(PooledProvider):
             (the usage says ``estimated=True``); on by default.
         embeddings: whether the server offers ``/embeddings``.
         embedding_model: the default model for :class:`EmbedRequest`.
+        lean_chat: send plain (not streamed) chat requests through the SDK client's own
+            httpx2 client without the SDK's per-call machinery (:mod:`providers._openai_lean`:
+            same headers, pool, timeout and errors, half the CPU); off for Azure, whose URLs
+            and credentials stay the SDK's.
     """
+
+    lean_chat = True
 
     chat_path = "/chat/completions"
     embed_path = "/embeddings"
@@ -174,7 +182,11 @@ class OpenAIFamily(PooledProvider):
         client = self._sync.get()
         if request.stream:
             return self._open_stream(client, body, request, model)
-        data = self._sdk(lambda: client.post(self.chat_path, body=body, cast_to=object))
+        if self.lean_chat:
+            data = self._sdk(lambda: lean.post(self.name, client, self._key(), self.chat_path,
+                                               body))
+        else:
+            data = self._sdk(lambda: client.post(self.chat_path, body=body, cast_to=object))
         return self._answer(request, model, data)
 
     async def _achat(self, request: ChatRequest) -> ChatResponse | AsyncChatStream:
@@ -187,7 +199,11 @@ class OpenAIFamily(PooledProvider):
                 self.chat_path, body=body, cast_to=object, stream=True,
                 stream_cls=AsyncEventStream)), limits, self.name, started)
             return self._astream(source, request, model, limits, started)
-        data = await self._asdk(client.post(self.chat_path, body=body, cast_to=object))
+        if self.lean_chat:
+            data = await self._asdk(lean.apost(self.name, client, self._key(), self.chat_path,
+                                               body))
+        else:
+            data = await self._asdk(client.post(self.chat_path, body=body, cast_to=object))
         return self._answer(request, model, data)
 
     def _open_stream(self, client: Any, body: Any, request: ChatRequest,

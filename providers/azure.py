@@ -38,6 +38,7 @@ class AzureOpenAI(OpenAIFamily):
     """
 
     name = "azure"
+    lean_chat = False  # deployment URLs, api-version and Entra tokens stay the SDK's
     env_vars: tuple[str, ...] = ("AZURE_OPENAI_API_KEY",)
     capabilities = frozenset({"images", "audio", "files", "structured_output", "reasoning",
                               "prompt_caching", "parallel_tools"})

@@ -9,7 +9,6 @@ SDK does not retry it. What must not live here: the mapping (:mod:`.anthropic_wi
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncGenerator
 
 from starlette.requests import Request
@@ -20,7 +19,7 @@ from insightforge.gateway import replies
 from insightforge.gateway.auth import Unauthorized, token_of
 from insightforge.gateway.body import HTTPRefusal, parse_json, read_body
 from insightforge.gateway.core import Gateway
-from insightforge.gateway.exchange import Exchange, call, log_unexpected, stream_model
+from insightforge.gateway.exchange import Exchange, call, log_unexpected, new_id, stream_model
 from insightforge.gateway.openai_api import _JSON, exchange_of
 from insightforge.gateway.sse import SSEResponse
 from insightforge.streams import AsyncChatStream
@@ -56,7 +55,7 @@ async def messages(request: Request) -> Response:
         parsed = aw.parse_messages(body)
         name = aw.check_model(body.get("model"))
         result = await call(gateway, exchange, caller, parsed, name)
-        rid = f"msg_{uuid.uuid4().hex}"
+        rid = f"msg_{new_id()}"
         if isinstance(result, AsyncChatStream):
             events = _events(result, exchange,
                              aw.StreamEvents(id=rid, model=stream_model(result, name)))

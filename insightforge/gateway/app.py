@@ -26,7 +26,6 @@ from insightforge.gateway import anthropic_api, openai_api
 from insightforge.gateway.body import HTTPRefusal
 from insightforge.gateway.core import Gateway
 from insightforge.gateway.edge import Edge
-from insightforge.gateway.metrics import exposition
 
 __all__ = ["create_app"]
 
@@ -44,7 +43,8 @@ async def readyz(request: Request) -> Response:
 
 
 async def scrape(request: Request) -> Response:
-    body, content_type = exposition()
+    gateway: Gateway = request.app.state.gateway
+    body, content_type = gateway.metrics.get().exposition()
     return Response(body, media_type=content_type)
 
 

@@ -20,11 +20,13 @@ from typing import Any
 import attrs
 
 from insightforge.config.models import GatewaySettings
+from insightforge.config.problems import Problems
+from insightforge.config.schema import LayerConfig
 from insightforge.errors import StoreUnavailable
 from insightforge.gateway.auth import Caller, Keys
 from insightforge.gateway.body import HTTPRefusal
 from insightforge.gateway.keystore import KeyStore, keystore_from
-from insightforge.gateway.metrics import Labels
+from insightforge.gateway.metrics import Lazy
 from insightforge.gateway.models import ModelTable, Served
 from insightforge.gateway.tenancy import Tenancy
 from insightforge.secrets import Secret
@@ -35,12 +37,28 @@ __all__ = ["Gateway"]
 Source = str | os.PathLike[str] | Mapping[str, Any]
 
 
+def _no_layer_prometheus(layers: Iterable[LayerConfig], path: str, problems: Problems) -> None:
+    """An ``otel`` layer may not also record into Prometheus: the gateway's /metrics records
+    the same instruments for every request, so they would count twice or not be served."""
+    for layer in layers:
+        if layer.name == "otel" and layer.options.get("metrics") == "prometheus":
+            problems.add(f"{path}[{layer.index}].otel.metrics",
+                         "the gateway's /metrics records these instruments for every request "
+                         "itself; remove metrics: prometheus (keep the layer for spans, or "
+                         "use metrics: otel to export through OpenTelemetry)")
+        for alternate in layer.alternates:
+            if not isinstance(alternate, str):
+                _no_layer_prometheus(alternate.layers, f"{path}[{layer.index}].fallback",
+                                     problems)
+
+
 class Gateway:
     """What the HTTP application serves (see the module docstring).
 
     Attributes:
         table: the model table. keys: the key check. tenancy: the per-key layers.
-        settings: the ``gateway:`` settings. labels: the tenant label cap for /metrics.
+        settings: the ``gateway:`` settings. metrics: its /metrics instruments, made on
+        first use (``metrics.get()``: a :class:`~.metrics.GatewayMetrics`).
     """
 
     def __init__(self, table: ModelTable, *, keys: Keys | None = None,
@@ -51,7 +69,7 @@ class Gateway:
         self.keys = keys or Keys()
         self.tenancy = tenancy or Tenancy(self.settings.store,
                                           rate_limit_wait=self.settings.rate_limit_wait)
-        self.labels = Labels(self.settings.tenant_label_limit)
+        self.metrics = Lazy(self.settings.tenant_label_limit)
         self._owned = tuple(owned)
 
     # -- making one ---------------------------------------------------------------------
@@ -79,13 +97,16 @@ class Gateway:
         from insightforge.config.load import prepare
         from insightforge.config.models import parse_gateway, parse_models
         from insightforge.config.parse import _layers, parse_config
-        from insightforge.config.problems import Problems
 
         doc, problems = prepare(source, env)
         config = parse_config(doc, problems)
         scratch = Problems()
         entries = parse_models(doc.get("models"), scratch, set(config.providers), _layers)
         settings = parse_gateway(doc.get("gateway"), scratch)
+        _no_layer_prometheus(config.stack, "$.stack", scratch)
+        for entry in entries:
+            if entry.stack is not None:
+                _no_layer_prometheus(entry.stack, f"$.models.{entry.name}.stack", scratch)
         scratch.raise_if_any()
         if entries:
             table = ModelTable.from_config(config, entries,

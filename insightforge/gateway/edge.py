@@ -1,13 +1,15 @@
-"""The edge of the application: request ids, framing checks, the overhead header, the access
-log and the metrics — one pure ASGI middleware (Starlette's shape: ``Edge(app, ...)``).
+"""The edge of the application: request ids, framing checks, trace context, the overhead
+header, the access log and the metrics — one pure ASGI middleware (Starlette's shape:
+``Edge(app, ...)``).
 
 Per HTTP request: take ``X-Request-Id`` (when it is a short token) or make one; refuse a
 ``GET``/``HEAD`` that carries a body and a ``Content-Length`` over the limit (both with
 ``Connection: close``: the rest of the connection cannot be trusted); make the
 :class:`~.exchange.Exchange` the endpoints fill in; add ``X-Request-Id`` and
 ``X-InsightForge-Overhead-Ms`` (milliseconds spent outside the stack before the response
-started) to the response; when it ends, write one structured access-log line (never a key)
-and observe the metrics. What must not live here: routing, the wire formats.
+started) to the response; note whether the headers carry a trace context
+(:mod:`.tracing`); when it ends, write one structured access-log line (never a key) and
+record the metrics (:mod:`.metrics`). What must not live here: routing, the wire formats.
 """
 
 from __future__ import annotations
@@ -16,13 +18,12 @@ import json
 import logging
 import re
 import time
-import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from insightforge.gateway.core import Gateway
-from insightforge.gateway.exchange import Exchange
-from insightforge.gateway.metrics import metrics
+from insightforge.gateway.exchange import Exchange, new_id
+from insightforge.gateway.tracing import trace_fields
 from insightforge.secrets import scrub
 
 __all__ = ["ENDPOINTS", "Edge"]
@@ -34,6 +35,7 @@ Send = Callable[[Message], Awaitable[None]]
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 access = logging.getLogger("insightforge.gateway.access")
+log = logging.getLogger("insightforge.gateway")
 ENDPOINTS = frozenset({"/v1/chat/completions", "/v1/embeddings", "/v1/messages"})
 _BODILESS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 _REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:-]{1,128}$")
@@ -68,7 +70,8 @@ class Edge:
         method, path = scope["method"], scope["path"]
         rid: bytes | None = None
         length: bytes | None = None
-        chunked = False
+        chunked = traced = False
+        tracing = trace_fields()
         for name, value in scope["headers"]:
             if name == b"x-request-id":
                 rid = value if _REQUEST_ID.match(value) else None
@@ -76,8 +79,12 @@ class Edge:
                 length = value
             elif name == b"transfer-encoding":
                 chunked = True
-        request_id = rid.decode() if rid else uuid.uuid4().hex
+            elif name in tracing:
+                traced = True
+        request_id = rid.decode() if rid else new_id()
         exchange = Exchange(request_id, path if path in ENDPOINTS else "other")
+        if traced:
+            exchange.trace_headers = scope["headers"]
         problem = None
         if method in _BODILESS and (chunked or (length is not None and length != b"0")):
             problem = (400, f"a {method} request must not carry a body")
@@ -112,14 +119,11 @@ class Edge:
 
     def _finish(self, exchange: Exchange, method: str, path: str) -> None:
         seconds = time.perf_counter() - exchange.t0
-        tenant = self.gateway.labels.tenant(exchange.tenant)
         if exchange.endpoint != "other":
-            metrics().observe(endpoint=exchange.endpoint, model=exchange.model or "none",
-                              tenant=tenant, status=exchange.status, seconds=seconds,
-                              usage=exchange.usage, cost=exchange.cost, cached=exchange.cached,
-                              ttft=exchange.ttft, error=exchange.error)
-            metrics().overhead.observe(exchange.overhead() if not exchange.stream
-                                       else max(0.0, (exchange.ttft or 0) - exchange.stack_seconds))
+            try:
+                self.gateway.metrics.get().record(exchange, seconds)
+            except Exception:  # metrics never fail a request, nor hide its access-log line
+                log.exception("gateway: recording the metrics failed")
         if self.access_log and access.isEnabledFor(logging.INFO):
             usage = exchange.usage
             line = {"ts": round(time.time(), 3), "request_id": exchange.request_id,

@@ -1,126 +1,143 @@
-"""``/metrics``: the gateway's Prometheus instruments (prometheus-client).
+"""``/metrics``: the OpenTelemetry layer's instruments, plus the two only a server has.
 
-What lives here: :class:`Metrics` (the instruments, made once per process), the tenant
-label cap (:class:`Labels`: the first ``limit`` tenants by name, the rest ``other``) and
-:func:`exposition` (the text a scrape reads). With ``--workers`` every worker writes its
-samples under ``PROMETHEUS_MULTIPROC_DIR`` (set by ``insightforge serve`` before the workers
-start) and a scrape of any worker reads them all.
+What lives here: :class:`GatewayMetrics` — one prometheus-client registry per gateway
+holding
 
-Instruments (``insightforge_gateway_`` prefix): ``requests_total`` (endpoint, model,
-tenant, status), ``request_duration_seconds`` and ``time_to_first_token_seconds``
-(endpoint, model), ``overhead_seconds``, ``tokens_total`` (model, tenant, type),
-``cost_usd_total`` (model, tenant), ``errors_total`` (type), ``cache_hits_total`` (model,
-tenant), ``budget_refusals_total`` (tenant). ``model`` is the listed name, so clients cannot
-add labels. What must not live here: HTTP routing, the access log.
+* the LLM-level instruments of :mod:`middleware.otel.instruments` (a
+  :class:`~middleware.otel.instruments.PrometheusMetrics` with ``tenant`` as its one tag,
+  every label capped at ``gateway.tenant_label_limit`` distinct values): operation
+  duration, token usage, tokens by type (cache reads and writes, reasoning), cost, time to
+  the first chunk, cache lookups, budget refusals, rate-limit waits, errors by type — the
+  very metrics ``OpenTelemetry(metrics="prometheus")`` records in a library stack;
+* the HTTP-level ones (``insightforge_gateway_`` prefix): ``requests_total`` (endpoint,
+  status) and ``overhead_seconds`` (time the gateway spent outside the stack);
+
+— :func:`outcome` (what one finished exchange tells the LLM instruments; pure) and
+:meth:`GatewayMetrics.exposition` (the text a scrape reads). With ``--workers`` every
+worker writes its samples under ``PROMETHEUS_MULTIPROC_DIR`` (set by ``insightforge
+serve`` before the workers start) and a scrape of any worker reads them all.
+What must not live here: HTTP routing, the access log.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["Labels", "Metrics", "exposition", "metrics"]
+if TYPE_CHECKING:
+    from insightforge.gateway.exchange import Exchange
+    from middleware.otel.outcome import Outcome
+
+__all__ = ["PREFIX", "TAGS", "GatewayMetrics", "Lazy", "outcome"]
 
 PREFIX = "insightforge_gateway_"
-_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+TAGS = ("tenant",)
+"""The request tags that are metric labels (``tag_tenant``)."""
 _FAST = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1)
+_OPERATION = {"/v1/embeddings": "embeddings"}
 
 
-class Labels:
-    """Caps the distinct tenant label values (per process): the rest become ``other``."""
+def outcome(exchange: Exchange, seconds: float) -> Outcome | None:
+    """What ``exchange`` tells the LLM instruments (``None``: not an API request).
 
-    def __init__(self, limit: int = 100) -> None:
-        self.limit = limit
-        self._seen: set[str] = set()
+    A request the stack saw is described by :func:`~middleware.otel.outcome.outcome_of`
+    (its answer, error, or abandonment — a stream the client left), with the model the
+    gateway lists as the request model; one the gateway refused itself (a bad key, body or
+    model) as an error of provider ``gateway``.
+    """
+    from middleware.otel.outcome import Outcome, outcome_of
+
+    if exchange.endpoint == "other":
+        return None
+    request = exchange.request
+    if request is not None:
+        response = exchange.response
+        route = None
+        if response is None:
+            routes = exchange.handler.routes() if exchange.handler is not None else ()
+            route = routes[0] if routes else None
+        made = outcome_of(request, route, response=response, error=exchange.exc,
+                          abandoned=response is None and exchange.exc is None,
+                          duration_s=seconds, ttft_s=exchange.ttft, tags=TAGS)
+        if exchange.model and made.request_model != exchange.model:
+            from attrs import evolve
+
+            made = evolve(made, request_model=exchange.model)
+        return made
+    if exchange.error is None:
+        return None
+    operation = _OPERATION.get(exchange.endpoint, "chat")
+    return Outcome(operation, "gateway", exchange.model or "", status="error",
+                   error_type=exchange.error, duration_s=max(0.0, seconds),
+                   tags=(("tenant", exchange.tenant),) if exchange.tenant else ())
+
+
+class GatewayMetrics:
+    """The gateway's instruments on its own registry (see the module docstring).
+
+    Attributes:
+        registry: the ``CollectorRegistry`` (single-process scrapes read it).
+        llm: the shared LLM instruments (``record(outcome)``).
+        requests, overhead: the HTTP-level counter and histogram.
+    """
+
+    def __init__(self, tenant_label_limit: int = 100, registry: Any = None) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Histogram
+
+        from middleware.otel.instruments import prometheus_metrics
+
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self.llm = prometheus_metrics(self.registry, tags=TAGS,
+                                      max_label_values=tenant_label_limit)
+        self.requests = Counter(PREFIX + "requests_total",
+                                "HTTP requests answered, by endpoint and status.",
+                                ["endpoint", "status"], registry=self.registry)
+        self.overhead = Histogram(PREFIX + "overhead_seconds",
+                                  "Time the gateway spent outside the stack.", buckets=_FAST,
+                                  registry=self.registry)
+        self._requests: dict[tuple[str, int], Any] = {}
+
+    def record(self, exchange: Exchange, seconds: float) -> None:
+        """Record one finished API request (the edge calls it; never raises)."""
+        counted = (exchange.endpoint, exchange.status)
+        child = self._requests.get(counted)
+        if child is None:  # labels() costs ~7 µs: once per endpoint and status
+            child = self._requests[counted] = self.requests.labels(counted[0], str(counted[1]))
+        child.inc()
+        self.overhead.observe(exchange.overhead() if not exchange.stream
+                              else max(0.0, (exchange.ttft or 0) - exchange.stack_seconds))
+        made = outcome(exchange, seconds)
+        if made is not None:
+            self.llm.record(made)
+
+    def exposition(self) -> tuple[bytes, str]:
+        """The scrape body and its content type (every worker's samples in multiprocess
+        mode)."""
+        from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            from prometheus_client import multiprocess
+
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            return generate_latest(registry), CONTENT_TYPE_LATEST
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+class Lazy:
+    """A :class:`GatewayMetrics` made on first use (prometheus-client loads then)."""
+
+    def __init__(self, tenant_label_limit: int) -> None:
+        self.limit = tenant_label_limit
+        self._made: GatewayMetrics | None = None
         self._lock = threading.Lock()
 
-    def tenant(self, value: str | None) -> str:
-        if not value:
-            return "none"
-        if value in self._seen:
-            return value
-        with self._lock:
-            if len(self._seen) < self.limit:
-                self._seen.add(value)
-                return value
-        return "other"
-
-
-class Metrics:
-    """The instruments (one set per process; see the module docstring)."""
-
-    def __init__(self) -> None:
-        from prometheus_client import Counter, Histogram
-
-        self.requests = Counter(PREFIX + "requests_total", "Requests answered.",
-                                ["endpoint", "model", "tenant", "status"])
-        self.duration = Histogram(PREFIX + "request_duration_seconds",
-                                  "Time from request to the last byte.", ["endpoint", "model"],
-                                  buckets=_BUCKETS)
-        self.ttft = Histogram(PREFIX + "time_to_first_token_seconds",
-                              "Streams: time from request to the first chunk.",
-                              ["endpoint", "model"], buckets=_BUCKETS)
-        self.overhead = Histogram(PREFIX + "overhead_seconds",
-                                  "Time the gateway spent outside the stack.", buckets=_FAST)
-        self.tokens = Counter(PREFIX + "tokens_total", "Tokens used (type: input, output).",
-                              ["model", "tenant", "type"])
-        self.cost = Counter(PREFIX + "cost_usd_total", "Cost in US dollars.",
-                            ["model", "tenant"])
-        self.errors = Counter(PREFIX + "errors_total", "Failed requests by error type.",
-                              ["type"])
-        self.cache_hits = Counter(PREFIX + "cache_hits_total", "Answers served from a cache.",
-                                  ["model", "tenant"])
-        self.budget_refusals = Counter(PREFIX + "budget_refusals_total",
-                                       "Requests a budget refused.", ["tenant"])
-
-    def observe(self, *, endpoint: str, model: str, tenant: str, status: int, seconds: float,
-                usage: Any = None, cost: Decimal | None = None, cached: bool = False,
-                ttft: float | None = None, error: str | None = None) -> None:
-        """Record one finished request (``tenant`` already capped)."""
-        self.requests.labels(endpoint, model, tenant, str(status)).inc()
-        self.duration.labels(endpoint, model).observe(seconds)
-        if ttft is not None:
-            self.ttft.labels(endpoint, model).observe(ttft)
-        if usage is not None:
-            if usage.input_tokens:
-                self.tokens.labels(model, tenant, "input").inc(usage.input_tokens)
-            if usage.output_tokens:
-                self.tokens.labels(model, tenant, "output").inc(usage.output_tokens)
-        if cost:
-            self.cost.labels(model, tenant).inc(float(cost))
-        if cached:
-            self.cache_hits.labels(model, tenant).inc()
-        if error is not None:
-            self.errors.labels(error).inc()
-            if error == "BudgetExceeded":
-                self.budget_refusals.labels(tenant).inc()
-
-
-_made: Metrics | None = None
-_lock = threading.Lock()
-
-
-def metrics() -> Metrics:
-    """This process's instruments, made on first use."""
-    global _made
-    if _made is None:
-        with _lock:
-            if _made is None:
-                _made = Metrics()
-    return _made
-
-
-def exposition() -> tuple[bytes, str]:
-    """The scrape body and its content type (every worker's samples in multiprocess mode)."""
-    from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
-
-    metrics()
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        return generate_latest(registry), CONTENT_TYPE_LATEST
-    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+    def get(self) -> GatewayMetrics:
+        made = self._made
+        if made is None:
+            with self._lock:
+                made = self._made
+                if made is None:
+                    made = self._made = GatewayMetrics(self.limit)
+        return made

@@ -10,7 +10,6 @@ mapping itself (pure modules), sockets, the access log (:mod:`.edge`).
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -21,7 +20,7 @@ from insightforge.gateway import replies, wire
 from insightforge.gateway.auth import Caller, Unauthorized, token_of
 from insightforge.gateway.body import HTTPRefusal, parse_json, read_body
 from insightforge.gateway.core import Gateway
-from insightforge.gateway.exchange import Exchange, call, log_unexpected, stream_model
+from insightforge.gateway.exchange import Exchange, call, log_unexpected, new_id, stream_model
 from insightforge.gateway.sse import SSEResponse
 from insightforge.streams import AsyncChatStream
 from insightforge.types import ChatResponse, EmbedResponse
@@ -64,7 +63,7 @@ def error_response(exc: BaseException, exchange: Exchange) -> Response:
 
 def exchange_of(request: Request) -> Exchange:
     found = request.scope.get("insightforge.exchange")
-    return found if isinstance(found, Exchange) else Exchange(uuid.uuid4().hex, "direct")
+    return found if isinstance(found, Exchange) else Exchange(new_id(), "direct")
 
 
 async def _begin(request: Request, exchange: Exchange) -> tuple[Gateway, Caller, Any]:
@@ -90,7 +89,7 @@ async def chat(request: Request) -> Response:
         gateway, caller, body = await _begin(request, exchange)
         parsed = wire.parse_chat(body, request.headers.items())
         result = await call(gateway, exchange, caller, parsed, body.get("model"))
-        rid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+        rid, created = f"chatcmpl-{new_id()}", int(time.time())
         if isinstance(result, AsyncChatStream):
             events = _events(result, exchange, id=rid, created=created,
                              model=stream_model(result, exchange.model or ""),

@@ -98,6 +98,7 @@ INSTRUMENTS: tuple[Instrument, ...] = (
                (*_BASE, ERROR_TYPE, OUTCOME)),
 )
 _BY_KEY = {i.key: i for i in INSTRUMENTS}
+_HISTOGRAMS = frozenset(i.key for i in INSTRUMENTS if i.kind == "histogram")
 
 Measurement = tuple[str, float, dict[str, str]]  # instrument key, value, labels
 
@@ -215,6 +216,8 @@ class PrometheusMetrics:
         self.cap = LabelCap(_check_cap(max_label_values))
         self.registry = registry if registry is not None else prometheus_client.REGISTRY
         self._metrics: dict[str, tuple[Any, tuple[str, ...], tuple[str, ...]]] = {}
+        self._children: dict[tuple[str, ...], Any] = {}  # (key, *label values) -> child;
+        # as bounded as the series themselves (every label value passes the cap)
         tag_keys = tuple(TAG + name for name in self.tags)
         for spec in INSTRUMENTS:
             keys = (*spec.labels, *tag_keys)
@@ -237,10 +240,13 @@ class PrometheusMetrics:
             self._metrics[spec.key] = (metric, keys, names)
 
     def record(self, outcome: Outcome) -> None:
+        children = self._children
         for key, value, labels in measurements(outcome, self.cap):
-            metric, keys, _ = self._metrics[key]
-            child = metric.labels(*(labels.get(k, "") for k in keys))
-            if _BY_KEY[key].kind == "histogram":
+            values = (key, *[labels.get(k, "") for k in self._metrics[key][1]])
+            child = children.get(values)
+            if child is None:  # prometheus-client's labels() costs ~7 µs: once per series
+                child = children[values] = self._metrics[key][0].labels(*values[1:])
+            if key in _HISTOGRAMS:
                 child.observe(value)
             else:
                 child.inc(value)

@@ -103,7 +103,8 @@ def test_serve_with_workers_shares_keys_budgets_and_metrics(emulator: Emulator,
         base = url.group(0)[:-3]
         text = httpx.get(base + "/metrics", timeout=10).text
         counted = sum(float(m.group(1)) for m in re.finditer(
-            r'insightforge_gateway_requests_total\{[^}]*tenant="acme"[^}]*\} (\S+)', text))
+            r'gen_ai_client_operation_duration_seconds_count\{[^}]*tag_tenant="acme"[^}]*\} '
+            r'(\S+)', text))
         assert counted == 6  # every worker's samples, whichever worker answered the scrape
         assert httpx.get(base + "/readyz", timeout=10).json()["status"] == "ready"
         proc.send_signal(signal.SIGINT)
