@@ -31,7 +31,7 @@ from insightforge.testing.fault_matrix import (
     CASES,
     PRIMARY_MODEL,
     Case,
-    Outcome,
+    FaultOutcome,
     Rig,
     Scale,
     answer_to,
@@ -39,7 +39,7 @@ from insightforge.testing.fault_matrix import (
 )
 
 
-def _verdict(case: Case, out: Outcome, scale: Scale) -> str:
+def _verdict(case: Case, out: FaultOutcome, scale: Scale) -> str:
     if case.served == "filtered":
         ok = isinstance(out.error, ContentFiltered) or getattr(out.error, "code",
                                                                None) == "content_filter"

@@ -61,3 +61,30 @@ def test_providers_and_layers_are_the_documented_classes() -> None:
         assert getattr(providers, name).__name__ == name
     for name in MIDDLEWARE:
         assert getattr(middleware, name).__name__ == name
+
+
+def _public_classes() -> dict[str, set[str]]:
+    """Every class a public module exports (``__all__``), by name -> where it is defined."""
+    import importlib
+    import pkgutil
+
+    found: dict[str, set[str]] = {}
+    for root in ("insightforge", "middleware", "providers"):
+        package = importlib.import_module(root)
+        names = [root] + [info.name for info in pkgutil.walk_packages(package.__path__, root + ".")]
+        for name in names:
+            if any(part.startswith("_") for part in name.split(".")[1:]):
+                continue  # private modules are not public surface
+            module = importlib.import_module(name)
+            for attr in getattr(module, "__all__", ()):
+                value = getattr(module, attr, None)
+                if isinstance(value, type):
+                    found.setdefault(value.__name__, set()).add(
+                        f"{value.__module__}.{value.__qualname__}")
+    return found
+
+
+def test_no_two_public_classes_share_a_name() -> None:
+    """Issue 10: one name, one class — a reader (or an import) never meets two ToolCalls."""
+    shared = {name: where for name, where in _public_classes().items() if len(where) > 1}
+    assert shared == {}

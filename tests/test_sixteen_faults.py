@@ -28,7 +28,7 @@ from insightforge.testing.fault_matrix import (
     CI,
     PRIMARY_MODEL,
     Case,
-    Outcome,
+    FaultOutcome,
     Rig,
     answer_to,
     long_prompt,
@@ -68,7 +68,7 @@ def _run(rig: Rig, case: Case, mode: str, client: Any = None) -> None:
         _check(rig, case, mode, stream, out, rig.spent() - spent)
 
 
-def _answered(case: Case, out: Outcome, mode: str) -> None:
+def _answered(case: Case, out: FaultOutcome, mode: str) -> None:
     assert out.error is None, f"{case.name} ({mode}): {out.error!r}"
     assert out.text == answer_to(case.prompt), f"{case.name} ({mode}): incomplete answer"
     want = ("openai", PRIMARY_MODEL) if case.served == "primary" else ("anthropic",
@@ -77,7 +77,7 @@ def _answered(case: Case, out: Outcome, mode: str) -> None:
     assert out.seconds < SCALE.deadline, f"{case.name} ({mode}): {out.seconds:.2f}s"
 
 
-def _check(rig: Rig, case: Case, mode: str, stream: bool, out: Outcome,
+def _check(rig: Rig, case: Case, mode: str, stream: bool, out: FaultOutcome,
            spent: Decimal) -> None:
     """What each fault must show, beyond the complete answer from the right route."""
     primary, alternate = rig.primary.count(), rig.alternate.count()
@@ -151,7 +151,7 @@ def test_the_caller_gets_the_complete_answer(rig: Rig, case: Case, mode: str) ->
 @pytest.mark.parametrize("mode", MODES)
 def test_an_outage_is_served_by_the_alternate_and_the_primary_takes_over_again(
         rig: Rig, mode: str) -> None:
-    def run(client: Any = None) -> tuple[list[Outcome], float]:
+    def run(client: Any = None) -> tuple[list[FaultOutcome], float]:
         return outage(rig, mode, client=client, stream=mode == "async")  # type: ignore[arg-type]
 
     if mode == "gateway":

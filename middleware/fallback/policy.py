@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import attrs
 
-from insightforge.errors import ContextLengthExceeded
+from insightforge.errors import ContextLengthExceeded, Unsupported
 from insightforge.kit.rules import ErrorRule, error_rule, matches
 from insightforge.stack import Handler
 
@@ -39,10 +39,12 @@ class FallbackPolicy:
     """Decides whether an error moves on to the next branch. Pure.
 
     Attributes:
-        on: ``None`` — retryable :class:`ProviderError` only; a tuple of error types (or
-            their names) — those *in addition* (e.g. ``ContentFiltered``,
-            ``AuthenticationError``), the same rule as ``Retry(retry_on=...)``; a predicate
-            — replaces the rule entirely.
+        on: ``None`` — retryable :class:`ProviderError`, and
+            :class:`~insightforge.errors.Unsupported` (a route that cannot take the request
+            — an image, a schema, embeddings — is no reason to fail while another route
+            may; ``Retry`` never repeats it); a tuple of error types (or their names) —
+            those *in addition* (e.g. ``ContentFiltered``, ``AuthenticationError``), the
+            same rule as ``Retry(retry_on=...)``; a predicate — replaces the rule entirely.
         context: a :class:`~insightforge.errors.ContextLengthExceeded` moves on to the next
             branch whose context window is known to be larger than the failed route's
             (with ``ContextLengthExceeded`` in ``on``: to the next branch not known to be as
@@ -56,6 +58,8 @@ class FallbackPolicy:
     def warrants(self, error: BaseException) -> bool:
         """Whether ``on`` moves this error on (a ``ContextLengthExceeded`` moves by window
         too: :meth:`next_branch`; when no larger route exists it is raised as it is)."""
+        if isinstance(error, Unsupported) and not callable(self.on):
+            return True
         return matches(self.on, error)
 
     def _by_window(self, error: BaseException) -> bool:

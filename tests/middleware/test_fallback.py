@@ -17,6 +17,7 @@ from insightforge.errors import (
     ContextLengthExceeded,
     InsightForgeError,
     ProviderUnavailable,
+    Unsupported,
 )
 from insightforge.testing.scripted import ScriptedProvider, StreamStep
 from middleware import Fallback, Retry
@@ -259,3 +260,32 @@ def test_the_window_rule_is_pure_and_never_picks_a_smaller_route(
         assert windows[0] is None or windows[found] > windows[0]  # type: ignore[operator]
         assert all(w is None or (windows[0] is not None and w <= windows[0])
                    for w in windows[1:found])
+
+
+def test_an_unsupported_request_moves_on_but_is_never_retried() -> None:
+    """A route that cannot take the request (Unsupported) is no reason to fail while another
+    may: Fallback moves on by default; Retry never repeats it; a predicate decides alone."""
+    def unsupported() -> Exception:
+        return Unsupported("scripted cannot take an image part", provider="scripted")
+
+    policy = FallbackPolicy()
+    assert policy.next_branch(0, unsupported(), 2) == 1
+    assert FallbackPolicy(on=lambda e: False).next_branch(0, unsupported(), 2) is None
+    first, second = ScriptedProvider([unsupported()]), ScriptedProvider(["seen"])
+    reply: Any = stack(Retry(attempts=3), Fallback(second), provider=first)(REQ)
+    assert reply.text == "seen" and len(first.calls) == 1  # moved on, not retried
+
+
+def test_embeddings_fall_back_from_a_provider_without_them(emulator: Any) -> None:
+    """Anthropic has no embeddings API: the same stack embeds through its alternate."""
+    from insightforge import EmbedRequest
+    from providers import Anthropic, OpenAI
+
+    claude = Anthropic(base_url=emulator.anthropic_url, api_key="sk-ant-test-0000", timeout=5)
+    gpt = OpenAI(base_url=emulator.openai_url, api_key="sk-test-0000", timeout=5)
+    with claude, gpt:
+        llm = stack(Fallback(gpt), provider=claude)
+        out: Any = llm(EmbedRequest(["a", "b"]))
+        assert len(out.vectors) == 2 and out.provider == "openai"
+        assert [e.event for e in out.trace if e.layer == "fallback"] == ["fallback"]
+        assert asyncio.run(llm.acall(EmbedRequest("c"))).provider == "openai"

@@ -61,7 +61,8 @@ def sse_data(text: str) -> list[str]:
 
 
 def test_public_names_are_pinned() -> None:
-    assert emulator_pkg.__all__ == ["Emulator", "Fault", "RecordedRequest"]
+    assert emulator_pkg.__all__ == ["Emulator", "Fault", "RecordedRequest", "refusal",
+                                    "stream_refusal"]
 
 
 def test_urls_point_at_one_loopback_port(emu: Emulator) -> None:

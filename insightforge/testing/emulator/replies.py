@@ -1,7 +1,7 @@
 """Deterministic replies: pure functions shared by every wire format.
 
 What lives here: the vendor-neutral chat input (`ChatInput`, `Turn`), the neutral reply
-(`Reply`, `ToolCall`), and the rules that turn one into the other — echo text, token counts,
+(`Reply`, `EmulatedToolCall`), and the rules that turn one into the other — echo text, token counts,
 ``max_tokens`` and stop-sequence cuts, tool calls (one per tool offered unless parallel
 calls are off or a tool is forced), JSON mode and JSON Schemas (a conforming object), a
 reasoning text with its signature, stream pieces — plus the deterministic embedding
@@ -28,7 +28,7 @@ __all__ = [
     "ChatInput",
     "Finish",
     "Reply",
-    "ToolCall",
+    "EmulatedToolCall",
     "Turn",
     "continued",
     "count_tokens",
@@ -99,7 +99,7 @@ class ChatInput:
 
 
 @dataclass(frozen=True, slots=True)
-class ToolCall:
+class EmulatedToolCall:
     """A tool call the emulated model makes.
 
     Attributes:
@@ -129,7 +129,7 @@ class Reply:
     """
 
     text: str
-    tool_calls: tuple[ToolCall, ...]
+    tool_calls: tuple[EmulatedToolCall, ...]
     finish: Finish
     stop_sequence: str | None
     input_tokens: int
@@ -138,7 +138,7 @@ class Reply:
     reasoning_tokens: int = 0
 
     @property
-    def tool_call(self) -> ToolCall | None:
+    def tool_call(self) -> EmulatedToolCall | None:
         """The first tool call, if any."""
         return self.tool_calls[0] if self.tool_calls else None
 
@@ -185,7 +185,7 @@ def _last_user_text(turns: Sequence[Turn]) -> str:
     return turns[-1].text if turns else ""
 
 
-def _tool_calls(chat: ChatInput) -> tuple[ToolCall, ...]:
+def _tool_calls(chat: ChatInput) -> tuple[EmulatedToolCall, ...]:
     if not chat.tools or chat.tool_choice_none or not chat.turns:
         return ()
     if chat.turns[-1].role != "user":
@@ -195,7 +195,7 @@ def _tool_calls(chat: ChatInput) -> tuple[ToolCall, ...]:
         names = (chat.forced_tool,)
     text = chat.turns[-1].text
     schemas = dict(zip(chat.tools, chat.tool_schemas, strict=False))
-    return tuple(ToolCall(name, json.dumps(tool_arguments(schemas.get(name), text)))
+    return tuple(EmulatedToolCall(name, json.dumps(tool_arguments(schemas.get(name), text)))
                  for name in names)
 
 

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import wire_anthropic, wire_azure, wire_hf, wire_ollama, wire_openai
-from .wire_common import Body, Call, Stream, dumps
+from .wire_common import Body, Stream, WireRequest, dumps
 
-__all__ = ["Endpoint", "Route", "credential", "error", "resolve", "unauthorized"]
+__all__ = ["Endpoint", "Destination", "credential", "error", "resolve", "unauthorized"]
 
-Endpoint = Callable[[Call], "Body | Stream"]
+Endpoint = Callable[[WireRequest], "Body | Stream"]
 
 _STATIC: dict[tuple[str, str], tuple[str, Endpoint]] = {
     ("POST", "/v1/chat/completions"): ("openai", wire_openai.chat),
@@ -70,7 +70,7 @@ _UNAUTHORIZED = {
 
 
 @dataclass(frozen=True, slots=True)
-class Route:
+class Destination:
     """Where a request goes.
 
     Attributes:
@@ -88,27 +88,27 @@ def _is_anthropic(headers: Mapping[str, str]) -> bool:
     return "x-api-key" in headers or "anthropic-version" in headers
 
 
-def _azure(method: str, path: str) -> Route:
+def _azure(method: str, path: str) -> Destination:
     parts = path.split("/", 4)  # "", "openai", "deployments", name, rest
     endpoint = _AZURE.get(parts[4]) if len(parts) == 5 and parts[3] else None
     if method != "POST" or endpoint is None:
-        return Route("azure", None)
-    return Route("azure", endpoint, {"deployment": parts[3]})
+        return Destination("azure", None)
+    return Destination("azure", endpoint, {"deployment": parts[3]})
 
 
-def resolve(method: str, path: str, headers: Mapping[str, str]) -> Route:
+def resolve(method: str, path: str, headers: Mapping[str, str]) -> Destination:
     """The route for a request; `path` has no query string and no trailing slash."""
     found = _STATIC.get((method, path))
     if found is not None:
         if path == "/v1/models" and _is_anthropic(headers):
-            return Route("anthropic", wire_anthropic.models)
-        return Route(found[0], found[1])
+            return Destination("anthropic", wire_anthropic.models)
+        return Destination(found[0], found[1])
     if path.startswith("/openai/deployments/"):
         return _azure(method, path)
     for prefix, api in _PREFIXES:
         if path.startswith(prefix):
-            return Route(api, None)
-    return Route("anthropic" if _is_anthropic(headers) else "openai", None)
+            return Destination(api, None)
+    return Destination("anthropic" if _is_anthropic(headers) else "openai", None)
 
 
 def credential(api: str, headers: Mapping[str, str]) -> str | None:

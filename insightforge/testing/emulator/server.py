@@ -30,7 +30,7 @@ from .faults import Fault, FaultQueue
 from .http_head import HeadError, read_head
 from .prompt_cache import PromptCache
 from .records import RecordedRequest, RequestLog
-from .wire_common import ApiError, Body, Call, Stream, dumps
+from .wire_common import ApiError, Body, Stream, WireRequest, dumps
 
 __all__ = ["STALL_LIMIT", "EmulatorServer", "ServerState"]
 
@@ -213,12 +213,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_body(answer)
             return
         assert route.endpoint is not None  # _precheck answered unknown paths
-        call = Call(route.api, path, query, headers, body, state.next_id, route.params,
+        call = WireRequest(route.api, path, query, headers, body, state.next_id, route.params,
                     cache=state.prompt_cache)
         self._answer(route.endpoint, call, fault)
 
     def _precheck(
-        self, route: routes.Route, path: str, method: str, headers: dict[str, str], valid: bool
+        self, route: routes.Destination, path: str, method: str, headers: dict[str, str],
+        valid: bool,
     ) -> Body | None:
         if not valid:
             return routes.error(route.api, 400, "The request body is not valid JSON.")
@@ -232,7 +233,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- answering ----------------------------------------------------------------------
 
-    def _answer(self, endpoint: routes.Endpoint, call: Call, fault: Fault | None) -> None:
+    def _answer(self, endpoint: routes.Endpoint, call: WireRequest, fault: Fault | None) -> None:
         kind = fault.kind if fault is not None else None
         if fault is not None and kind in ("drop", "stall", "status", "reject_prefill", "down"):
             self._pre_fault(call.api, fault)

@@ -19,7 +19,16 @@ from typing import Any
 from .anthropic_parse import Breakpoint, parse_chat, parse_request
 from .prompt_cache import NO_CACHE, CacheUse, PromptCache, account, digest
 from .replies import ChatInput, Reply, filtered, input_tokens, make_reply, sign, stream_pieces
-from .wire_common import CREATED_AT, ApiError, Body, Call, Stream, StreamFaults, json_body, sse
+from .wire_common import (
+    CREATED_AT,
+    ApiError,
+    Body,
+    Stream,
+    StreamFaults,
+    WireRequest,
+    json_body,
+    sse,
+)
 
 __all__ = ["STREAM_FAULTS", "cache_use", "chat", "error_body", "message_body", "models",
            "parse_chat"]
@@ -177,7 +186,7 @@ def message_stream(reply: Reply, model: str, number: int,
 # -- endpoints --------------------------------------------------------------------------
 
 
-def chat(call: Call) -> Body | Stream:
+def chat(call: WireRequest) -> Body | Stream:
     """POST /v1/messages (requires the `anthropic-version` header)."""
     if not call.headers.get("anthropic-version"):
         raise ApiError(400, "anthropic-version: header is required")
@@ -193,7 +202,7 @@ def chat(call: Call) -> Body | Stream:
     return message_body(reply, request.model, number, cache)
 
 
-def models(call: Call) -> Body:
+def models(call: WireRequest) -> Body:
     """GET /v1/models, Anthropic's shape."""
     data = [{"type": "model", "id": name, "display_name": name, "created_at": CREATED_AT}
             for name in MODELS]

@@ -8,12 +8,12 @@ then answer exactly as the OpenAI endpoints do, the deployment name (captured fr
 from __future__ import annotations
 
 from . import wire_openai
-from .wire_common import ApiError, Body, Call, Stream
+from .wire_common import ApiError, Body, Stream, WireRequest
 
 __all__ = ["chat", "embeddings", "models"]
 
 
-def _require_version(call: Call) -> None:
+def _require_version(call: WireRequest) -> None:
     if not call.query.get("api-version"):
         raise ApiError(
             400,
@@ -23,19 +23,19 @@ def _require_version(call: Call) -> None:
         )
 
 
-def chat(call: Call) -> Body | Stream:
+def chat(call: WireRequest) -> Body | Stream:
     """POST /openai/deployments/{deployment}/chat/completions?api-version=..."""
     _require_version(call)
     return wire_openai.chat(call)
 
 
-def embeddings(call: Call) -> Body:
+def embeddings(call: WireRequest) -> Body:
     """POST /openai/deployments/{deployment}/embeddings?api-version=..."""
     _require_version(call)
     return wire_openai.embeddings(call)
 
 
-def models(call: Call) -> Body:
+def models(call: WireRequest) -> Body:
     """GET /openai/models?api-version=..."""
     _require_version(call)
     return wire_openai.models_body()

@@ -1,6 +1,6 @@
 """Shared pieces of the wire modules: results, frames and request-field readers.
 
-What lives here: `Call` (one parsed HTTP request handed to an endpoint), `ApiError` (an
+What lives here: `WireRequest` (one parsed HTTP request handed to an endpoint), `ApiError` (an
 endpoint refusing a request; the server renders it in the vendor's error shape), the two
 endpoint results `Body` and `Stream`, the `StreamFaults` frames each streaming wire format
 offers for fault injection, JSON/SSE/NDJSON encoders, and defensive readers for request
@@ -21,7 +21,7 @@ __all__ = [
     "CREATED_AT",
     "ApiError",
     "Body",
-    "Call",
+    "WireRequest",
     "Stream",
     "StreamFaults",
     "dimensions_of",
@@ -78,7 +78,7 @@ class ApiError(Exception):
 
 
 @dataclass(slots=True)
-class Call:
+class WireRequest:
     """One parsed request, as an endpoint sees it.
 
     Attributes:

@@ -14,9 +14,9 @@ from . import wire_openai
 from .replies import embed_vector, filtered, make_reply
 from .wire_common import (
     Body,
-    Call,
     Stream,
     StreamFaults,
+    WireRequest,
     dimensions_of,
     embed_inputs,
     json_body,
@@ -48,7 +48,7 @@ STREAM_FAULTS = StreamFaults(
 )
 
 
-def chat(call: Call) -> Body | Stream:
+def chat(call: WireRequest) -> Body | Stream:
     """POST /hf/v1/chat/completions."""
     body = call.json()
     model = body.get("model")
@@ -63,7 +63,7 @@ def chat(call: Call) -> Body | Stream:
     return wire_openai.chat_body(reply, request.model, number)
 
 
-def embed(call: Call) -> Body:
+def embed(call: WireRequest) -> Body:
     """POST /hf/embed (TEI)."""
     body = call.json()
     texts = embed_inputs(body.get("inputs"), "inputs")
@@ -71,13 +71,13 @@ def embed(call: Call) -> Body:
     return json_body([embed_vector(text, size) for text in texts])
 
 
-def info(call: Call) -> Body:
+def info(call: WireRequest) -> Body:
     """GET /hf/info."""
     return json_body({"model_id": MODEL_ID, "model_sha": None, "model_dtype": "bfloat16",
                       "model_device_type": "cpu", "max_input_tokens": 8191,
                       "max_total_tokens": 8192, "version": "emulator"})
 
 
-def health(call: Call) -> Body:
+def health(call: WireRequest) -> Body:
     """GET /hf/health."""
     return Body(200, b"", "text/plain")

@@ -30,9 +30,9 @@ from .wire_common import (
     CREATED_AT,
     ApiError,
     Body,
-    Call,
     Stream,
     StreamFaults,
+    WireRequest,
     dimensions_of,
     embed_inputs,
     json_body,
@@ -195,7 +195,7 @@ def chat_stream(reply: Reply, model: str) -> Stream:
 # -- endpoints --------------------------------------------------------------------------
 
 
-def chat(call: Call) -> Body | Stream:
+def chat(call: WireRequest) -> Body | Stream:
     """POST /api/chat (`stream` defaults to true)."""
     body = call.json()
     request = parse_chat(body)
@@ -208,7 +208,7 @@ def chat(call: Call) -> Body | Stream:
     return json_body(_final(reply, request.model, _message(reply)))
 
 
-def embed(call: Call) -> Body:
+def embed(call: WireRequest) -> Body:
     """POST /api/embed."""
     body = call.json()
     model = _model(body)
@@ -221,7 +221,7 @@ def embed(call: Call) -> Body:
     })
 
 
-def tags(call: Call) -> Body:
+def tags(call: WireRequest) -> Body:
     """GET /api/tags."""
     models = [{"name": name, "model": name, "modified_at": CREATED_AT, "size": 4_920_753_328,
                "digest": f"{index:064x}",
@@ -231,6 +231,6 @@ def tags(call: Call) -> Body:
     return json_body({"models": models})
 
 
-def version(call: Call) -> Body:
+def version(call: WireRequest) -> Body:
     """GET /api/version."""
     return json_body({"version": "0.5.7-emulator"})

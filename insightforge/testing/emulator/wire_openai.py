@@ -22,8 +22,8 @@ from .openai_parse import parse_chat, prefix_turns
 from .prompt_cache import NO_CACHE, CacheUse, PromptCache, digest
 from .replies import (
     ChatInput,
+    EmulatedToolCall,
     Reply,
-    ToolCall,
     count_tokens,
     embed_vector,
     filtered,
@@ -35,9 +35,9 @@ from .wire_common import (
     CREATED,
     ApiError,
     Body,
-    Call,
     Stream,
     StreamFaults,
+    WireRequest,
     dimensions_of,
     embed_inputs,
     json_body,
@@ -137,7 +137,7 @@ def _call_id(number: int, index: int) -> str:
     return f"call_emu_{number}" if index == 0 else f"call_emu_{number}_{index}"
 
 
-def _tool_call_json(call: ToolCall, call_id: str) -> dict[str, Any]:
+def _tool_call_json(call: EmulatedToolCall, call_id: str) -> dict[str, Any]:
     return {"id": call_id, "type": "function",
             "function": {"name": call.name, "arguments": call.arguments}}
 
@@ -176,7 +176,7 @@ class _Chunks:
         return sse({**self.base, "choices": [], "usage": usage_json(reply, cache)})
 
 
-def _tool_frames(chunks: _Chunks, calls: tuple[ToolCall, ...],
+def _tool_frames(chunks: _Chunks, calls: tuple[EmulatedToolCall, ...],
                  number: int) -> tuple[bytes, list[bytes]]:
     head = chunks.delta({"role": "assistant", "content": None})
     content = []
@@ -248,7 +248,7 @@ def models_body() -> Body:
 # -- endpoints --------------------------------------------------------------------------
 
 
-def chat(call: Call) -> Body | Stream:
+def chat(call: WireRequest) -> Body | Stream:
     """POST /v1/chat/completions (the deployment, for Azure, names the model)."""
     body = call.json()
     request = parse_chat(body, call.params.get("deployment"))
@@ -264,11 +264,11 @@ def chat(call: Call) -> Body | Stream:
     return chat_body(reply, request.model, number, cache)
 
 
-def embeddings(call: Call) -> Body:
+def embeddings(call: WireRequest) -> Body:
     """POST /v1/embeddings."""
     return embeddings_body(call.json(), call.params.get("deployment"))
 
 
-def models(call: Call) -> Body:
+def models(call: WireRequest) -> Body:
     """GET /v1/models."""
     return models_body()

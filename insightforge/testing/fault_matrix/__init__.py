@@ -26,8 +26,8 @@ from insightforge.testing.fault_matrix.rig import (
     FULL,
     GATEWAY_KEY,
     PRIMARY_MODEL,
+    FaultOutcome,
     Mode,
-    Outcome,
     Rig,
     Scale,
     answer_to,
@@ -35,4 +35,4 @@ from insightforge.testing.fault_matrix.rig import (
 )
 
 __all__ = ["ALTERNATE_MODEL", "CASES", "CI", "FULL", "GATEWAY_KEY", "PRIMARY_MODEL", "Case",
-           "Mode", "Outcome", "Rig", "Scale", "Served", "answer_to", "long_prompt", "outage"]
+           "Mode", "FaultOutcome", "Rig", "Scale", "Served", "answer_to", "long_prompt", "outage"]

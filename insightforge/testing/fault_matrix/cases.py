@@ -11,7 +11,7 @@ from typing import Any, Literal
 import attrs
 
 from insightforge.testing.emulator import Fault
-from insightforge.testing.fault_matrix.rig import Mode, Outcome, Rig, long_prompt
+from insightforge.testing.fault_matrix.rig import FaultOutcome, Mode, Rig, long_prompt
 
 __all__ = ["CASES", "Case", "Served", "outage"]
 
@@ -87,13 +87,13 @@ CASES: tuple[Case, ...] = (
 
 
 def outage(rig: Rig, mode: Mode, *, client: Any = None,
-           stream: bool = False) -> tuple[list[Outcome], float]:
+           stream: bool = False) -> tuple[list[FaultOutcome], float]:
     """The primary down for ``scale.outage`` seconds (HTTP 503), asked every tenth of it
     until it serves again: every answer during the outage, and seconds from the end of the
     outage to the first answer the primary gave (``inf`` when it never did)."""
     rig.primary.script(Fault.down(rig.scale.outage))
     ends = time.monotonic() + rig.scale.outage
-    outcomes: list[Outcome] = []
+    outcomes: list[FaultOutcome] = []
     give_up = ends + rig.scale.recovery + rig.scale.deadline
     while time.monotonic() < give_up:
         got = rig.ask(mode, long_prompt(), stream=stream, client=client)

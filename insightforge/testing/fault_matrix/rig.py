@@ -1,7 +1,7 @@
 """The rig of the fault matrix: its scale, two emulators, the stack around them, and a way
 to ask it sync, async or through the gateway (the openai SDK as the client).
 
-What lives here: :class:`Scale` (every duration from one factor), :class:`Outcome` (what one
+What lives here: :class:`Scale` (every duration from one factor), :class:`FaultOutcome` (what one
 request got back), :class:`Rig`. The faults themselves: :mod:`.cases`.
 """
 
@@ -20,7 +20,7 @@ from insightforge.stack import Stack, stack
 from insightforge.testing.emulator import Emulator
 from insightforge.types import ChatRequest, TraceEvent
 
-__all__ = ["ALTERNATE_MODEL", "CI", "FULL", "GATEWAY_KEY", "PRIMARY_MODEL", "Mode", "Outcome",
+__all__ = ["ALTERNATE_MODEL", "CI", "FULL", "GATEWAY_KEY", "PRIMARY_MODEL", "Mode", "FaultOutcome",
            "Rig", "Scale", "answer_to", "long_prompt"]
 
 PRIMARY_MODEL = "gpt-4o-mini"          # context window 128k (genai-prices)
@@ -81,7 +81,7 @@ def answer_to(prompt: str) -> str:
 
 
 @attrs.frozen
-class Outcome:
+class FaultOutcome:
     """What one request got back.
 
     Attributes:
@@ -174,7 +174,7 @@ class Rig:
             finally:
                 client.close()
 
-    def ask(self, mode: Mode, prompt: str, *, stream: bool, client: Any = None) -> Outcome:
+    def ask(self, mode: Mode, prompt: str, *, stream: bool, client: Any = None) -> FaultOutcome:
         """Send one request in ``mode`` (``gateway`` needs ``client`` from :meth:`serving`)."""
         started = time.monotonic()
         try:
@@ -188,7 +188,7 @@ class Rig:
             else:
                 got = _python_sync(self._stack(), prompt, stream)
         except Exception as error:
-            return Outcome(seconds=time.monotonic() - started, error=error)
+            return FaultOutcome(seconds=time.monotonic() - started, error=error)
         return attrs.evolve(got, seconds=time.monotonic() - started)
 
     def _stack(self) -> Stack:
@@ -196,13 +196,13 @@ class Rig:
         return self.llm
 
 
-def _from_response(text: str, response: Any) -> Outcome:
+def _from_response(text: str, response: Any) -> FaultOutcome:
     usage = (response.usage.input_tokens, response.usage.output_tokens)
-    return Outcome(text, response.provider, response.model, usage, response.cost_usd,
+    return FaultOutcome(text, response.provider, response.model, usage, response.cost_usd,
                    trace=response.trace)
 
 
-def _python_sync(llm: Stack, prompt: str, stream: bool) -> Outcome:
+def _python_sync(llm: Stack, prompt: str, stream: bool) -> FaultOutcome:
     if not stream:
         response: Any = llm(ChatRequest(prompt))
         return _from_response(response.text, response)
@@ -212,7 +212,7 @@ def _python_sync(llm: Stack, prompt: str, stream: bool) -> Outcome:
     return _from_response(text, result.response)
 
 
-async def _python_async(llm: Stack, prompt: str, stream: bool) -> Outcome:
+async def _python_async(llm: Stack, prompt: str, stream: bool) -> FaultOutcome:
     if not stream:
         response: Any = await llm.acall(ChatRequest(prompt))
         return _from_response(response.text, response)
@@ -222,7 +222,7 @@ async def _python_async(llm: Stack, prompt: str, stream: bool) -> Outcome:
     return _from_response(text, result.response)
 
 
-def _through_gateway(client: Any, prompt: str, stream: bool) -> Outcome:
+def _through_gateway(client: Any, prompt: str, stream: bool) -> FaultOutcome:
     messages = [{"role": "user", "content": prompt}]
     if not stream:
         raw = client.chat.completions.with_raw_response.create(model="default",
@@ -230,7 +230,7 @@ def _through_gateway(client: Any, prompt: str, stream: bool) -> Outcome:
         reply = raw.parse()
         usage = (reply.usage.prompt_tokens, reply.usage.completion_tokens)
         cost = raw.headers.get("x-insightforge-cost-usd")
-        return Outcome(reply.choices[0].message.content or "",
+        return FaultOutcome(reply.choices[0].message.content or "",
                        raw.headers.get("x-insightforge-provider", ""), reply.model, usage,
                        Decimal(cost) if cost else None)
     pieces, model, usage = [], "", (0, 0)
@@ -244,4 +244,4 @@ def _through_gateway(client: Any, prompt: str, stream: bool) -> Outcome:
             if chunk.usage is not None:
                 usage = (chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
     provider = "anthropic" if model == ALTERNATE_MODEL else "openai"
-    return Outcome("".join(pieces), provider, model, usage)
+    return FaultOutcome("".join(pieces), provider, model, usage)
