@@ -165,6 +165,33 @@ class Skips:
                            {"provider": self.provider, "count": self.count}),)
 
 
+class _Feed:
+    """One stream's decoding, sans I/O: lines in, chunks out, chunks counted; what
+    :func:`drive` and :func:`adrive` share."""
+
+    __slots__ = ("chunks", "decoder", "provider", "skips")
+
+    def __init__(self, provider: str, decoder: StreamDecoder, skips: Skips | None) -> None:
+        self.provider, self.decoder = provider, decoder
+        self.skips = skips or Skips(provider, False)
+        self.chunks = 0
+
+    def step(self, line: str) -> list[Chunk]:
+        """The chunks of one line; a decoding error leaves without its chain."""
+        try:
+            out = self.skips.feed(self.decoder, line)
+        except InsightForgeError as err:
+            error = err
+        else:
+            self.chunks += len(out)
+            return out
+        raise detach(error)
+
+    def ended(self, exc: Exception) -> InsightForgeError:
+        """Why the line source stopped (its end, a cut, a stall), chunks counted."""
+        return _source_ended(self.provider, exc, self.chunks, self.skips)
+
+
 def drive(provider: str, lines: Lines, decoder: StreamDecoder,
           skips: Skips | None = None) -> Iterator[Chunk]:
     """Chunks from ``lines`` through ``decoder``; a missing end marker raises; a malformed
@@ -174,46 +201,31 @@ def drive(provider: str, lines: Lines, decoder: StreamDecoder,
     chunks delivered is known; a bug in the decoder surfaces as itself. Errors leave
     without the HTTP stack's exception chain (:func:`~providers._errors.detach`).
     """
-    skips = skips or Skips(provider, False)
-    source, chunks = iter(lines), 0
-    while True:
+    feed, source = _Feed(provider, decoder, skips), iter(lines)
+    while not decoder.done:
         try:
             line = next(source)
         except Exception as exc:
-            error = _source_ended(provider, exc, chunks, skips)
+            error = feed.ended(exc)
             break
-        try:
-            out = skips.feed(decoder, line)
-        except InsightForgeError as err:
-            error = err
-            break
-        for chunk in out:
-            chunks += 1
-            yield chunk
-        if decoder.done:
-            return
+        yield from feed.step(line)
+    else:
+        return
     raise detach(error)
 
 
 async def adrive(provider: str, lines: AsyncIterator[str], decoder: StreamDecoder,
                  skips: Skips | None = None) -> AsyncIterator[Chunk]:
     """The async twin of :func:`drive`."""
-    skips = skips or Skips(provider, False)
-    source, chunks = aiter(lines), 0
-    while True:
+    feed, source = _Feed(provider, decoder, skips), aiter(lines)
+    while not decoder.done:
         try:
             line = await anext(source)
         except Exception as exc:
-            error = _source_ended(provider, exc, chunks, skips)
+            error = feed.ended(exc)
             break
-        try:
-            out = skips.feed(decoder, line)
-        except InsightForgeError as err:
-            error = err
-            break
-        for chunk in out:
-            chunks += 1
+        for chunk in feed.step(line):
             yield chunk
-        if decoder.done:
-            return
+    else:
+        return
     raise detach(error)
