@@ -29,8 +29,6 @@ PREFILL_REJECTED = ("This model does not support assistant message prefill. The 
 """What Anthropic answers (400) when a model from Claude 4.6 on is sent a prefill."""
 _CONTEXT = ("This model's maximum context length is 128000 tokens. However, your messages "
             "resulted in 131072 tokens. Please reduce the length of the messages.")
-_POLICY = ("Your request was rejected as a result of our safety system. Your prompt may "
-           "contain text that is not allowed by our safety system.")
 
 
 def ends_with_assistant(body: Any) -> bool:
@@ -195,10 +193,11 @@ class Fault:
 
     @classmethod
     def content_policy(cls, *, api: str | None = None, path: str | None = None) -> Fault:
-        """400 ``content_policy_violation``: the prompt was refused by the safety system."""
-        body = {"error": {"message": _POLICY, "type": "invalid_request_error",
-                          "param": None, "code": "content_policy_violation"}}
-        return cls.status(400, body=body, api=api, path=path)
+        """400 ``content_policy_violation``: the prompt was refused by the safety system (the
+        OpenAI body of :func:`~insightforge.testing.emulator.refusal`, on any API)."""
+        from .refusals import refusal_body  # refusals builds on Fault
+
+        return cls.status(400, body=refusal_body("openai"), api=api, path=path)
 
     def times(self, n: int) -> Fault:
         """This fault, applied to the next `n` matching requests."""
