@@ -86,27 +86,30 @@ class HttpxProvider(PooledProvider):
         super().__init__(**kwargs)
         self._sync: LazyClient[httpx.Client] = LazyClient(self._new_client)
         self._async: PerLoop[httpx.AsyncClient] = PerLoop(self._new_async_client,
-                                                          lambda client: client.aclose())
+                                                          lambda client: client.aclose(),
+                                                          self.max_connections)
 
     def _headers(self) -> dict[str, str]:
         """Headers sent with every request (override to add the credential)."""
         return {"accept": "application/json", "user-agent": "insightforge"}
 
-    def _client_options(self) -> dict[str, Any]:
+    def _client_options(self, connections: int | None = None) -> dict[str, Any]:
+        size = self.max_connections if connections is None else connections
         return {
             "base_url": self.base_url,
             "headers": self._headers(),
             "timeout": httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0)),
-            "limits": httpx.Limits(max_connections=self.max_connections,
-                                   max_keepalive_connections=self.max_connections),
+            "limits": httpx.Limits(max_connections=size, max_keepalive_connections=size),
             "follow_redirects": False,
         }
 
     def _new_client(self) -> httpx.Client:
         return httpx.Client(**self._client_options())
 
-    def _new_async_client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(**self._client_options())
+    def _new_async_client(self, connections: int | None = None) -> httpx.AsyncClient:
+        """An async client; ``connections``: its pool's size (one shard of
+        ``max_connections``: :func:`~providers._base.shard_sizes`)."""
+        return httpx.AsyncClient(**self._client_options(connections))
 
     def _aclient(self) -> httpx.AsyncClient:
         return self._async.get()

@@ -98,7 +98,8 @@ class OpenAIFamily(PooledProvider):
         self._prices: dict[str, Price | None] = {}
         self._sync: LazyClient[Any] = LazyClient(self._new_client)
         self._async: PerLoop[Any] = PerLoop(self._new_async_client,
-                                            lambda client: client.close())
+                                            lambda client: client.close(),
+                                            self.max_connections)
 
     # -- hooks for subclasses ---------------------------------------------------------------
     def _client_options(self) -> dict[str, Any]:
@@ -109,14 +110,17 @@ class OpenAIFamily(PooledProvider):
         return openai.OpenAI(**self._client_options(), http_client=openai.DefaultHttpxClient(
             limits=self._http_limits(), timeout=self.timeout))
 
-    def _new_async_client(self) -> Any:
+    def _new_async_client(self, connections: int | None = None) -> Any:
+        """An async SDK client; ``connections``: its pool's size (one shard of the
+        provider's ``max_connections``: :func:`~providers._base.shard_sizes`)."""
         return openai.AsyncOpenAI(**self._client_options(),
                                   http_client=openai.DefaultAsyncHttpxClient(
-                                      limits=self._http_limits(), timeout=self.timeout))
+                                      limits=self._http_limits(connections),
+                                      timeout=self.timeout))
 
-    def _http_limits(self) -> Any:
-        return httpx2.Limits(max_connections=self.max_connections,
-                             max_keepalive_connections=self.max_connections)
+    def _http_limits(self, connections: int | None = None) -> Any:
+        size = self.max_connections if connections is None else connections
+        return httpx2.Limits(max_connections=size, max_keepalive_connections=size)
 
     def _key(self) -> str:
         """The credential for the SDK; servers without auth get a harmless placeholder."""

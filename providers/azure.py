@@ -93,10 +93,11 @@ class AzureOpenAI(OpenAIFamily):
                                   http_client=openai.DefaultHttpxClient(
                                       limits=self._http_limits(), timeout=self.timeout))
 
-    def _new_async_client(self) -> Any:
+    def _new_async_client(self, connections: int | None = None) -> Any:
         return openai.AsyncAzureOpenAI(**self._client_options(),
                                        http_client=openai.DefaultAsyncHttpxClient(
-                                           limits=self._http_limits(), timeout=self.timeout))
+                                           limits=self._http_limits(connections),
+                                           timeout=self.timeout))
 
     def __repr__(self) -> str:
         return (f"AzureOpenAI(deployment={self.deployment!r}, endpoint={self.base_url!r}, "

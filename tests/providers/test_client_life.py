@@ -53,3 +53,48 @@ def test_aclose_in_the_loop_then_close_leaves_nothing_open(label: str, emulator:
         asyncio.run(use())
         provider(ChatRequest("two"))
         provider.close()
+
+
+# -- a large pool is split into small ones (httpcore polls every idle connection) ----------
+def test_shard_sizes_split_large_pools_and_keep_the_total() -> None:
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from providers._base import SHARD, shard_sizes
+
+    assert shard_sizes(1) == [1] and shard_sizes(20) == [20]  # the default: one pool
+    assert shard_sizes(2 * SHARD) == [SHARD, SHARD]
+
+    @given(st.integers(1, 5000))
+    def holds(connections: int) -> None:
+        sizes = shard_sizes(connections)
+        assert sum(sizes) == connections  # never more connections than asked for
+        assert max(sizes) - min(sizes) <= 1  # even
+        assert len(sizes) == 1 or min(sizes) >= SHARD  # no pool smaller than needed
+        assert max(sizes) < 2 * SHARD or len(sizes) == 1
+
+    holds()
+
+
+@pytest.mark.parametrize("label", ["openai", "anthropic"])
+def test_a_large_pool_is_used_in_turn_and_closed_whole(label: str, emulator: Any) -> None:
+    """max_connections=64: four async pools of 16, each used in turn, each closed."""
+    provider = kit_factories.BUILTIN[label][1](emulator, timeout=5, max_connections=64)
+
+    async def use() -> list[Any]:
+        seen = [provider._async.get() for _ in range(8)]
+        answers = await asyncio.gather(*(provider.acall(ChatRequest(f"pool {i}"))
+                                         for i in range(12)))
+        assert [a.text for a in answers] == [f"Echo: pool {i}" for i in range(12)]
+        await provider.aclose()
+        return seen
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResourceWarning)
+        seen = asyncio.run(use())
+        provider.close()
+    pools = {id(client) for client in seen}
+    assert len(pools) == 4  # every shard taken in turn
+    limits = [getattr(client, "_client", client)._transport._pool._max_connections
+              for client in {id(c): c for c in seen}.values()]
+    assert sorted(limits) == [16, 16, 16, 16]
