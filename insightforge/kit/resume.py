@@ -27,7 +27,7 @@ from typing import Any
 
 from insightforge.kit import progress
 from insightforge.kit.alternates import offering
-from insightforge.kit.resumption import Diverged, Resumption
+from insightforge.kit.resumption import Resumption
 from insightforge.streams import AsyncChatStream, ChatStream
 from insightforge.streams._state import Hooks
 from insightforge.types import ChatRequest, Chunk
@@ -46,7 +46,6 @@ def resume(run: Any, request: ChatRequest, first: ChatStream) -> ChatStream:
 
     def chunks() -> Generator[Chunk, None, None]:
         while True:
-            diverged = False
             try:
                 for chunk in state.piece:
                     out = state.passed(chunk)
@@ -54,12 +53,8 @@ def resume(run: Any, request: ChatRequest, first: ChatStream) -> ChatStream:
                         yield out
                 state.ended()
                 return
-            except Diverged:
-                error: BaseException = state.cause or RuntimeError("diverged")
-                diverged = True
             except Exception as exc:
-                error = exc
-            final = state.interrupted(error, diverged)
+                final = state.stopped(exc)
             state.piece.close()
             if final is not None:
                 raise final
@@ -77,15 +72,23 @@ def resume(run: Any, request: ChatRequest, first: ChatStream) -> ChatStream:
     return stream
 
 
+def _decide(state: Resumption) -> float:
+    """The layer's decision on the failure: the wait before the next piece (reported to a
+    progress display), or the error that ends the stream."""
+    run = state.run
+    try:
+        delay: float = run.failed(state.decision_error())
+    except Exception as raised:
+        raise state.give_up(raised) from None
+    if progress.active() and run.events:
+        progress.report(run.events[-1], delay)
+    return delay
+
+
 def _continue(state: Resumption) -> None:
     run = state.run
     while True:
-        try:
-            delay = run.failed(state.decision_error())
-        except Exception as raised:
-            raise state.give_up(raised) from None
-        if progress.active() and run.events:
-            progress.report(run.events[-1], delay)
+        delay = _decide(state)
         if delay:
             run.sleep(delay)
         target = run.target
@@ -120,7 +123,6 @@ def aresume(run: Any, request: ChatRequest, first: AsyncChatStream) -> AsyncChat
 
     async def chunks() -> AsyncGenerator[Chunk, None]:
         while True:
-            diverged = False
             try:
                 async for chunk in state.piece:
                     out = state.passed(chunk)
@@ -128,12 +130,8 @@ def aresume(run: Any, request: ChatRequest, first: AsyncChatStream) -> AsyncChat
                         yield out
                 state.ended()
                 return
-            except Diverged:
-                error: BaseException = state.cause or RuntimeError("diverged")
-                diverged = True
             except Exception as exc:
-                error = exc
-            final = state.interrupted(error, diverged)
+                final = state.stopped(exc)
             await state.piece.aclose()
             if final is not None:
                 raise final
@@ -155,12 +153,7 @@ def aresume(run: Any, request: ChatRequest, first: AsyncChatStream) -> AsyncChat
 async def _acontinue(state: Resumption) -> None:
     run = state.run
     while True:
-        try:
-            delay = run.failed(state.decision_error())
-        except Exception as raised:
-            raise state.give_up(raised) from None
-        if progress.active() and run.events:
-            progress.report(run.events[-1], delay)
+        delay = _decide(state)
         if delay:
             await run.asleep(delay)
         target = run.target

@@ -98,6 +98,13 @@ class Resumption:
             raise Diverged
 
     # -- failures -------------------------------------------------------------------------
+    def stopped(self, exc: Exception) -> BaseException | None:
+        """:meth:`interrupted` for whatever ended the current piece early (a
+        :class:`Diverged` continuation stands for the failure that started it)."""
+        if isinstance(exc, Diverged):
+            return self.interrupted(self.cause or RuntimeError("diverged"), diverged=True)
+        return self.interrupted(exc)
+
     def interrupted(self, error: BaseException, diverged: bool = False) -> BaseException | None:
         """Record the current piece's failure. ``None``: try to continue; else the error to
         raise (unchanged, when the layer does not act on it or chunks other than text
