@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -27,10 +28,13 @@ GENESIS = "0" * 64
 VERSION = 1
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True,
+                            allow_nan=False, default=str)
+
+
 def canonical(record: Mapping[str, Any]) -> str:
     """The one byte-exact JSON form of a record (what is hashed and what is written)."""
-    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
-                      allow_nan=False, default=str)
+    return _ENCODER.encode(record)
 
 
 def digest(record: Mapping[str, Any]) -> str:
@@ -49,17 +53,28 @@ def seal(record: Mapping[str, Any], prev_hash: str) -> dict[str, Any]:
 
 def seal_line(record: Mapping[str, Any], prev_hash: str) -> tuple[dict[str, Any], str]:
     """:func:`seal` and :func:`canonical` of the result in one JSON encoding: the sealed
-    record and its line. Sorted keys put ``hash`` between the keys before it and after it,
-    so the line is the hashed text with ``"hash":...`` spliced in at its place."""
+    record and its line. The record is encoded once with a placeholder ``hash`` (a random
+    value of this process, never written anywhere, so no field can forge it); the hashed
+    text is that line without the placeholder pair, and the line has the digest in its
+    place — sorted keys put ``hash`` exactly where the placeholder was."""
     body = {k: v for k, v in record.items() if k not in ("hash", "prev_hash")}
     body["prev_hash"] = prev_hash
-    low = canonical({k: v for k, v in body.items() if k < "hash"})[1:-1]
-    high = canonical({k: v for k, v in body.items() if k > "hash"})[1:-1]
-    digest = hashlib.sha256(("{" + ",".join(p for p in (low, high) if p) + "}")
-                            .encode("ascii")).hexdigest()
+    body["hash"] = _SLOT
+    full = _ENCODER.encode(body)
+    at = full.index(_SLOT_PAIR)
+    end = at + len(_SLOT_PAIR)
+    # Keys before it: drop the comma that leads the pair; the first key: drop the comma
+    # that follows it (``prev_hash`` always does).
+    leads = full[at - 1] == ","
+    hashed = full[:at - 1] + full[end:] if leads else full[:at] + full[end + 1:]
+    digest = hashlib.sha256(hashed.encode("ascii")).hexdigest()
     body["hash"] = digest
-    line = "{" + ",".join(p for p in (low, f'"hash":"{digest}"', high) if p) + "}"
-    return body, line
+    value_at = at + len('"hash":"')
+    return body, full[:value_at] + digest + full[value_at + len(_SLOT):]
+
+
+_SLOT = secrets.token_hex(32)
+_SLOT_PAIR = f'"hash":"{_SLOT}"'
 
 
 def header(prev_hash: str = GENESIS, *, prev_file: str | None = None,

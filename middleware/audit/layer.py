@@ -16,8 +16,8 @@ too); ``"serve"`` keeps serving, and the next record written carries the ``gap``
 from __future__ import annotations
 
 import logging
+import os
 import time
-import uuid
 from collections.abc import Callable, Iterable, MutableMapping, Sequence
 from typing import Any
 
@@ -58,6 +58,15 @@ def _on_write_error(_: object, __: object, value: str) -> None:
         raise ConfigError(f"on_write_error must be 'fail' (refuse requests while records "
                           f"cannot be written) or 'serve' (serve and count the gap), got "
                           f"{value!r}", path="on_write_error")
+
+
+def _uuid4() -> str:
+    """A random (version 4) UUID as text: ``str(uuid.uuid4())`` without the object."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = raw[6] & 0x0F | 0x40  # version 4
+    raw[8] = raw[8] & 0x3F | 0x80  # the RFC 4122 variant
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 class _Memo:
@@ -209,13 +218,15 @@ class AuditLog(FlowLayer):
                 routes = ()
         return _record.build(
             request=facts.request, response=facts.response, error=facts.error,
-            abandoned=facts.abandoned, request_id=str(uuid.uuid4()), started=facts.started,
+            abandoned=facts.abandoned, request_id=_uuid4(), started=facts.started,
             latency_ms=facts.latency_ms, ttft_ms=facts.ttft_ms, routes=routes,
             redact=self.redact, log_content=self.log_content, fields=self.fields)
 
     def _build_sealable(self, facts: _Facts) -> dict[str, Any] | None:
         """The record as the sink gets it: built, then through the local processor chain
         (``None`` when a processor drops it)."""
+        if not self.processors:
+            return self.build(facts)
         record: Any = {"event": "audit", **self.build(facts)}
         try:
             for processor in self.processors:

@@ -9,6 +9,7 @@ Chaining (``prev_hash``/``hash``) is the sink's job (:mod:`middleware.audit.chai
 from __future__ import annotations
 
 import datetime as _dt
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -57,8 +58,22 @@ def check_fields(fields: Iterable[str] | None) -> frozenset[str]:
 
 
 def iso_utc(ts: float) -> str:
-    """``2026-11-25T08:10:54.123456Z`` for a POSIX timestamp."""
-    return _dt.datetime.fromtimestamp(ts, _dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """``2026-11-25T08:10:54.123456Z`` for a POSIX timestamp (what
+    ``datetime.fromtimestamp(ts, UTC)`` prints: microseconds rounded half to even); the
+    text up to the seconds is remembered for the last whole second seen."""
+    whole = math.floor(ts)
+    micros = round((ts - whole) * 1_000_000)
+    if micros >= 1_000_000:
+        whole, micros = whole + 1, micros - 1_000_000
+    global _last_second
+    second, text = _last_second
+    if second != whole:
+        text = _dt.datetime.fromtimestamp(whole, _dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        _last_second = (whole, text)
+    return f"{text}.{micros:06d}Z"
+
+
+_last_second: tuple[int, str] = (-1, "")
 
 
 def outcome_of(error: BaseException | None, *, abandoned: bool = False) -> Outcome:
@@ -83,10 +98,16 @@ def count_attempts(trace: Sequence[TraceEvent]) -> tuple[int, int]:
     counts upstream tries over all routes (a continued stream's pieces included);
     ``fallbacks`` counts route changes.
     """
-    retries = sum(1 for e in trace if e.layer == "retry" and e.event in _RETRY_EVENTS)
-    fallbacks = sum(1 for e in trace if e.layer == "fallback" and e.event in _FALLBACK_EVENTS)
-    restarts = sum(1 for e in trace if e.layer == "stream" and e.event == "prefill_rejected")
-    return 1 + retries + fallbacks + restarts, fallbacks
+    attempts, fallbacks = 1, 0
+    for e in trace:
+        layer = e.layer
+        if layer == "retry":
+            attempts += e.event in _RETRY_EVENTS
+        elif layer == "fallback" and e.event in _FALLBACK_EVENTS:
+            attempts, fallbacks = attempts + 1, fallbacks + 1
+        elif layer == "stream" and e.event == "prefill_rejected":
+            attempts += 1
+    return attempts, fallbacks
 
 
 @attrs.frozen
@@ -184,7 +205,7 @@ def build(*, request: ChatRequest | EmbedRequest,
     record: dict[str, Any] = {
         "ts": iso_utc(started),
         "request_id": request_id,
-        "tags": clean(dict(request.tags)),
+        "tags": clean(dict(request.tags)) if request.tags else {},
         "kind": "embed" if isinstance(request, EmbedRequest) else "chat",
         "provider": provider,
         "model": model,
@@ -207,6 +228,6 @@ def build(*, request: ChatRequest | EmbedRequest,
 
 def _select(record: dict[str, Any], fields: Mapping[str, Any] | frozenset[str] | None,
             ) -> dict[str, Any]:
-    if fields is None:
+    if fields is None or len(fields) == len(ALL_FIELDS):  # every field (the default)
         return record
     return {k: v for k, v in record.items() if k in fields}
