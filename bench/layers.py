@@ -12,6 +12,11 @@ Run: ``.venv/bin/python bench/layers.py [--calls N] [--rounds R]``.
   to be written; a second table shows the request path alone (the writer's work left to its
   thread, which in a real call overlaps the provider's network wait).
 
+* **end to end** — what the six layers add to a real call: an ``OpenAI`` provider (the openai
+  SDK over httpx) to the emulator, alone and inside the six layers, interleaved; the audit
+  writer's work is counted (each round waits for every record), less what it did while
+  the call waited on the network — as it does in use.
+
 Every figure is the best of R interleaved rounds (the machine is shared and noisy); the
 ratio to the floor measured in the same run is what to compare across machines. The goal:
 the whole stack at most 1/15 of the floor, sync and async.
@@ -135,6 +140,33 @@ def floor(url: str, calls: int, rounds: int, use_async: bool) -> float:
     return best
 
 
+def end_to_end(url: str, folder: Path, calls: int, rounds: int,
+               use_async: bool) -> tuple[float, float]:
+    """(a real provider call alone, what the six layers add to it), per call."""
+    from providers import OpenAI
+
+    def real() -> OpenAI:
+        return OpenAI(model="gpt-4o-mini", base_url=f"{url}/v1", timeout=10,
+                      api_key="sk-bench-0000000000000000000000000000")
+
+    n = iter(range(10**6))
+    bare, best = float("inf"), float("inf")
+    plain, layered = stack(provider=real()), stack(
+        AuditLog(FileSink(folder / "e2e.jsonl")), Cache(ttl=600), Budget(limit_usd=10**6),
+        Fallback(real()), RateLimit(rpm=10**9), Retry(attempts=3), provider=real())
+    warm = Requests(20).items
+    _calls(plain, warm, use_async)
+    _calls(layered, warm, use_async)
+    for _r in range(rounds):
+        requests = [ChatRequest(f"How many layers does onion {next(n)}-{i} have?",
+                                max_tokens=64) for i in range(calls)]
+        bare = min(bare, _calls(plain, requests, use_async))
+        best = min(best, _calls(layered, requests, use_async))
+    plain.close()
+    layered.close()
+    return bare, best - bare
+
+
 def stacks(folder: Path) -> dict[str, Callable[[], Any]]:
     n = iter(range(10**6))
     return {
@@ -174,6 +206,8 @@ def main() -> None:
                                            mode == "async", with_writer=False)
                             for mode in ("sync", "async")}
                      for name in ("AuditLog(file)", "six layers")}
+            e2e = {mode: end_to_end(url, Path(tmp), max(200, args.calls // 4), args.rounds,
+                                    mode == "async") for mode in ("sync", "async")}
     finally:
         emulator.terminate()
         emulator.wait()
@@ -189,6 +223,11 @@ def main() -> None:
         sync, asyn = by_mode["sync"][1], by_mode["async"][1]
         print(f"{name:16} {sync * 1e6:9.1f} {sync / floors['sync']:9.4f} "
               f"{asyn * 1e6:9.1f} {asyn / floors['async']:9.4f}")
+    print("end to end: a real OpenAI-provider call to the emulator, alone and in six layers:")
+    for mode in ("sync", "async"):
+        alone, added = e2e[mode]
+        print(f"  {mode:5}: alone {alone * 1e6:7.1f} µs, six layers add {added * 1e6:6.1f} µs "
+              f"= {added / floors[mode]:.4f} of the floor ({added / alone:.3f} of the call)")
     bare = rows["Retry"]["sync"][0], rows["Retry"]["async"][0]
     print(f"(bare ScriptedProvider: sync {bare[0] * 1e6:.1f} µs, async {bare[1] * 1e6:.1f} µs; "
           f"goal for six layers: at most 1/15 = {1 / 15:.4f} of the floor)")

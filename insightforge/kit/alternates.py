@@ -10,9 +10,7 @@ a request, a cache key or an audit record.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
 __all__ = ["alternate_waiting", "offering"]
 
@@ -24,15 +22,22 @@ def alternate_waiting() -> bool:
     return _WAITING.get()
 
 
-@contextlib.contextmanager
-def offering(alternate: bool) -> Iterator[None]:
+class offering:  # used as a function: ``with offering(alternate):``
     """Mark the calls made inside as having an alternate route waiting (when ``alternate``;
-    an outer ``Fallback``'s mark is kept either way)."""
-    if not alternate or _WAITING.get():
-        yield
-        return
-    token = _WAITING.set(True)
-    try:
-        yield
-    finally:
-        _WAITING.reset(token)
+    an outer ``Fallback``'s mark is kept either way). A plain context manager: it is
+    entered on every call a ``Fallback`` makes, so it is cheap."""
+
+    __slots__ = ("_alternate", "_token")
+
+    def __init__(self, alternate: bool) -> None:
+        self._alternate = alternate
+        self._token: Token[bool] | None = None
+
+    def __enter__(self) -> None:
+        if self._alternate and not _WAITING.get():
+            self._token = _WAITING.set(True)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._token is not None:
+            _WAITING.reset(self._token)
+            self._token = None
