@@ -42,12 +42,38 @@ EXCLUDED_OPTIONS = frozenset({
 
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                             default=str)
+
+
+def _json_text() -> Callable[[Any], str]:
+    """``_ENCODER.encode`` without its per-call set-up: the same C encoder it makes for
+    each call, made once (no circular-reference markers: a request's data never nests
+    into itself — requests are checked to be JSON when made). Without the C
+    accelerator, ``_ENCODER.encode`` itself."""
+    make: Any = getattr(json.encoder, "c_make_encoder", None)
+    try:
+        chunks = make(None, _ENCODER.default, json.encoder.encode_basestring, None,
+                      _ENCODER.key_separator, _ENCODER.item_separator, True, False, True)
+    except TypeError:  # no accelerator (``make`` is None), or another signature
+        return _ENCODER.encode
+    return lambda data: "".join(chunks(data, 0))
+
+
+_encode = _json_text()
 KeyFunction = Callable[[ChatRequest | EmbedRequest], str]
 
 
 def canonical(request: ChatRequest | EmbedRequest) -> dict[str, Any]:
     """The request as plain data, without tags and per-call metadata; fields left at
     "nothing" (``None``, empty, ``stream: false``) are left out, so the form is short."""
+    if type(request) is ChatRequest:
+        quick = _text_chat(request)
+        if quick is not None:
+            return quick
+    return _converted(request)
+
+
+def _converted(request: ChatRequest | EmbedRequest) -> dict[str, Any]:
+    """:func:`canonical` by the converter: any request, every field and part."""
     data: dict[str, Any] = {}
     plain = _plain_with_digests(request) if _has_media(request) else to_dict(request)
     for name, value in plain.items():
@@ -59,6 +85,62 @@ def canonical(request: ChatRequest | EmbedRequest) -> dict[str, Any]:
         data[name] = value
     data["kind"] = "embed" if isinstance(request, EmbedRequest) else "chat"
     return data
+
+
+_SCALARS = ("model", "temperature", "top_p", "max_tokens", "tool_choice", "response_format",
+            "seed", "parallel_tool_calls")
+"""The fields the converter passes through as they are when they hold a JSON scalar."""
+_JSON_SCALARS = (str, int, float, bool)
+
+
+def _text_chat(request: ChatRequest) -> dict[str, Any] | None:
+    """:func:`canonical` of the common request, built without the converter: every message
+    plain text (no parts, tool calls or cache mark), no tools, every field in
+    :data:`_SCALARS` ``None`` or a JSON scalar. ``None`` for any other request (the
+    converter then makes the form).
+
+    Equal to :func:`_converted`, and so is its JSON (a property test holds them together):
+    the same values the converter would give, left out under the same rule; ``options``
+    still go through the converter."""
+    messages = _text_messages(request.messages)
+    if messages is None or request.tools:
+        return None
+    data: dict[str, Any] = {"messages": messages}
+    for name in _SCALARS:
+        value = getattr(request, name)
+        if value is None:
+            continue
+        if type(value) not in _JSON_SCALARS:
+            return None
+        data[name] = value
+    if request.stop:
+        data["stop"] = list(request.stop)
+    if request.reasoning is not None:
+        data["reasoning"] = {"effort": request.reasoning.effort,
+                             "budget_tokens": request.reasoning.budget_tokens}
+    if request.stream:
+        data["stream"] = True
+    if request.options:
+        options = {k: v for k, v in to_dict(request.options).items()
+                   if k not in EXCLUDED_OPTIONS}
+        if options:
+            data["options"] = options
+    data["kind"] = "chat"
+    return data
+
+
+def _text_messages(messages: tuple[Message, ...]) -> list[dict[str, Any]] | None:
+    """The converter's form of messages that are plain text, or ``None`` if one is not."""
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        name, call_id = m.name, m.tool_call_id
+        if (type(m.content) is not str or m.tool_calls or m.cache is not None
+                or (name is not None and type(name) is not str)
+                or (call_id is not None and type(call_id) is not str)):
+            return None
+        out.append({"role": m.role, "content": m.content, "name": name, "tool_calls": [],
+                    "tool_call_id": call_id, "cache": None})
+    return out
 
 
 def _has_media(request: ChatRequest | EmbedRequest) -> bool:
@@ -105,8 +187,5 @@ def _digest(text: str) -> str:
 def cache_key(request: ChatRequest | EmbedRequest, routes: str,
               custom: KeyFunction | None = None) -> str:
     """``if<version>:<sha256>`` of the canonical request (or ``custom(request)``) and routes."""
-    if custom is not None:
-        body = f"custom\n{custom(request)}"
-    else:
-        body = _ENCODER.encode(canonical(request))
+    body = _encode(canonical(request)) if custom is None else f"custom\n{custom(request)}"
     return f"if{KEY_VERSION}:{_digest(routes + chr(0) + body)}"

@@ -15,6 +15,7 @@ interval. Answers are stored with every live secret masked (the audit log's rule
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -47,6 +48,22 @@ def _ttl(_: object, __: Any, value: float | None) -> None:
 
 def _store(value: Any, self_: Any) -> CacheStore:
     return store_from(value, self_.ttl, self_.maxsize)
+
+
+class _Puts:
+    """How many times this layer has written its store, so a leader can tell whether its
+    lookup may be stale: unchanged since the lookup, nobody stored anything meanwhile (every
+    entry a flight shares is stored before its flight ends) — one lookup per miss."""
+
+    __slots__ = ("_lock", "count")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def add(self) -> None:
+        with self._lock:  # ``+=`` alone could lose a count, or set back a newer one
+            self.count += 1
 
 
 class _State:
@@ -90,9 +107,11 @@ class Cache(FlowLayer):
     wait_timeout: float = 60.0
     breaker: float = 30.0
     _breaker: Breaker = attrs.field(init=False, eq=False, repr=False)
+    _puts: _Puts = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         object.__setattr__(self, "_breaker", Breaker(self.breaker))
+        object.__setattr__(self, "_puts", _Puts())
 
     @property
     def backend(self) -> CacheStore:
@@ -115,6 +134,7 @@ class Cache(FlowLayer):
     def flow(self, request: Request, handler: FlowHandler) -> Flow:
         state: _State = handler.state
         key = cache_key(request, state.routes(), self.key)
+        puts = self._puts.count  # before the lookup: what it may have missed counts after
         entry = yield from self._get(key)
         if entry is not None:
             return _hit(request, entry, "stored")
@@ -126,8 +146,8 @@ class Cache(FlowLayer):
                 if entry is not None:
                     return _hit(request, entry, "shared")
                 flight = None
-            else:
-                entry = yield from self._get(key, count=False)  # stored since our lookup
+            elif self._puts.count != puts:  # stored since our lookup: perhaps this answer
+                entry = yield from self._get(key, count=False)
                 if entry is not None:
                     state.flights.finish(key, flight, entry)
                     return _hit(request, entry, "stored")
@@ -153,9 +173,12 @@ class Cache(FlowLayer):
     def _get(self, key: str, count: bool = True) -> Flow:
         if not self._breaker.allows():
             return None
+        store = self.store
         try:
-            entry = yield Blocking(self.store.get, key, count=count,
-                                   blocking=self.store.blocking)
+            if store.blocking:
+                entry = yield Blocking(store.get, key, count=count)
+            else:  # in memory: what the effect would do, without the effect
+                entry = store.get(key, count=count)
         except Exception as exc:  # a cache is an optimisation: a failing store is a miss
             self._failed("read", exc)
             return None
@@ -167,10 +190,16 @@ class Cache(FlowLayer):
         if not self._breaker.allows():
             return f"the store is skipped for up to {self.breaker:g}s after a failure " \
                 f"({self._breaker.reason})"
+        store = self.store
         try:
-            yield Blocking(self.store.set, key, entry, self.ttl, blocking=self.store.blocking)
+            if store.blocking:
+                yield Blocking(store.set, key, entry, self.ttl)
+            else:
+                store.set(key, entry, self.ttl)
         except Exception as exc:  # never turn an answer already paid for into a failure
             return self._failed("write", exc)
+        finally:  # counted even when it failed: a write may land and still report failure
+            self._puts.add()
         self._breaker.succeeded()
         return None
 

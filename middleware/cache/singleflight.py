@@ -48,10 +48,9 @@ def own_copy(error: BaseException) -> BaseException:
 
 
 def _current_task() -> Any:
-    try:
-        return asyncio.current_task()
-    except RuntimeError:  # no running loop in this thread
-        return None
+    """The running task, or ``None`` outside an event loop (asked without raising)."""
+    loop = asyncio._get_running_loop()
+    return None if loop is None else asyncio.current_task(loop)
 
 
 class Flight(Generic[T]):
