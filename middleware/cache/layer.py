@@ -134,8 +134,9 @@ class Cache(FlowLayer):
     def flow(self, request: Request, handler: FlowHandler) -> Flow:
         state: _State = handler.state
         key = cache_key(request, state.routes(), self.key)
+        blocking = self.store.blocking  # a store in memory is used inline, not as an effect
         puts = self._puts.count  # before the lookup: what it may have missed counts after
-        entry = yield from self._get(key)
+        entry = (yield Blocking(self._read, key)) if blocking else self._read(key)
         if entry is not None:
             return _hit(request, entry, "stored")
         flight = None
@@ -147,7 +148,8 @@ class Cache(FlowLayer):
                     return _hit(request, entry, "shared")
                 flight = None
             elif self._puts.count != puts:  # stored since our lookup: perhaps this answer
-                entry = yield from self._get(key, count=False)
+                entry = (yield Blocking(self._read, key, False)) if blocking \
+                    else self._read(key, False)
                 if entry is not None:
                     state.flights.finish(key, flight, entry)
                     return _hit(request, entry, "stored")
@@ -161,7 +163,8 @@ class Cache(FlowLayer):
         recorded = None if call.recorded is None else tuple(call.recorded)
         entry = make_entry(response, recorded)
         try:
-            stored = yield from self._put(key, entry)
+            stored = (yield Blocking(self._write, key, entry)) if blocking \
+                else self._write(key, entry)
         finally:  # followers must never wait for a flight that cannot end
             if flight is not None:
                 state.flights.finish(key, flight, entry)
@@ -169,33 +172,26 @@ class Cache(FlowLayer):
             "cache", "miss", f"answered upstream; not stored: {stored}", {"stored": False})
         return attrs.evolve(response, trace=(event, *response.trace))
 
-    # -- store access that fails open ------------------------------------------------------
-    def _get(self, key: str, count: bool = True) -> Flow:
+    # -- store access that fails open (in a worker thread when the store blocks) ------------
+    def _read(self, key: str, count: bool = True) -> CacheEntry | None:
+        """The stored entry; ``None`` on a miss, when the store fails or is skipped."""
         if not self._breaker.allows():
             return None
-        store = self.store
         try:
-            if store.blocking:
-                entry = yield Blocking(store.get, key, count=count)
-            else:  # in memory: what the effect would do, without the effect
-                entry = store.get(key, count=count)
+            entry = self.store.get(key, count=count)
         except Exception as exc:  # a cache is an optimisation: a failing store is a miss
             self._failed("read", exc)
             return None
         self._breaker.succeeded()
         return entry
 
-    def _put(self, key: str, entry: CacheEntry) -> Flow:
+    def _write(self, key: str, entry: CacheEntry) -> str | None:
         """Store ``entry``; ``None`` when stored, else why not."""
         if not self._breaker.allows():
             return f"the store is skipped for up to {self.breaker:g}s after a failure " \
                 f"({self._breaker.reason})"
-        store = self.store
         try:
-            if store.blocking:
-                yield Blocking(store.set, key, entry, self.ttl)
-            else:
-                store.set(key, entry, self.ttl)
+            self.store.set(key, entry, self.ttl)
         except Exception as exc:  # never turn an answer already paid for into a failure
             return self._failed("write", exc)
         finally:  # counted even when it failed: a write may land and still report failure

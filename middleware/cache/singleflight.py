@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 __all__ = ["Flight", "Flights"]
 
@@ -47,12 +47,6 @@ def own_copy(error: BaseException) -> BaseException:
     return twin
 
 
-def _current_task() -> Any:
-    """The running task, or ``None`` outside an event loop (asked without raising)."""
-    loop = asyncio._get_running_loop()
-    return None if loop is None else asyncio.current_task(loop)
-
-
 class Flight(Generic[T]):
     """One in-flight call: who leads it and, once done, its outcome. The event threads wait
     on is made by the first thread that follows (most flights have no follower)."""
@@ -61,7 +55,8 @@ class Flight(Generic[T]):
 
     def __init__(self) -> None:
         self.thread = threading.get_ident()
-        self.task = _current_task()
+        loop = asyncio._get_running_loop()  # the task, asked without raising outside a loop
+        self.task = None if loop is None else asyncio.current_task(loop)
         self.finished = False
         self._event: threading.Event | None = None
         self.result: T | None = None
@@ -93,7 +88,7 @@ class Flights(Generic[T]):
                 del self._flights[key]
             if flight.finished:
                 return
-            flight.result, flight.error = result, _shared(error)
+            flight.result, flight.error = result, None if error is None else _shared(error)
             flight.finished = True
             if flight._event is not None:
                 flight._event.set()
