@@ -189,9 +189,7 @@ class Price:
             n_in, n_out = usage.input_tokens, usage.output_tokens
             read, write = usage.cache_read_tokens, usage.cache_write_tokens
             write_1h = usage.cache_write_1h_tokens
-        billed = self if not (self.variants and (service_tier or options)) else \
-            self.for_request(service_tier=service_tier, options=options)
-        r = billed._tier_at(n_in)
+        r = self.billed_at(n_in, service_tier=service_tier, options=options)
         mul = CTX.multiply
         total = CTX.add(mul(r.input, n_in - read - write), mul(r.output, n_out))
         if read:
@@ -200,6 +198,15 @@ class Price:
             total = CTX.add(total, mul(r.write_5m_rate, write - write_1h))
             total = CTX.add(total, mul(r.write_1h_rate, write_1h))
         return tidy(total.scaleb(-6, CTX))
+
+    def billed_at(self, input_tokens: int, *, service_tier: str | None = None,
+                  options: Mapping[str, object] | None = None) -> Price:
+        """The price whose own rates :meth:`cost` bills a usage of ``input_tokens`` at: the
+        request's variant (:meth:`for_request`), then the long-context tier it reaches
+        (``self`` when neither applies; a tier's price is flat, a variant's may not be)."""
+        billed = self if not (self.variants and (service_tier or options)) else \
+            self.for_request(service_tier=service_tier, options=options)
+        return billed._tier_at(input_tokens)
 
     @property
     def read_rate(self) -> Decimal:

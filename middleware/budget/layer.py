@@ -39,6 +39,7 @@ from middleware.budget import plan as planning
 from middleware.budget import policy
 from middleware.budget.plan import Reservation
 from middleware.budget.policy import from_units
+from middleware.budget.routes import Routes
 from middleware.budget.stores import Ledger, MemoryLedger, ledger_from
 
 __all__ = ["Budget"]
@@ -101,21 +102,6 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class _Routes:
-    """The inner handler's routes, asked once (per handler)."""
-
-    __slots__ = ("_inner", "_routes")
-
-    def __init__(self, inner: Handler) -> None:
-        self._inner = inner
-        self._routes: tuple[Route, ...] | None = None
-
-    def __call__(self) -> tuple[Route, ...]:
-        if self._routes is None:
-            self._routes = self._inner.routes()
-        return self._routes
-
-
 @attrs.frozen(repr=False)
 class Budget(FlowLayer):
     """Reserve the worst case before each call, settle the actual cost after.
@@ -176,26 +162,28 @@ class Budget(FlowLayer):
     def limit_units(self) -> int:
         return policy.to_units(self.limit_usd)
 
-    def open(self, inner: Handler) -> _Routes:
-        return _Routes(inner)
+    def open(self, inner: Handler) -> Routes:
+        return Routes(inner, self.limit_units)
 
     def close(self) -> None:
         self.store.close()
 
-    def plan(self, request: ChatRequest | EmbedRequest,
-             routes: tuple[Route, ...]) -> planning.Plan:
-        """The worst case of ``request`` over ``routes`` (raises ConfigError if unpriced)."""
+    def plan(self, request: ChatRequest | EmbedRequest, routes: tuple[Route, ...],
+             quotes: Routes | None = None) -> planning.Plan:
+        """The worst case of ``request`` over ``routes`` (raises ConfigError if unpriced);
+        ``quotes``: the handler's state, which memoizes the routes' rates."""
         return planning.plan(request, routes, scope=self.scope, period=self.period,
                            now=self.clock(), prices=self.prices,
                            on_unknown=self.on_unknown_price, estimate=self.estimate,
                            default_max_tokens=self.default_max_tokens,
-                           min_output_tokens=self.min_output_tokens)
+                           min_output_tokens=self.min_output_tokens, quotes=quotes)
 
     def flow(self, request: Request, handler: FlowHandler) -> Flow:
-        routes = handler.state()
-        plan = self.plan(request, routes)
+        state: Routes = handler.state
+        routes = state()
+        plan = self.plan(request, routes, state)
         if plan.want:
-            grant = yield Blocking(self.store.reserve, plan.key, self.limit_units, plan.want,
+            grant = yield Blocking(self.store.reserve, plan.key, state.limit_units, plan.want,
                                    plan.least, ttl=self.lease, blocking=self.store.blocking)
             if not grant.granted:
                 raise planning.refusal(plan, self.limit_usd, grant.spent + grant.reserved)

@@ -40,15 +40,18 @@ from middleware.budget.media import IMAGE_TOKENS, image_count, image_tokens_for
 from middleware.budget.policy import (
     Estimator,
     Rates,
+    cost_units,
     dearest_rates,
+    exact_rates,
     from_units,
     ledger_key,
     output_tokens_for,
     period_key,
     settle_price,
-    to_units,
     worst_case,
+    worst_units,
 )
+from middleware.budget.routes import Routes
 
 __all__ = ["OUTPUT_LIMITS", "Plan", "Reservation", "admit", "charge", "fold", "interrupted_cost",
            "plan", "refusal", "settled_event"]
@@ -149,19 +152,28 @@ class Reservation:
 
 def plan(request: ChatRequest | EmbedRequest, routes: Sequence[Route], *, scope: str,
          period: str, now: datetime, prices: PriceTable, on_unknown: Price | None,
-         estimate: Estimator, default_max_tokens: int, min_output_tokens: int) -> Plan:
-    """The worst case of ``request`` over ``routes`` (a ``ConfigError`` if unpriced)."""
+         estimate: Estimator, default_max_tokens: int, min_output_tokens: int,
+         quotes: Routes | None = None) -> Plan:
+    """The worst case of ``request`` over ``routes`` (a ``ConfigError`` if unpriced);
+    ``quotes``, the handler's :class:`~middleware.budget.routes.Routes`, memoizes the
+    dearest rates."""
     request, choices = fold(request)
     input_tokens = estimate(request) + _dearer_images(request, routes)
-    rates = dearest_rates(routes, request.model, prices, on_unknown, input_tokens,
-                          options=request.options, cache_writes=may_write_cache(request))
+    if quotes is None:
+        rates = dearest_rates(routes, request.model, prices, on_unknown, input_tokens,
+                              options=request.options, cache_writes=may_write_cache(request))
+        exact = exact_rates(rates)
+    else:
+        rates, exact = quotes.quote(request.model, prices, on_unknown, input_tokens,
+                                    options=request.options,
+                                    cache_writes=may_write_cache(request))
     if isinstance(request, EmbedRequest):
         cap = least_out = 0
     else:
         cap = request.max_tokens or default_max_tokens
         least_out = min(cap, min_output_tokens)
-    want = worst_case(rates, input_tokens, cap * choices)
-    least = max(1, worst_case(rates, input_tokens, least_out * choices)) if want else 0
+    want = worst_units(exact, input_tokens, cap * choices)
+    least = max(1, worst_units(exact, input_tokens, least_out * choices)) if want else 0
     scope_value = bucket_key(scope, request, routes)
     period_value = period_key(period, now)
     return Plan(ledger_key(scope_value, period_value), scope_value, period_value, rates,
@@ -207,7 +219,7 @@ def charge(reservation: Reservation, response: ChatResponse | EmbedResponse,
         return reservation.units
     price = settle_price(routes, response.provider, response.model, prices,
                          reservation.plan.rates)
-    final = to_units(price.cost(response.usage, options=reservation.request.options))
+    final = cost_units(price, response.usage, reservation.request.options)
     extra = interrupted_cost(reservation, response, routes, prices)
     return max(final, min(reservation.units, final + extra)) if extra else final
 

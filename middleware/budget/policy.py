@@ -16,16 +16,17 @@ overhead larger than any provider's chat-template tokens; content parts that are
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import ROUND_CEILING, Decimal
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from insightforge.errors import ConfigError
 from insightforge.kit.keys import bucket_key
-from insightforge.pricing import Price, PriceTable
+from insightforge.pricing import Price, PriceTable, UsageLike
 from insightforge.types import (
     ChatRequest,
     EmbedRequest,
@@ -39,9 +40,14 @@ __all__ = [
     "UNIT",
     "Rates",
     "dearest_rates",
+    "Exact",
     "Period",
+    "cost_units",
     "dearest_price",
     "estimate_input_tokens",
+    "exact",
+    "exact_price",
+    "exact_rates",
     "from_units",
     "ledger_key",
     "output_tokens_for",
@@ -49,7 +55,9 @@ __all__ = [
     "scope_key",
     "settle_price",
     "to_units",
+    "units_of",
     "worst_case",
+    "worst_units",
 ]
 
 Period = Literal["total", "day", "month"]
@@ -169,6 +177,92 @@ def settle_price(routes: Sequence[Route], provider: str, model: str, prices: Pri
     return reserved_at if isinstance(reserved_at, Price) else Price(*reserved_at)
 
 
+class Exact(NamedTuple):
+    """Rates as exact integers, for a cost in ledger units without ``Decimal``: a rate is
+    ``numerator / 10**scale`` USD per million tokens, so tokens times numerators sum to an
+    integer and :func:`units_of` divides once, rounding up — the same units as
+    :func:`to_units` of the exact ``Decimal`` cost.
+
+    Attributes:
+        input, output, read, write_5m, write_1h: numerators (as :class:`Price`'s rates;
+            for :data:`Rates`, ``input`` is the input side and the cache ones are unused).
+        scale: the power of ten every numerator is over.
+    """
+
+    input: int
+    output: int
+    read: int
+    write_5m: int
+    write_1h: int
+    scale: int
+
+
+def exact(*rates: Decimal) -> tuple[list[int], int]:
+    """``rates`` as numerators over one power of ten, and that power (a rate has at most
+    18 decimal places, so the scale is at most 18)."""
+    parts = [rate.as_tuple() for rate in rates]
+    scale = max([0, *(-int(exponent) for _, _, exponent in parts)])
+    numerators = []
+    for sign, digits, exponent in parts:
+        whole = int("".join(map(str, digits))) * 10 ** (int(exponent) + scale)
+        numerators.append(-whole if sign else whole)
+    return numerators, scale
+
+
+def exact_rates(rates: Rates) -> Exact:
+    """The (input-side, output) rates of :data:`Rates` as an :class:`Exact`."""
+    (side, out), scale = exact(*rates)
+    return Exact(side, out, 0, 0, 0, scale)
+
+
+_TENS: tuple[int, ...] = tuple(10 ** k for k in range(64))
+_EXACT: dict[int, tuple[Price, Exact]] = {}
+_EXACT_SIZE = 1024
+
+
+def exact_price(price: Price) -> Exact:
+    """The base rates of ``price`` (its own, not its tiers' or variants') as an
+    :class:`Exact`; memoized by identity (a ``Price`` is immutable, and the memo holds it,
+    so its id is not reused while the entry lives), up to a bound."""
+    hit = _EXACT.get(id(price))
+    if hit is not None and hit[0] is price:
+        return hit[1]
+    (inp, out, read, write, write_1h), scale = exact(
+        price.input, price.output, price.read_rate, price.write_5m_rate, price.write_1h_rate)
+    found = Exact(inp, out, read, write, write_1h, scale)
+    if len(_EXACT) >= _EXACT_SIZE:
+        _EXACT.clear()
+    _EXACT[id(price)] = (price, found)
+    return found
+
+
+def units_of(total: int, scale: int) -> int:
+    """Ledger units of ``total`` tokens-times-numerators at ``10**-scale`` USD per million
+    tokens, rounded **up** (a unit is 10**-9 USD: ``total * 10**3 / 10**scale``)."""
+    if scale <= 3:
+        return total * _TENS[3 - scale]
+    return -(-total // _TENS[scale - 3])
+
+
+def worst_units(rates: Exact, input_tokens: int, output_tokens: int) -> int:
+    """:func:`worst_case` with exact rates: the same units, in integers."""
+    return units_of(rates.input * input_tokens + rates.output * output_tokens, rates.scale)
+
+
+def cost_units(price: Price, usage: UsageLike, options: Mapping[str, object] | None) -> int:
+    """``to_units(price.cost(usage, options=options))``, in integers: each part of the usage
+    at the rate :meth:`~insightforge.pricing.Price.cost` bills it at."""
+    n_in, read, write = usage.input_tokens, usage.cache_read_tokens, usage.cache_write_tokens
+    rates = exact_price(price.billed_at(n_in, options=options))
+    total = rates.input * (n_in - read - write) + rates.output * usage.output_tokens
+    if read:
+        total += rates.read * read
+    if write:
+        write_1h = usage.cache_write_1h_tokens
+        total += rates.write_5m * (write - write_1h) + rates.write_1h * write_1h
+    return units_of(total, rates.scale)
+
+
 def worst_case(price: Price | Rates, input_tokens: int, output_tokens: int) -> int:
     """The most the call can cost, in ledger units (rates: ``(input-side, output)``)."""
     in_rate, out_rate = (price.input, price.output) if isinstance(price, Price) else price
@@ -194,10 +288,20 @@ def period_key(period: str, now: datetime) -> str:
     if period == "total":
         return "total"
     if period == "day":
-        return f"day:{utc:%Y-%m-%d}"
+        return _day_key(utc.date())
     if period == "month":
-        return f"month:{utc:%Y-%m}"
+        return _month_key(utc.date().replace(day=1))
     raise ValueError(f"period must be one of {list(PERIODS)}, got {period!r}")
+
+
+@functools.lru_cache(maxsize=64)
+def _day_key(day: date) -> str:
+    return f"day:{day:%Y-%m-%d}"
+
+
+@functools.lru_cache(maxsize=64)
+def _month_key(first: date) -> str:
+    return f"month:{first:%Y-%m}"
 
 
 def scope_key(scope: str, tags: Mapping[str, str]) -> str:

@@ -1,0 +1,160 @@
+"""The Budget's fast paths give the same numbers as the ``Decimal`` ones they replace: integer
+worst cases and costs equal ``to_units`` of the exact ``Decimal``, memoized rates equal
+rates computed afresh (tiers, variants, odd option values), and prices decided by a lookup
+still follow a later ``set_price``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from insightforge import ChatRequest, Usage, stack
+from insightforge.pricing import Price, PriceTable, Tier, Variant, _table, set_price
+from insightforge.testing.scripted import ScriptedProvider
+from insightforge.types import Route
+from middleware import Budget
+from middleware.budget import policy
+from middleware.budget.routes import Routes
+
+rates = st.decimals(0, 100, places=18, allow_nan=False, allow_infinity=False)
+maybe = st.none() | rates
+FIELDS = {"service_tier": ("flex", "priority", "default"), "speed": ("fast",)}
+
+
+@pytest.fixture(autouse=True)
+def _no_overrides(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setattr(_table, "_OVERRIDES", {})
+    yield
+
+
+def flat() -> st.SearchStrategy[Price]:
+    return st.builds(Price, rates, rates, cache_read=maybe, cache_write=maybe,
+                     cache_write_1h=maybe)
+
+
+@st.composite
+def tiered(draw: st.DrawFn) -> Price:
+    base = draw(flat())
+    aboves = sorted(draw(st.sets(st.integers(0, 400_000), max_size=3)))
+    return Price(base.input, base.output, cache_read=base.cache_read,
+                 cache_write=base.cache_write, cache_write_1h=base.cache_write_1h,
+                 tiers=tuple(Tier(a, draw(flat())) for a in aboves))
+
+
+@st.composite
+def prices(draw: st.DrawFn) -> Price:
+    base = draw(tiered())
+    keys = draw(st.sets(st.sampled_from([(f, v) for f, vs in FIELDS.items() for v in vs]),
+                        max_size=3))
+    return Price(base.input, base.output, cache_read=base.cache_read,
+                 cache_write=base.cache_write, cache_write_1h=base.cache_write_1h,
+                 tiers=base.tiers,
+                 variants=tuple(Variant(f, v, draw(tiered())) for f, v in sorted(keys)))
+
+
+tokens = st.sampled_from([0, 1, 128_000, 200_000, 200_001, 400_000]) | st.integers(0, 10**7)
+option_values = st.sampled_from(["flex", "priority", "default", "auto", "fast", None, 1, True])
+
+
+@st.composite
+def usages(draw: st.DrawFn) -> Usage:
+    n_in = draw(tokens)
+    read = draw(st.integers(0, n_in))
+    write = draw(st.integers(0, n_in - read))
+    return Usage(n_in, draw(tokens), cache_read_tokens=read, cache_write_tokens=write,
+                 cache_write_1h_tokens=draw(st.integers(0, write)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(prices(), tokens, tokens)
+def test_integer_worst_case_is_the_decimal_one(price: Price, inp: int, out: int) -> None:
+    worst = price.worst_rates(inp)
+    assert policy.worst_units(policy.exact_rates(worst), inp, out) == \
+        policy.worst_case(worst, inp, out)
+
+
+@settings(max_examples=300, deadline=None)
+@given(prices(), usages(), st.dictionaries(st.sampled_from(sorted(FIELDS)), option_values))
+def test_integer_cost_is_the_decimal_one(price: Price, usage: Usage,
+                                         options: dict[str, Any]) -> None:
+    assert policy.cost_units(price, usage, options) == \
+        policy.to_units(price.cost(usage, options=options))
+
+
+def test_integer_cost_keeps_the_decimal_quirks() -> None:
+    # one-hour writes count only within cache writes; a usage-like object that says
+    # otherwise (Usage refuses it) is billed as the Decimal cost bills it
+    price = Price("3", "15", cache_read="0.3", cache_write="3.75", cache_write_1h="6")
+    odd = SimpleNamespace(input_tokens=1000, output_tokens=10, cache_read_tokens=0,
+                          cache_write_tokens=0, cache_write_1h_tokens=50)
+    assert policy.cost_units(price, odd, None) == policy.to_units(price.cost(odd))
+    assert policy.units_of(1, 4) == 1 and policy.units_of(-19, 4) == -1
+
+
+class _Inner:
+    def __init__(self, routes: tuple[Route, ...]) -> None:
+        self._routes = routes
+
+    def routes(self) -> tuple[Route, ...]:
+        return self._routes
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(prices(), min_size=1, max_size=3), st.lists(
+    st.tuples(tokens, st.sampled_from([False, True, "5m"]),
+              st.dictionaries(st.sampled_from(sorted(FIELDS)), option_values)),
+    min_size=1, max_size=8))
+def test_memoized_rates_are_the_rates(route_prices: list[Price],
+                                      asks: list[tuple[int, Any, dict[str, Any]]]) -> None:
+    routes = tuple(Route("p", f"m{i}", price) for i, price in enumerate(route_prices))
+    memo, table = Routes(_Inner(routes), 1), PriceTable()  # type: ignore[arg-type]
+    for inp, writes, options in asks * 2:  # the second pass answers from the memo
+        rates, exact = memo.quote(None, table, None, inp, options=options, cache_writes=writes)
+        assert rates == policy.dearest_rates(routes, None, table, None, inp, options=options,
+                                             cache_writes=writes)
+        assert exact == policy.exact_rates(rates)
+
+
+def test_a_value_equal_to_a_tier_name_but_not_a_string_is_another_shape() -> None:
+    class Priority:
+        def __eq__(self, other: object) -> bool:
+            return other == "priority"
+
+        def __hash__(self) -> int:
+            return hash("priority")
+
+    price = Price(1, 2, variants=[Variant("service_tier", "priority", Price(2, 4)),
+                                  Variant("service_tier", "flex", Price(5, 9))])
+    routes = (Route("p", "m", price),)
+    memo, table = Routes(_Inner(routes), 1), PriceTable()  # type: ignore[arg-type]
+    for value in ("priority", Priority(), ["priority"]):  # the list cannot be hashed
+        got, _ = memo.quote(None, table, None, 10, options={"service_tier": value},
+                            cache_writes=False)
+        assert got == policy.dearest_rates(routes, None, table, None, 10,
+                                           options={"service_tier": value})
+
+
+def test_a_price_set_later_applies_where_a_lookup_decides() -> None:
+    llm = stack(Budget(limit_usd=100), provider=ScriptedProvider(model="m", price=None))
+    set_price("scripted", "m", Price(1, 1))
+    first = llm(ChatRequest("hello", max_tokens=10))
+    set_price("scripted", "m", Price(1000, 1000))
+    second = llm(ChatRequest("hello", max_tokens=10))
+    assert second.cost_usd == 1000 * first.cost_usd
+
+
+@pytest.mark.parametrize("period", ["day", "month"])
+def test_period_keys_follow_the_clock(period: str) -> None:
+    days = iter([datetime(2026, 1, 31, 23, 59, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC)])
+    budget = Budget(limit_usd=Decimal(1), period=period, clock=lambda: next(days))
+    routes = ScriptedProvider().routes()
+    keys = [budget.plan(ChatRequest("hi"), routes).period for _ in range(2)]
+    assert keys == ([f"{period}:2026-01-31", f"{period}:2026-02-01"] if period == "day"
+                    else ["month:2026-01", "month:2026-02"])
