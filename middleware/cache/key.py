@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -65,20 +66,11 @@ KeyFunction = Callable[[ChatRequest | EmbedRequest], str]
 def canonical(request: ChatRequest | EmbedRequest) -> dict[str, Any]:
     """The request as plain data, without tags and per-call metadata; fields left at
     "nothing" (``None``, empty, ``stream: false``) are left out, so the form is short."""
-    if type(request) is ChatRequest:
-        quick = _text_chat(request)
-        if quick is not None:
-            return quick
-    return _converted(request)
-
-
-def _converted(request: ChatRequest | EmbedRequest) -> dict[str, Any]:
-    """:func:`canonical` by the converter: any request, every field and part."""
     data: dict[str, Any] = {}
     plain = _plain_with_digests(request) if _has_media(request) else to_dict(request)
     for name, value in plain.items():
         if name == "options" and value:
-            value = {k: v for k, v in value.items() if k not in EXCLUDED_OPTIONS}
+            value = _kept_options(value)
         if value is None or value == [] or value == {} or name == "tags" or (
                 name == "stream" and value is False):
             continue
@@ -87,60 +79,85 @@ def _converted(request: ChatRequest | EmbedRequest) -> dict[str, Any]:
     return data
 
 
+def _kept_options(options: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in options.items() if k not in EXCLUDED_OPTIONS}
+
+
+# -- the common request's JSON text, written directly ----------------------------------------
+_quote = json.encoder.encode_basestring  # a JSON string as the encoder writes it (UTF-8 kept)
 _SCALARS = ("model", "temperature", "top_p", "max_tokens", "tool_choice", "response_format",
-            "seed", "parallel_tool_calls")
-"""The fields the converter passes through as they are when they hold a JSON scalar."""
-_JSON_SCALARS = (str, int, float, bool)
+            "seed", "parallel_tool_calls", "stream")
+"""Fields whose canonical value is the field's own value when it is a JSON scalar."""
+_scalars = operator.attrgetter(*_SCALARS)
 
 
-def _text_chat(request: ChatRequest) -> dict[str, Any] | None:
-    """:func:`canonical` of the common request, built without the converter: every message
-    plain text (no parts, tool calls or cache mark), no tools, every field in
-    :data:`_SCALARS` ``None`` or a JSON scalar. ``None`` for any other request (the
-    converter then makes the form).
+def _text_json(request: ChatRequest) -> str | None:
+    """``_encode(canonical(request))`` for the common request, written without the
+    converter or the dict: every message plain text (no parts, tool calls or cache mark),
+    no tools, every field of :data:`_SCALARS` ``None`` or a JSON scalar. ``None`` for any
+    other request (the general path then makes the text).
 
-    Equal to :func:`_converted`, and so is its JSON (a property test holds them together):
-    the same values the converter would give, left out under the same rule; ``options``
-    still go through the converter."""
-    messages = _text_messages(request.messages)
-    if messages is None or request.tools:
+    The same text byte for byte (a property test holds the two paths together): the same
+    fields left out (``None``, empty ``stop``, ``stream`` false, excluded options), keys
+    sorted, scalars written as the encoder writes them, ``options`` by the encoder."""
+    if request.tools:
         return None
-    data: dict[str, Any] = {"messages": messages}
-    for name in _SCALARS:
-        value = getattr(request, name)
-        if value is None:
+    messages = _text_messages_json(request.messages)
+    if messages is None:
+        return None
+    members = ['"kind":"chat"', f'"messages":{messages}']
+    for name, value in zip(_SCALARS, _scalars(request), strict=True):
+        if value is None or (value is False and name == "stream"):
             continue
-        if type(value) not in _JSON_SCALARS:
+        text = _scalar_json(value)
+        if text is None:
             return None
-        data[name] = value
+        members.append(f'"{name}":{text}')
     if request.stop:
-        data["stop"] = list(request.stop)
+        members.append(f'"stop":[{",".join(map(_quote, request.stop))}]')
     if request.reasoning is not None:
-        data["reasoning"] = {"effort": request.reasoning.effort,
-                             "budget_tokens": request.reasoning.budget_tokens}
-    if request.stream:
-        data["stream"] = True
-    if request.options:
-        options = {k: v for k, v in to_dict(request.options).items()
-                   if k not in EXCLUDED_OPTIONS}
-        if options:
-            data["options"] = options
-    data["kind"] = "chat"
-    return data
-
-
-def _text_messages(messages: tuple[Message, ...]) -> list[dict[str, Any]] | None:
-    """The converter's form of messages that are plain text, or ``None`` if one is not."""
-    out: list[dict[str, Any]] = []
-    for m in messages:
-        name, call_id = m.name, m.tool_call_id
-        if (type(m.content) is not str or m.tool_calls or m.cache is not None
-                or (name is not None and type(name) is not str)
-                or (call_id is not None and type(call_id) is not str)):
+        effort = _scalar_json(request.reasoning.effort)
+        budget = _scalar_json(request.reasoning.budget_tokens)
+        if effort is None or budget is None:
             return None
-        out.append({"role": m.role, "content": m.content, "name": name, "tool_calls": [],
-                    "tool_call_id": call_id, "cache": None})
-    return out
+        members.append(f'"reasoning":{{"budget_tokens":{budget},"effort":{effort}}}')
+    if request.options:
+        options = _kept_options(to_dict(request.options))
+        if options:
+            members.append(f'"options":{_encode(options)}')
+    members.sort()  # no field's name begins another's: members sort as their names do
+    return "{" + ",".join(members) + "}"
+
+
+def _text_messages_json(messages: tuple[Message, ...]) -> str | None:
+    """The messages' JSON text if every one is plain text, else ``None``; the keys of each
+    in sorted order, as the encoder writes them."""
+    out = []
+    for m in messages:
+        name, call_id = _scalar_json(m.name), _scalar_json(m.tool_call_id)
+        if (type(m.content) is not str or m.tool_calls or m.cache is not None
+                or type(m.role) is not str or name is None or call_id is None):
+            return None
+        out.append(f'{{"cache":null,"content":{_quote(m.content)},"name":{name},'
+                   f'"role":{_quote(m.role)},"tool_call_id":{call_id},"tool_calls":[]}}')
+    return "[" + ",".join(out) + "]"
+
+
+def _scalar_json(value: Any) -> str | None:
+    """A JSON scalar's text as the encoder writes it (``None`` is ``null``); ``None`` for
+    anything else, including a float that is not finite (the encoder's ``NaN``)."""
+    kind = type(value)
+    if kind is str:
+        return _quote(value)
+    if value is None:
+        return "null"
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int:
+        return int.__repr__(value)
+    if kind is float and value - value == 0:  # finite (inf - inf and nan - nan are nan)
+        return float.__repr__(value)
+    return None
 
 
 def _has_media(request: ChatRequest | EmbedRequest) -> bool:
@@ -184,8 +201,14 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def _body(request: ChatRequest | EmbedRequest) -> str:
+    """The canonical request as JSON text (the common request's written directly)."""
+    text = _text_json(request) if type(request) is ChatRequest else None
+    return _encode(canonical(request)) if text is None else text
+
+
 def cache_key(request: ChatRequest | EmbedRequest, routes: str,
               custom: KeyFunction | None = None) -> str:
     """``if<version>:<sha256>`` of the canonical request (or ``custom(request)``) and routes."""
-    body = _encode(canonical(request)) if custom is None else f"custom\n{custom(request)}"
+    body = _body(request) if custom is None else f"custom\n{custom(request)}"
     return f"if{KEY_VERSION}:{_digest(routes + chr(0) + body)}"

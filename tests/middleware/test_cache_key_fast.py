@@ -1,14 +1,15 @@
-"""The cache key's fast path for plain-text chat requests is the converter's form exactly.
+"""The cache key's fast path for plain-text chat requests is the converter's text exactly.
 
-``canonical()`` builds the common request's form without the converter
-(``middleware.cache.key._text_chat``) and encodes it with a C encoder made once
-(``_encode``). Held here with hypothesis: for any request, the form and its JSON text are
-those of the converter's path (``_converted``, ``_ENCODER.encode``), so keys never change
-(no ``KEY_VERSION`` bump) and old entries keep matching.
+``cache_key`` writes the common request's JSON text directly
+(``middleware.cache.key._text_json``) and encodes any other request's canonical form with
+a C encoder made once (``_encode``). Held here with hypothesis: for any request, the text
+hashed is ``_ENCODER.encode(canonical(request))`` byte for byte — the key as it always was
+— so keys never change (no ``KEY_VERSION`` bump) and old entries keep matching.
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from hypothesis import given, settings
@@ -19,9 +20,10 @@ from insightforge.testing import strategies as ist
 from middleware.cache.key import (
     _ENCODER,
     EXCLUDED_OPTIONS,
-    _converted,
+    KEY_VERSION,
     _encode,
-    _text_chat,
+    _text_json,
+    cache_key,
     canonical,
 )
 
@@ -54,39 +56,46 @@ def text_requests(draw: st.DrawFn) -> ChatRequest:
     )
 
 
-def same_form(request: ChatRequest) -> None:
-    fast, slow = canonical(request), _converted(request)
-    assert fast == slow
-    assert _ENCODER.encode(fast) == _ENCODER.encode(slow)  # 1 == 1.0 == True, not in JSON
-    assert _encode(slow) == _ENCODER.encode(slow)
+def reference_key(request: Any, routes: str) -> str:
+    """The key as it was computed before the fast paths: converter, encoder, SHA-256."""
+    text = routes + "\0" + _ENCODER.encode(canonical(request))
+    return f"if{KEY_VERSION}:{hashlib.sha256(text.encode()).hexdigest()}"
+
+
+def same_text(request: Any) -> None:
+    form = canonical(request)
+    assert _encode(form) == _ENCODER.encode(form)
+    if isinstance(request, ChatRequest):
+        text = _text_json(request)
+        assert text is None or text == _ENCODER.encode(form)
+    assert cache_key(request, "openai:gpt\nr2") == reference_key(request, "openai:gpt\nr2")
 
 
 @settings(max_examples=200)
 @given(text_requests())
-def test_plain_text_requests_take_the_fast_path_to_the_same_form(request: ChatRequest) -> None:
-    assert _text_chat(request) is not None
-    same_form(request)
+def test_plain_text_requests_take_the_fast_path_to_the_same_text(request: ChatRequest) -> None:
+    assert _text_json(request) is not None
+    same_text(request)
 
 
 @settings(max_examples=200)
 @given(ist.chat_requests() | ist.chat_requests(parts=True))
-def test_any_chat_request_has_the_converters_form(request: ChatRequest) -> None:
-    same_form(request)
+def test_any_chat_request_has_the_converters_text(request: ChatRequest) -> None:
+    same_text(request)
 
 
 @given(ist.embed_requests())
-def test_embed_requests_have_the_converters_form(request: Any) -> None:
-    assert canonical(request) == _converted(request)
-    assert _encode(canonical(request)) == _ENCODER.encode(_converted(request))
+def test_embed_requests_have_the_converters_text(request: Any) -> None:
+    same_text(request)
 
 
 def test_what_the_fast_path_leaves_to_the_converter() -> None:
     from insightforge.types import Tool
 
-    assert _text_chat(ChatRequest([Message("user", [{"type": "text", "text": "hi"}])])) is None
-    assert _text_chat(ChatRequest([Message("user", "hi", cache="5m")])) is None
-    assert _text_chat(ChatRequest("hi", tools=[Tool("f", "", {"type": "object"})])) is None
-    assert _text_chat(ChatRequest("hi", response_format={"type": "object"})) is None
-    for request in (ChatRequest([Message("user", "hi", cache="5m")]),
-                    ChatRequest("hi", response_format={"type": "object", "title": "T"})):
-        same_form(request)
+    left = [ChatRequest([Message("user", [{"type": "text", "text": "hi"}])]),
+            ChatRequest([Message("user", "hi", cache="5m")]),
+            ChatRequest("hi", tools=[Tool("f", "", {"type": "object"})]),
+            ChatRequest("hi", response_format={"type": "object", "title": "T"})]
+    for request in left:
+        assert _text_json(request) is None
+        same_text(request)
