@@ -49,7 +49,8 @@ def own_copy(error: BaseException) -> BaseException:
 
 class Flight(Generic[T]):
     """One in-flight call: who leads it and, once done, its outcome. The event threads wait
-    on is made by the first thread that follows (most flights have no follower)."""
+    on is made by the first thread that follows, the list of waiting tasks by the first task
+    (most flights have no follower)."""
 
     __slots__ = ("_event", "error", "finished", "result", "task", "thread", "waiters")
 
@@ -61,7 +62,7 @@ class Flight(Generic[T]):
         self._event: threading.Event | None = None
         self.result: T | None = None
         self.error: BaseException | None = None
-        self.waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+        self.waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] | None = None
 
 
 class Flights(Generic[T]):
@@ -92,8 +93,8 @@ class Flights(Generic[T]):
             flight.finished = True
             if flight._event is not None:
                 flight._event.set()
-            waiters, flight.waiters = flight.waiters, []
-        for loop, future in waiters:
+            waiters, flight.waiters = flight.waiters, None
+        for loop, future in waiters or ():
             with contextlib.suppress(RuntimeError):  # that loop closed: nobody waits there
                 loop.call_soon_threadsafe(_wake, future)
 
@@ -159,6 +160,8 @@ class _Wait(Generic[T]):
         future: asyncio.Future[None] = loop.create_future()
         with self.flights._lock:
             if not flight.finished:
+                if flight.waiters is None:
+                    flight.waiters = []
                 flight.waiters.append((loop, future))
             else:
                 future.set_result(None)
