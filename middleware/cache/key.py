@@ -86,7 +86,7 @@ def _kept_options(options: dict[str, Any]) -> dict[str, Any]:
 # -- the common request's JSON text, written directly ----------------------------------------
 _quote = json.encoder.encode_basestring  # a JSON string as the encoder writes it (UTF-8 kept)
 _SCALARS = ("model", "temperature", "top_p", "max_tokens", "tool_choice", "response_format",
-            "seed", "parallel_tool_calls", "stream")
+            "seed", "parallel_tool_calls")
 """Fields whose canonical value is the field's own value when it is a JSON scalar."""
 _scalars = operator.attrgetter(*_SCALARS)
 
@@ -94,8 +94,8 @@ _scalars = operator.attrgetter(*_SCALARS)
 def _text_json(request: ChatRequest) -> str | None:
     """``_encode(canonical(request))`` for the common request, written without the
     converter or the dict: every message plain text (no parts, tool calls or cache mark),
-    no tools, every field of :data:`_SCALARS` ``None`` or a JSON scalar. ``None`` for any
-    other request (the general path then makes the text).
+    no tools, every field of :data:`_SCALARS` ``None`` or a JSON scalar, ``stream`` a bool.
+    ``None`` for any other request (the general path then makes the text).
 
     The same text byte for byte (a property test holds the two paths together): the same
     fields left out (``None``, empty ``stop``, ``stream`` false, excluded options), keys
@@ -107,12 +107,15 @@ def _text_json(request: ChatRequest) -> str | None:
         return None
     members = ['"kind":"chat"', f'"messages":{messages}']
     for name, value in zip(_SCALARS, _scalars(request), strict=True):
-        if value is None or (value is False and name == "stream"):
-            continue
-        text = _scalar_json(value)
-        if text is None:
+        if value is not None:
+            text = _scalar_json(value)
+            if text is None:
+                return None
+            members.append(f'"{name}":{text}')
+    if request.stream is not False:
+        if request.stream is not True:
             return None
-        members.append(f'"{name}":{text}')
+        members.append('"stream":true')
     if request.stop:
         members.append(f'"stop":[{",".join(map(_quote, request.stop))}]')
     if request.reasoning is not None:
@@ -134,12 +137,15 @@ def _text_messages_json(messages: tuple[Message, ...]) -> str | None:
     in sorted order, as the encoder writes them."""
     out = []
     for m in messages:
-        name, call_id = _scalar_json(m.name), _scalar_json(m.tool_call_id)
+        name, call_id = m.name, m.tool_call_id
         if (type(m.content) is not str or m.tool_calls or m.cache is not None
-                or type(m.role) is not str or name is None or call_id is None):
+                or type(m.role) is not str or not (name is None or type(name) is str)
+                or not (call_id is None or type(call_id) is str)):
             return None
-        out.append(f'{{"cache":null,"content":{_quote(m.content)},"name":{name},'
-                   f'"role":{_quote(m.role)},"tool_call_id":{call_id},"tool_calls":[]}}')
+        out.append(f'{{"cache":null,"content":{_quote(m.content)},'
+                   f'"name":{"null" if name is None else _quote(name)},"role":{_quote(m.role)},'
+                   f'"tool_call_id":{"null" if call_id is None else _quote(call_id)},'
+                   '"tool_calls":[]}')
     return "[" + ",".join(out) + "]"
 
 

@@ -95,7 +95,8 @@ def test_what_the_fast_path_leaves_to_the_converter() -> None:
     left = [ChatRequest([Message("user", [{"type": "text", "text": "hi"}])]),
             ChatRequest([Message("user", "hi", cache="5m")]),
             ChatRequest("hi", tools=[Tool("f", "", {"type": "object"})]),
-            ChatRequest("hi", response_format={"type": "object", "title": "T"})]
+            ChatRequest("hi", response_format={"type": "object", "title": "T"}),
+            ChatRequest([Message("user", "hi", name=5)])]  # type: ignore[arg-type]
     for request in left:
         assert _text_json(request) is None
         same_text(request)
