@@ -26,7 +26,7 @@ from insightforge.kit import Blocking, Call, Flow, FlowHandler, FlowLayer, Repla
 from insightforge.secrets import scrub
 from insightforge.stack import Handler, Request
 from insightforge.types import ChatRequest, ChatResponse, EmbedRequest, TraceEvent
-from middleware.cache.entry import CacheEntry, make_entry
+from middleware.cache.entry import CacheEntry, make_entry, retraced
 from middleware.cache.key import cache_key, route_fingerprint
 from middleware.cache.singleflight import Flights
 from middleware.cache.stores import CacheStore, store_from
@@ -170,7 +170,7 @@ class Cache(FlowLayer):
                 state.flights.finish(key, flight, entry)
         event = TraceEvent(*_MISS) if stored is None else TraceEvent(
             "cache", "miss", f"answered upstream; not stored: {stored}", {"stored": False})
-        return _with_event(response, event)
+        return retraced(response, (event, *response.trace), response.cached)
 
     # -- store access that fails open (in a worker thread when the store blocks) ------------
     def _read(self, key: str, count: bool = True) -> CacheEntry | None:
@@ -213,22 +213,3 @@ def _hit(request: Request, entry: CacheEntry, how: str) -> Any:
         return Replay(response, entry.chunks)
     return response
 
-
-_CHAT_FIELDS = ("message", "model", "provider", "usage", "finish_reason", "id", "cost_usd",
-                "cached", "trace", "parsed")
-_CHAT_AS_KNOWN = tuple((f.name, f.init, f.kw_only) for f in attrs.fields(ChatResponse)) == \
-    tuple((name, True, name == "parsed") for name in _CHAT_FIELDS)
-"""Whether ``ChatResponse``'s fields are still exactly those :func:`_with_event` passes
-(in this order, ``parsed`` alone by keyword)."""
-
-
-def _with_event(response: Any, event: TraceEvent) -> Any:
-    """``attrs.evolve(response, trace=(event, *response.trace))``; a ``ChatResponse`` is
-    copied field by field (half the time of ``evolve``'s generic loop) while its fields
-    are the ones named in :data:`_CHAT_FIELDS` — any other layout takes ``evolve``."""
-    trace = (event, *response.trace)
-    if type(response) is not ChatResponse or not _CHAT_AS_KNOWN:
-        return attrs.evolve(response, trace=trace)
-    r = response
-    return ChatResponse(r.message, r.model, r.provider, r.usage, r.finish_reason, r.id,
-                        r.cost_usd, r.cached, trace, parsed=r.parsed)
