@@ -14,7 +14,8 @@ Per call: plan (pure, :mod:`.policy`) -> ``reserve`` in the ledger -> admit (or
   call's own answer or error is returned unchanged.
 
 The kit's drivers run the flow sync and async; the ledger's ``blocking`` flag decides
-whether async calls hop to a worker thread.
+whether async calls hop to a worker thread. A ledger that does not block (memory) is called
+by the flow itself, as both drivers would call it, without the round trip through them.
 """
 
 from __future__ import annotations
@@ -102,6 +103,10 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+_UNDATED = datetime.min.replace(tzinfo=UTC)
+"""The ``now`` of a ``total`` period, whose key has no date (the clock is not asked)."""
+
+
 @attrs.frozen(repr=False)
 class Budget(FlowLayer):
     """Reserve the worst case before each call, settle the actual cost after.
@@ -173,7 +178,8 @@ class Budget(FlowLayer):
         """The worst case of ``request`` over ``routes`` (raises ConfigError if unpriced);
         ``quotes``: the handler's state, which memoizes the routes' rates."""
         return planning.plan(request, routes, scope=self.scope, period=self.period,
-                           now=self.clock(), prices=self.prices,
+                           now=_UNDATED if self.period == "total" else self.clock(),
+                           prices=self.prices,
                            on_unknown=self.on_unknown_price, estimate=self.estimate,
                            default_max_tokens=self.default_max_tokens,
                            min_output_tokens=self.min_output_tokens, quotes=quotes)
@@ -183,8 +189,9 @@ class Budget(FlowLayer):
         routes = state()
         plan = self.plan(request, routes, state)
         if plan.want:
-            grant = yield Blocking(self.store.reserve, plan.key, state.limit_units, plan.want,
-                                   plan.least, ttl=self.lease, blocking=self.store.blocking)
+            reserve = Blocking(self.store.reserve, plan.key, state.limit_units, plan.want,
+                               plan.least, ttl=self.lease, blocking=self.store.blocking)
+            grant = (yield reserve) if reserve.blocking else reserve.run()
             if not grant.granted:
                 raise planning.refusal(plan, self.limit_usd, grant.spent + grant.reserved)
             res = planning.admit(plan, grant.granted, grant.lease)
@@ -210,11 +217,17 @@ class Budget(FlowLayer):
                             trace=(*res.events, *response.trace, event))
 
     def _settle(self, res: Reservation, actual: int) -> Flow:
+        """Settle ``res`` at ``actual`` units. A ledger that does not block (memory) is
+        called here, as the drivers would call it, without a round trip through them."""
         if not (res.units or actual):
             return
+        settle = Blocking(self.store.settle, res.plan.key, res.units, actual, lease=res.lease,
+                          blocking=self.store.blocking)
         try:
-            yield Blocking(self.store.settle, res.plan.key, res.units, actual, lease=res.lease,
-                           blocking=self.store.blocking)
+            if settle.blocking:
+                yield settle
+            else:
+                settle.run()
         except Exception as exc:  # the call's own outcome is not replaced by the ledger's
             _log.warning("budget settlement of %s units for %s failed; the reservation "
                          "stays counted until its lease expires: %s: %s", res.units,

@@ -75,7 +75,8 @@ def image_tokens_for(models: Iterable[str | None]) -> int:
 
 def image_count(messages: Iterable[Message]) -> int:
     """How many images the conversation carries."""
-    return sum(isinstance(p, ImagePart) for m in messages for p in m.media)
+    return sum(isinstance(p, ImagePart) for m in messages if not isinstance(m.content, str)
+               for p in m.content)
 
 
 def audio_seconds(part: AudioPart) -> float:

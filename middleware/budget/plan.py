@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -90,10 +91,11 @@ def may_write_cache(request: ChatRequest | EmbedRequest) -> bool | str:
     caching option whose lifetime is the vendor's to choose)."""
     if isinstance(request, EmbedRequest):
         return False
-    if any("cache" in key for key in request.options):
+    if request.options and any("cache" in key for key in request.options):
         return True
-    marks = [m.cache for m in request.messages if m.cache] + [
-        t.cache for t in request.tools if t.cache]
+    marks = [m.cache for m in request.messages if m.cache]
+    if request.tools:
+        marks += [t.cache for t in request.tools if t.cache]
     if not marks:
         return False
     return True if any(mark.ttl != "5m" for mark in marks) else "5m"
@@ -194,8 +196,8 @@ def admit(plan: Plan, units: int, lease: str = "") -> Reservation:
     assert request is not None
     usd = from_units(units)
     events = [TraceEvent("budget", "reserved", f"reserved ${usd:f} ({plan.scope}, "
-                         f"{plan.period})", {"scope": plan.scope, "period": plan.period,
-                                            "usd": str(usd)})]
+                         f"{plan.period})", _facts({"scope": plan.scope, "period": plan.period,
+                                                   "usd": str(usd)}))]
     if isinstance(request, ChatRequest):
         tokens = output_tokens_for(plan.rates, plan.input_tokens, units, plan.cap,
                                    plan.choices) if units < plan.want else plan.cap
@@ -243,9 +245,15 @@ def interrupted_cost(reservation: Reservation, response: ChatResponse | EmbedRes
 
 
 def settled_event(reservation: Reservation, actual: int, how: str) -> TraceEvent:
-    data: dict[str, Any] = {"scope": reservation.plan.scope, "usd": str(from_units(actual)),
-                            "released": str(from_units(max(0, reservation.units - actual))),
-                            "how": how}
-    if actual > reservation.units:
-        data["overshoot"] = str(from_units(actual - reservation.units))
-    return TraceEvent("budget", "settled", f"settled ${from_units(actual):f} ({how})", data)
+    usd, held = from_units(actual), reservation.units
+    data: dict[str, Any] = {"scope": reservation.plan.scope, "usd": str(usd),
+                            "released": str(from_units(held - actual)) if held > actual
+                            else "0", "how": how}
+    if actual > held:
+        data["overshoot"] = str(from_units(actual - held))
+    return TraceEvent("budget", "settled", f"settled ${usd:f} ({how})", _facts(data))
+
+
+def _facts(data: dict[str, Any]) -> Mapping[str, Any]:
+    """A trace event's data, read-only as the event keeps it (made here, so not copied)."""
+    return MappingProxyType(data)

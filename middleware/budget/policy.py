@@ -284,9 +284,9 @@ def output_tokens_for(price: Price | Rates, input_tokens: int, units: int, cap: 
 
 def period_key(period: str, now: datetime) -> str:
     """``total``, ``day:2026-11-25`` or ``month:2026-11`` — calendar periods in UTC."""
-    utc = now.astimezone(UTC) if now.tzinfo else now.replace(tzinfo=UTC)
     if period == "total":
         return "total"
+    utc = now.astimezone(UTC) if now.tzinfo else now.replace(tzinfo=UTC)
     if period == "day":
         return _day_key(utc.date())
     if period == "month":

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import os
 import threading
 import time
@@ -142,14 +143,20 @@ class MemoryLedger:
         self._clock = clock
         self._rows: dict[str, list[int]] = {}  # key -> [limit, spent, reserved]
         self._leases: dict[str, dict[str, tuple[int, float]]] = {}  # key -> id -> (units, exp)
+        self._soonest: dict[str, float] = {}  # key -> no lease of it expires before this
 
     def _reap(self, key: str, now: float) -> None:
         leases = self._leases.get(key)
-        if leases:
-            for lease, (units, expires) in list(leases.items()):
-                if expires <= now:
-                    del leases[lease]
-                    self._rows[key][2] = max(0, self._rows[key][2] - units)
+        if not leases or now < self._soonest.get(key, now):
+            return  # nothing can have expired: the leases are not scanned
+        soonest = math.inf
+        for lease, (units, expires) in list(leases.items()):
+            if expires <= now:
+                del leases[lease]
+                self._rows[key][2] = max(0, self._rows[key][2] - units)
+            else:
+                soonest = min(soonest, expires)
+        self._soonest[key] = soonest
 
     def reserve(self, key: str, limit: int, want: int, least: int, *,
                 ttl: float | None = None) -> Grant:
@@ -161,7 +168,9 @@ class MemoryLedger:
             granted = decide(limit, row[1], row[2], want, least)
             lease = _lease_id() if ttl is not None and granted else ""
             if lease:
-                self._leases.setdefault(key, {})[lease] = (granted, now + float(ttl or 0))
+                expires = now + float(ttl or 0)
+                self._leases.setdefault(key, {})[lease] = (granted, expires)
+                self._soonest[key] = min(self._soonest.get(key, expires), expires)
             grant = Grant(granted, row[1], row[2], lease)
             row[2] += granted
             return grant
