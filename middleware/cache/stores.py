@@ -106,25 +106,18 @@ class MemoryCache:
 
     def get(self, key: str, *, count: bool = True) -> CacheEntry | None:
         with self._lock:
-            entry = self._live(key)
+            entry = None
+            if key in self._data:  # a miss, the common case, in one step (get() takes several)
+                try:
+                    entry = self._data[key]
+                except KeyError:  # it expired between the two looks: a miss, as it is by now
+                    entry = None
             if count:
                 if entry is None:
                     self.misses += 1
                 else:
                     self.hits += 1
             return entry
-
-    def _live(self, key: str) -> CacheEntry | None:
-        """The live entry for ``key`` (the lock held). ``in`` first: a miss, the common
-        case, is then one step instead of ``get``'s several (the timed cache's ``get``
-        freezes its clock, then asks ``in`` and indexes)."""
-        data = self._data
-        if key not in data:
-            return None
-        try:
-            return data[key]
-        except KeyError:  # it expired between the two looks: a miss, as it is by now
-            return None
 
     def set(self, key: str, entry: CacheEntry, ttl: float | None = None) -> None:
         with self._lock:
