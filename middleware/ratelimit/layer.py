@@ -198,9 +198,10 @@ class RateLimit(FlowLayer):
         return logs
 
     def _put(self, name: str, rate: Rate, weight: int, events: list[TraceEvent]) -> Flow:
-        try:
-            return (yield Blocking(self.store.put, name, rate, weight, self._now_ms,
-                                   blocking=self.store.blocking))
+        put = Blocking(self.store.put, name, rate, weight, self._now_ms,
+                       blocking=self.store.blocking)
+        try:  # a store that does not block (memory) is called here, as the drivers would
+            return (yield put) if put.blocking else put.run()
         except Exception as exc:
             if self.on_store_error == "closed":
                 raise
