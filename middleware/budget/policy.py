@@ -52,6 +52,7 @@ __all__ = [
     "ledger_key",
     "output_tokens_for",
     "period_key",
+    "plain",
     "scope_key",
     "settle_price",
     "to_units",
@@ -106,7 +107,14 @@ def to_units(usd: Decimal) -> int:
 
 
 def from_units(units: int) -> Decimal:
-    return (Decimal(units) * UNIT).normalize() if units else Decimal(0)
+    return Decimal(units).scaleb(-9).normalize() if units else Decimal(0)
+
+
+def plain(usd: Decimal) -> str:
+    """``f"{usd:f}"`` (no exponent notation), cheaply: ``str`` already is that, unless the
+    amount is tiny (under a millionth) or a multiple of ten dollars, once normalized."""
+    text = str(usd)
+    return text if "E" not in text else f"{usd:f}"
 
 
 def route_price(route: Route, model: str | None, prices: PriceTable) -> Price | None:

@@ -162,7 +162,9 @@ class MemoryLedger:
                 ttl: float | None = None) -> Grant:
         with self._lock:
             now = self._clock()
-            row = self._rows.setdefault(key, [limit, 0, 0])
+            row = self._rows.get(key)
+            if row is None:
+                row = self._rows[key] = [limit, 0, 0]
             row[0] = limit
             self._reap(key, now)
             granted = decide(limit, row[1], row[2], want, least)
@@ -177,7 +179,9 @@ class MemoryLedger:
 
     def settle(self, key: str, reserved: int, actual: int, *, lease: str = "") -> None:
         with self._lock:
-            row = self._rows.setdefault(key, [0, 0, 0])
+            row = self._rows.get(key)
+            if row is None:
+                row = self._rows[key] = [0, 0, 0]
             if lease and self._leases.get(key, {}).pop(lease, None) is None:
                 reserved = 0  # reaped already: its units went back to the pool then
             row[2] = max(0, row[2] - reserved)

@@ -158,3 +158,27 @@ def test_period_keys_follow_the_clock(period: str) -> None:
     keys = [budget.plan(ChatRequest("hi"), routes).period for _ in range(2)]
     assert keys == ([f"{period}:2026-01-31", f"{period}:2026-02-01"] if period == "day"
                     else ["month:2026-01", "month:2026-02"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.integers(0, 10**40) | st.sampled_from([1, 999, 1000, 10**10, 2 * 10**10, 10**9]))
+def test_dollar_texts_are_the_decimal_ones(units: int) -> None:
+    usd = policy.from_units(units)
+    assert usd == ((Decimal(units) * policy.UNIT).normalize() if units else Decimal(0))
+    assert str(usd) == str((Decimal(units) * policy.UNIT).normalize() if units else 0)
+    assert policy.plain(usd) == f"{usd:f}"
+
+
+def test_a_priced_answer_is_evolve() -> None:
+    import attrs
+
+    from insightforge.types import ChatResponse, EmbedResponse, Message, TraceEvent
+    from middleware.budget.layer import _priced
+
+    trace = (TraceEvent("budget", "settled"),)
+    chat = ChatResponse(Message("assistant", "hi"), "m", "p", Usage(3, 1), "stop", "id-1",
+                        Decimal(1), True, (TraceEvent("x", "y"),), parsed={"a": 1})
+    embed = EmbedResponse(((1.0,),), "m", "p", Usage(3, 0))
+    for response in (chat, embed):
+        assert _priced(response, Decimal("0.5"), trace) == \
+            attrs.evolve(response, cost_usd=Decimal("0.5"), trace=trace)
