@@ -75,8 +75,11 @@ def image_tokens_for(models: Iterable[str | None]) -> int:
 
 def image_count(messages: Iterable[Message]) -> int:
     """How many images the conversation carries."""
-    return sum(isinstance(p, ImagePart) for m in messages if not isinstance(m.content, str)
-               for p in m.content)
+    count = 0
+    for m in messages:
+        if not isinstance(m.content, str):  # text alone carries no image
+            count += sum(isinstance(p, ImagePart) for p in m.content)
+    return count
 
 
 def audio_seconds(part: AudioPart) -> float:

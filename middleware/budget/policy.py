@@ -21,7 +21,7 @@ import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
-from decimal import ROUND_CEILING, Decimal
+from decimal import ROUND_CEILING, Context, Decimal
 from typing import Any, Literal, NamedTuple
 
 from insightforge.errors import ConfigError
@@ -65,6 +65,7 @@ Period = Literal["total", "day", "month"]
 PERIODS: tuple[str, ...] = ("total", "day", "month")
 
 _MILLION = Decimal(1_000_000)
+_EXACT_CONTEXT = Context(prec=60)
 UNIT = Decimal("0.000000001")
 """Ledgers store integer nano-dollars (exact for list prices; Lua-safe up to $9M)."""
 
@@ -86,7 +87,9 @@ def estimate_input_tokens(request: ChatRequest | EmbedRequest) -> int:
         return sum(_bytes(text) + 1 for text in request.inputs) + 1
     total = REQUEST_OVERHEAD
     for m in request.messages:
-        total += MESSAGE_OVERHEAD + _bytes(m.text) + _bytes(m.name) + _bytes(m.tool_call_id)
+        total += MESSAGE_OVERHEAD + _bytes(m.text)
+        if m.name or m.tool_call_id:
+            total += _bytes(m.name) + _bytes(m.tool_call_id)
         if not isinstance(m.content, str):  # images, audio, files, thinking sent back
             total += sum(part_tokens(p) for p in m.content)
         for call in m.tool_calls:
@@ -106,8 +109,12 @@ def to_units(usd: Decimal) -> int:
     return int((usd / UNIT).to_integral_value(rounding=ROUND_CEILING))
 
 
+@functools.lru_cache(maxsize=1024)
 def from_units(units: int) -> Decimal:
-    return Decimal(units).scaleb(-9).normalize() if units else Decimal(0)
+    """Ledger units to dollars, exactly (memoized: a call converts the same amounts for its
+    trace and its answer)."""
+    return Decimal(units).scaleb(-9, _EXACT_CONTEXT).normalize(_EXACT_CONTEXT) if units \
+        else Decimal(0)
 
 
 def plain(usd: Decimal) -> str:

@@ -106,8 +106,10 @@ class Routes:
         if (self._prices is None or not (model is None or model == self._model)
                 or type(input_tokens) is not int or input_tokens < 0):
             return None
-        band = bisect.bisect_left(self._thresholds, input_tokens)
-        return (cache_writes, band, *(_typed(options.get(f)) for f in self._fields))
+        band = bisect.bisect_left(self._thresholds, input_tokens) if self._thresholds else 0
+        if not self._fields:
+            return cache_writes, band
+        return (cache_writes, band, *[_typed(options.get(f)) for f in self._fields])
 
 
 def _typed(value: object) -> tuple[type, object]:

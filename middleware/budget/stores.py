@@ -117,16 +117,18 @@ class Ledger(Protocol):
 
 
 class _LeaseIds:
-    """Unique lease ids, cheaply: a random prefix per process (made again after a fork)
+    """Unique lease ids, cheaply: a random prefix per process (made again in a forked child)
     and a counter."""
 
     def __init__(self) -> None:
-        self._pid, self._prefix, self._count = 0, "", itertools.count()
+        self._restart()
+        if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork
+            os.register_at_fork(after_in_child=self._restart)
+
+    def _restart(self) -> None:
+        self._prefix, self._count = uuid.uuid4().hex[:16], itertools.count()
 
     def __call__(self) -> str:
-        if self._pid != os.getpid():
-            self._pid, self._prefix = os.getpid(), uuid.uuid4().hex[:16]
-            self._count = itertools.count()
         return f"{self._prefix}{next(self._count):x}"
 
 
