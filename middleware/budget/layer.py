@@ -216,9 +216,9 @@ class Budget(FlowLayer):
         routes = state()
         plan = self.plan(request, routes, state)
         if plan.want:
-            reserve = Blocking(self.store.reserve, plan.key, state.limit_units, plan.want,
-                               plan.least, ttl=self.lease, blocking=self.store.blocking)
-            grant = (yield reserve) if reserve.blocking else reserve.run()
+            store, args = self.store, (plan.key, state.limit_units, plan.want, plan.least)
+            grant = (yield Blocking(store.reserve, *args, ttl=self.lease)) if store.blocking \
+                else store.reserve(*args, ttl=self.lease)
             if not grant.granted:
                 raise planning.refusal(plan, self.limit_usd, grant.spent + grant.reserved)
             res = planning.admit(plan, grant.granted, grant.lease)
@@ -247,13 +247,12 @@ class Budget(FlowLayer):
         called here, as the drivers would call it, without a round trip through them."""
         if not (res.units or actual):
             return
-        settle = Blocking(self.store.settle, res.plan.key, res.units, actual, lease=res.lease,
-                          blocking=self.store.blocking)
+        store, args = self.store, (res.plan.key, res.units, actual)
         try:
-            if settle.blocking:
-                yield settle
+            if store.blocking:
+                yield Blocking(store.settle, *args, lease=res.lease)
             else:
-                settle.run()
+                store.settle(*args, lease=res.lease)
         except Exception as exc:  # the call's own outcome is not replaced by the ledger's
             _log.warning("budget settlement of %s units for %s failed; the reservation "
                          "stays counted until its lease expires: %s: %s", res.units,
