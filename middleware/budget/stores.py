@@ -148,10 +148,9 @@ class MemoryLedger:
         self._soonest: dict[str, float] = {}  # key -> no lease of it expires before this
 
     def _reap(self, key: str, now: float) -> None:
-        leases = self._leases.get(key)
-        if not leases or now < self._soonest.get(key, now):
-            return  # nothing can have expired: the leases are not scanned
-        soonest = math.inf
+        """Return the expired leases of ``key`` to the pool (called only when one may have
+        expired: ``now`` is past the soonest expiry noted)."""
+        soonest, leases = math.inf, self._leases.get(key, {})
         for lease, (units, expires) in list(leases.items()):
             if expires <= now:
                 del leases[lease]
@@ -168,7 +167,8 @@ class MemoryLedger:
             if row is None:
                 row = self._rows[key] = [limit, 0, 0]
             row[0] = limit
-            self._reap(key, now)
+            if now >= self._soonest.get(key, math.inf):  # a lease may have expired
+                self._reap(key, now)
             granted = decide(limit, row[1], row[2], want, least)
             lease = _lease_id() if ttl is not None and granted else ""
             if lease:
@@ -184,7 +184,8 @@ class MemoryLedger:
             row = self._rows.get(key)
             if row is None:
                 row = self._rows[key] = [0, 0, 0]
-            if lease and self._leases.get(key, {}).pop(lease, None) is None:
+            leases = self._leases.get(key) if lease else None
+            if lease and (leases is None or leases.pop(lease, None) is None):
                 reserved = 0  # reaped already: its units went back to the pool then
             row[2] = max(0, row[2] - reserved)
             row[1] += actual

@@ -184,3 +184,33 @@ def test_a_priced_answer_is_evolve() -> None:
     for response in (chat, embed):
         assert _priced(response, Decimal("0.5"), trace) == \
             attrs.evolve(response, cost_usd=Decimal("0.5"), trace=trace)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["reserve", "settle", "wait"]),
+                          st.integers(1, 50), st.integers(0, 30)), max_size=40))
+def test_memory_leases_expire_as_a_full_scan_would(steps: list[tuple[str, int, int]]) -> None:
+    from middleware.budget.stores import MemoryLedger
+
+    now = [0.0]
+    ledger = MemoryLedger(clock=lambda: now[0])
+    held: dict[str, tuple[int, float]] = {}  # the model: lease -> (units, expires)
+    reserved = spent = 0
+    for action, units, ttl in steps:
+        if action == "wait":
+            now[0] += ttl
+        elif action == "reserve":
+            expired = [k for k, (_, exp) in held.items() if exp <= now[0]]
+            reserved -= sum(held.pop(k)[0] for k in expired)
+            grant = ledger.reserve("k", 10**6, units, 1, ttl=ttl)
+            assert (grant.granted, grant.reserved, grant.spent) == (units, reserved, spent)
+            held[grant.lease] = (units, now[0] + ttl)
+            reserved += units
+        elif held:
+            lease = sorted(held)[units % len(held)]
+            ledger.settle("k", held[lease][0], units, lease=lease)
+            reserved -= held.pop(lease)[0]
+            spent += units
+    [entry] = ledger.entries() or [None]
+    if entry is not None:
+        assert (entry.reserved, entry.spent) == (reserved, spent)
