@@ -18,8 +18,6 @@ from insightforge.pricing import (
     Price,
     PriceError,
     PriceTable,
-    Tier,
-    Variant,
     _genai,
     _table,
     known_models,
@@ -28,41 +26,13 @@ from insightforge.pricing import (
     price_to_dict,
     set_price,
 )
-
-rates = st.decimals(0, 100, places=4, allow_nan=False, allow_infinity=False)
-maybe = st.none() | rates
-FIELDS = {"service_tier": ("flex", "priority", "fast", "default"), "speed": ("fast",)}
+from insightforge.testing.strategies import flat_prices, prices, tiered_prices
 
 
 @pytest.fixture(autouse=True)
 def _no_overrides(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(_table, "_OVERRIDES", {})
     yield
-
-
-def flat_prices() -> st.SearchStrategy[Price]:
-    return st.builds(Price, rates, rates, cache_read=maybe, cache_write=maybe,
-                     cache_write_1h=maybe)
-
-
-@st.composite
-def tiered_prices(draw: st.DrawFn) -> Price:
-    base = draw(flat_prices())
-    aboves = sorted(draw(st.sets(st.integers(0, 400_000), max_size=3)))
-    tiers = tuple(Tier(a, draw(flat_prices())) for a in aboves)
-    return Price(base.input, base.output, cache_read=base.cache_read,
-                 cache_write=base.cache_write, cache_write_1h=base.cache_write_1h, tiers=tiers)
-
-
-@st.composite
-def prices(draw: st.DrawFn) -> Price:
-    base = draw(tiered_prices())
-    keys = draw(st.sets(st.sampled_from([(f, v) for f, vs in FIELDS.items() for v in vs]),
-                        max_size=4))
-    variants = tuple(Variant(f, v, draw(tiered_prices())) for f, v in sorted(keys))
-    return Price(base.input, base.output, cache_read=base.cache_read,
-                 cache_write=base.cache_write, cache_write_1h=base.cache_write_1h,
-                 tiers=base.tiers, variants=variants)
 
 
 def _part(draw: st.DrawFn, most: int) -> int:

@@ -11,10 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-import attrs
-
 from insightforge.streams import AsyncChatStream, ChatStream
 from insightforge.types import TraceEvent
+from insightforge.types.responses import restamp
 
 __all__ = ["add_trace", "with_trace"]
 
@@ -42,7 +41,7 @@ def with_trace(result: T, before: Sequence[TraceEvent] = (),
 
         return result.wrap(on_end=on_end, on_error=on_error)  # type: ignore[return-value]
     r: Any = result
-    return attrs.evolve(r, trace=(*before, *r.trace, *after))  # type: ignore[no-any-return]
+    return restamp(r, (*before, *r.trace, *after))  # type: ignore[no-any-return]
 
 
 def add_trace(error: BaseException, before: Sequence[TraceEvent] = (),

@@ -22,6 +22,7 @@ import attrs
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from insightforge.pricing import Price, Tier, Variant
 from insightforge.testing.part_strategies import (
     PDF,
     PNG,
@@ -305,3 +306,41 @@ def check_property(test: Callable[..., None], *strategies: st.SearchStrategy[Any
                    suppress_health_check=list(HealthCheck),
                    phases=(Phase.explicit, Phase.reuse, Phase.generate))(given(*strategies)(test))
     run()
+
+
+# -- prices -------------------------------------------------------------------------------
+PRICE_VARIANTS = {"service_tier": ("flex", "priority", "fast", "default"), "speed": ("fast",)}
+"""Option values a generated price may have variants for (``prices(variants=...)``)."""
+
+
+def flat_prices(places: int = 4) -> st.SearchStrategy[Price]:
+    """Prices without tiers or variants; rates with up to ``places`` decimals."""
+    rates = st.decimals(0, 100, places=places, allow_nan=False, allow_infinity=False)
+    maybe = st.none() | rates
+    return st.builds(Price, rates, rates, cache_read=maybe, cache_write=maybe,
+                     cache_write_1h=maybe)
+
+
+@st.composite
+def tiered_prices(draw: st.DrawFn, places: int = 4) -> Price:
+    """A flat price with up to three long-context tiers."""
+    base = draw(flat_prices(places))
+    aboves = sorted(draw(st.sets(st.integers(0, 400_000), max_size=3)))
+    tiers = tuple(Tier(a, draw(flat_prices(places))) for a in aboves)
+    return Price(base.input, base.output, cache_read=base.cache_read,
+                 cache_write=base.cache_write, cache_write_1h=base.cache_write_1h, tiers=tiers)
+
+
+@st.composite
+def prices(draw: st.DrawFn, places: int = 4,
+           variants: dict[str, tuple[str, ...]] | None = None, max_variants: int = 4) -> Price:
+    """A tiered price with variants for some of ``variants`` (default
+    :data:`PRICE_VARIANTS`), each a tiered price of its own."""
+    chosen = PRICE_VARIANTS if variants is None else variants
+    base = draw(tiered_prices(places))
+    keys = draw(st.sets(st.sampled_from([(f, v) for f, vs in chosen.items() for v in vs]),
+                        max_size=max_variants))
+    return Price(base.input, base.output, cache_read=base.cache_read,
+                 cache_write=base.cache_write, cache_write_1h=base.cache_write_1h,
+                 tiers=base.tiers, variants=tuple(
+                     Variant(f, v, draw(tiered_prices(places))) for f, v in sorted(keys)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -15,7 +15,7 @@ from insightforge.types.messages import Message, ToolCall
 from insightforge.types.parts import ThinkingPart
 
 __all__ = ["ChatResponse", "Chunk", "EmbedResponse", "Route", "ThinkingDelta", "ToolCallDelta",
-           "TraceEvent", "Usage"]
+           "TraceEvent", "Usage", "restamp"]
 
 
 def _count(_: object, attribute: attrs.Attribute[int], value: int) -> None:
@@ -179,6 +179,33 @@ class EmbedResponse:
     cost_usd: Decimal | None = None
     cached: bool = False
     trace: tuple[TraceEvent, ...] = ()
+
+
+AnyResponse = TypeVar("AnyResponse", bound="ChatResponse | EmbedResponse")
+_SAME: Any = object()
+
+
+def restamp(response: AnyResponse, trace: tuple[TraceEvent, ...], *, cost_usd: Any = _SAME,
+            cached: Any = _SAME) -> AnyResponse:
+    """``attrs.evolve(response, trace=trace[, cost_usd=...][, cached=...])`` for the request
+    path: layers stamp every answer they pass on, so the copy is built directly from the
+    fields (about half of ``evolve``'s generic loop). Equal to ``evolve`` by a property test.
+    """
+    r: Any = response
+    cost = r.cost_usd if cost_usd is _SAME else cost_usd
+    hit = r.cached if cached is _SAME else cached
+    if type(r) is ChatResponse:
+        return ChatResponse(r.message, r.model, r.provider, r.usage,  # type: ignore[return-value]
+                            r.finish_reason, r.id, cost, hit, trace, parsed=r.parsed)
+    if type(r) is EmbedResponse:
+        return EmbedResponse(r.vectors, r.model, r.provider, r.usage,  # type: ignore[return-value]
+                             cost, hit, trace)
+    changes = {"trace": trace}
+    if cost_usd is not _SAME:
+        changes["cost_usd"] = cost_usd
+    if cached is not _SAME:
+        changes["cached"] = cached
+    return attrs.evolve(r, **changes)  # type: ignore[no-any-return]
 
 
 @attrs.frozen(slots=True)

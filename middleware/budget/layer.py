@@ -37,12 +37,10 @@ from insightforge.secrets import scrub
 from insightforge.stack import Handler, Request
 from insightforge.types import (
     ChatRequest,
-    ChatResponse,
     EmbedRequest,
-    EmbedResponse,
     Route,
-    TraceEvent,
 )
+from insightforge.types.responses import restamp
 from middleware.budget import plan as planning
 from middleware.budget import policy
 from middleware.budget.plan import Reservation
@@ -112,26 +110,6 @@ def _utcnow() -> datetime:
 
 _UNDATED = datetime.min.replace(tzinfo=UTC)
 """The ``now`` of a ``total`` period, whose key has no date (the clock is not asked)."""
-
-
-_CHAT_FIELDS = ("message", "model", "provider", "usage", "finish_reason", "id", "cost_usd",
-                "cached", "trace", "parsed")
-_CHAT_AS_KNOWN = tuple((f.name, f.init, f.kw_only) for f in attrs.fields(ChatResponse)) == \
-    tuple((name, True, name == "parsed") for name in _CHAT_FIELDS)
-"""Whether ``ChatResponse``'s fields are still exactly those :func:`_priced` passes (in this
-order, ``parsed`` alone by keyword)."""
-
-
-def _priced(response: ChatResponse | EmbedResponse, cost: Decimal,
-            trace: tuple[TraceEvent, ...]) -> ChatResponse | EmbedResponse:
-    """``attrs.evolve(response, cost_usd=cost, trace=trace)``. A ``ChatResponse`` is copied
-    field by field (half the time of ``evolve``'s generic loop, paid on every call) while its
-    fields are those named in :data:`_CHAT_FIELDS`; anything else takes ``evolve``."""
-    if type(response) is not ChatResponse or not _CHAT_AS_KNOWN:
-        return attrs.evolve(response, cost_usd=cost, trace=trace)
-    r = response
-    return ChatResponse(r.message, r.model, r.provider, r.usage, r.finish_reason, r.id, cost,
-                        r.cached, trace, parsed=r.parsed)
 
 
 @attrs.frozen(repr=False)
@@ -240,7 +218,8 @@ class Budget(FlowLayer):
         yield from self._settle(res, actual)
         event = planning.settled_event(res, actual, "stream ended" if call.streamed
                                      else "response")
-        return _priced(response, from_units(actual), (*res.events, *response.trace, event))
+        return restamp(response, (*res.events, *response.trace, event),
+                       cost_usd=from_units(actual))
 
     def _settle(self, res: Reservation, actual: int) -> Flow:
         """Settle ``res`` at ``actual`` units. A ledger that does not block (memory) is

@@ -27,9 +27,9 @@ from insightforge.types import (
     TraceEvent,
 )
 from insightforge.types.messages import Content
+from insightforge.types.responses import restamp
 
-__all__ = ["ENTRY_VERSION", "CacheEntry", "DecodeMemo", "decode", "encode", "make_entry",
-           "retraced"]
+__all__ = ["ENTRY_VERSION", "CacheEntry", "DecodeMemo", "decode", "encode", "make_entry"]
 
 ENTRY_VERSION = 1
 
@@ -64,27 +64,8 @@ def make_entry(response: ChatResponse | EmbedResponse,
         if chunks is not None:
             chunks = tuple(_scrubbed_chunk(c, secrets) for c in chunks)
     if response.trace or response.cached:
-        response = retraced(response, (), cached=False)
+        response = restamp(response, (), cached=False)
     return CacheEntry(response, chunks)
-
-
-_CHAT_FIELDS = ("message", "model", "provider", "usage", "finish_reason", "id", "cost_usd",
-                "cached", "trace", "parsed")
-_CHAT_AS_KNOWN = tuple((f.name, f.init, f.kw_only) for f in attrs.fields(ChatResponse)) == \
-    tuple((name, True, name == "parsed") for name in _CHAT_FIELDS)
-"""Whether ``ChatResponse``'s fields are still exactly those :func:`retraced` passes (in
-this order, ``parsed`` alone by keyword)."""
-
-def retraced(response: ChatResponse | EmbedResponse, trace: tuple[TraceEvent, ...],
-             cached: bool) -> ChatResponse | EmbedResponse:
-    """``attrs.evolve(response, trace=trace, cached=cached)``. A ``ChatResponse`` is copied
-    field by field — half the time of ``evolve``'s generic loop, paid on every miss — while
-    its fields are those named in :data:`_CHAT_FIELDS`; anything else takes ``evolve``."""
-    if type(response) is not ChatResponse or not _CHAT_AS_KNOWN:
-        return attrs.evolve(response, trace=trace, cached=cached)
-    r = response
-    return ChatResponse(r.message, r.model, r.provider, r.usage, r.finish_reason, r.id,
-                        r.cost_usd, cached, trace, parsed=r.parsed)
 
 
 def _scrubbed(response: ChatResponse, secrets: list[str]) -> ChatResponse:

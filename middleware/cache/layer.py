@@ -26,7 +26,8 @@ from insightforge.kit import Blocking, Call, Flow, FlowHandler, FlowLayer, Repla
 from insightforge.secrets import scrub
 from insightforge.stack import Handler, Request
 from insightforge.types import ChatRequest, ChatResponse, EmbedRequest, TraceEvent
-from middleware.cache.entry import CacheEntry, make_entry, retraced
+from insightforge.types.responses import restamp
+from middleware.cache.entry import CacheEntry, make_entry
 from middleware.cache.key import cache_key, route_fingerprint
 from middleware.cache.singleflight import Flights
 from middleware.cache.stores import CacheStore, store_from
@@ -170,7 +171,7 @@ class Cache(FlowLayer):
                 state.flights.finish(key, flight, entry)
         event = TraceEvent(*_MISS) if stored is None else TraceEvent(
             "cache", "miss", f"answered upstream; not stored: {stored}", {"stored": False})
-        return retraced(response, (event, *response.trace), response.cached)
+        return restamp(response, (event, *response.trace))
 
     # -- store access that fails open (in a worker thread when the store blocks) ------------
     def _read(self, key: str, count: bool = True) -> CacheEntry | None:

@@ -34,6 +34,7 @@ from insightforge.kit.keys import KeySpec, bucket_key, check_key_spec
 from insightforge.secrets import scrub
 from insightforge.stack import Handler, Request
 from insightforge.types import TraceEvent
+from insightforge.types.responses import restamp
 from middleware._clock import AsyncSleep, Clock, real_asleep, real_sleep
 from middleware._clock import Sleep as SleepFn
 from middleware.ratelimit.policy import Limits, estimate_tokens, token_units, wait_for
@@ -174,7 +175,7 @@ class RateLimit(FlowLayer):
             events.insert(0, TraceEvent(
                 "ratelimit", "waited", f"waited {ticket.waited:.2f}s for {ticket.key}",
                 {"key": ticket.key, "waited": round(ticket.waited, 6)}))
-        return attrs.evolve(response, trace=(*events, *response.trace)) if events else response
+        return restamp(response, (*events, *response.trace)) if events else response
 
     # -- the steps ---------------------------------------------------------------------------
     def _ticket(self, state: _State, request: Request) -> _Ticket:

@@ -17,15 +17,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from insightforge import ChatRequest, Usage, stack
-from insightforge.pricing import Price, PriceTable, Tier, Variant, _table, set_price
+from insightforge.pricing import Price, PriceTable, Variant, _table, set_price
+from insightforge.testing import strategies
 from insightforge.testing.scripted import ScriptedProvider
 from insightforge.types import Route
 from middleware import Budget
 from middleware.budget import policy
 from middleware.budget.routes import Routes
 
-rates = st.decimals(0, 100, places=18, allow_nan=False, allow_infinity=False)
-maybe = st.none() | rates
 FIELDS = {"service_tier": ("flex", "priority", "default"), "speed": ("fast",)}
 
 
@@ -35,29 +34,8 @@ def _no_overrides(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
-def flat() -> st.SearchStrategy[Price]:
-    return st.builds(Price, rates, rates, cache_read=maybe, cache_write=maybe,
-                     cache_write_1h=maybe)
-
-
-@st.composite
-def tiered(draw: st.DrawFn) -> Price:
-    base = draw(flat())
-    aboves = sorted(draw(st.sets(st.integers(0, 400_000), max_size=3)))
-    return Price(base.input, base.output, cache_read=base.cache_read,
-                 cache_write=base.cache_write, cache_write_1h=base.cache_write_1h,
-                 tiers=tuple(Tier(a, draw(flat())) for a in aboves))
-
-
-@st.composite
-def prices(draw: st.DrawFn) -> Price:
-    base = draw(tiered())
-    keys = draw(st.sets(st.sampled_from([(f, v) for f, vs in FIELDS.items() for v in vs]),
-                        max_size=3))
-    return Price(base.input, base.output, cache_read=base.cache_read,
-                 cache_write=base.cache_write, cache_write_1h=base.cache_write_1h,
-                 tiers=base.tiers,
-                 variants=tuple(Variant(f, v, draw(tiered())) for f, v in sorted(keys)))
+def prices() -> st.SearchStrategy[Price]:
+    return strategies.prices(places=18, variants=FIELDS, max_variants=3)
 
 
 tokens = st.sampled_from([0, 1, 128_000, 200_000, 200_001, 400_000]) | st.integers(0, 10**7)
@@ -169,21 +147,6 @@ def test_dollar_texts_are_the_decimal_ones(units: int) -> None:
     assert usd == ((Decimal(units) * policy.UNIT).normalize() if units else Decimal(0))
     assert str(usd) == str((Decimal(units) * policy.UNIT).normalize() if units else 0)
     assert policy.plain(usd) == f"{usd:f}"
-
-
-def test_a_priced_answer_is_evolve() -> None:
-    import attrs
-
-    from insightforge.types import ChatResponse, EmbedResponse, Message, TraceEvent
-    from middleware.budget.layer import _priced
-
-    trace = (TraceEvent("budget", "settled"),)
-    chat = ChatResponse(Message("assistant", "hi"), "m", "p", Usage(3, 1), "stop", "id-1",
-                        Decimal(1), True, (TraceEvent("x", "y"),), parsed={"a": 1})
-    embed = EmbedResponse(((1.0,),), "m", "p", Usage(3, 0))
-    for response in (chat, embed):
-        assert _priced(response, Decimal("0.5"), trace) == \
-            attrs.evolve(response, cost_usd=Decimal("0.5"), trace=trace)
 
 
 @settings(max_examples=200, deadline=None)

@@ -1,10 +1,7 @@
 """The miss path's shortcuts change nothing a caller sees.
 
-* ``middleware.cache.entry.retraced`` copies a ``ChatResponse`` field by field instead of
-  calling ``attrs.evolve`` (the generic loop costs as much again; a miss pays it for its
-  ``cache.miss`` event and again to store an answer that carries trace): equal to
-  ``evolve`` for any chat and embeddings response (the copy is only taken while
-  ``ChatResponse``'s fields are the ones it names; otherwise ``evolve`` runs).
+* An entry holds the answer without its trace (``restamp``, the field-by-field copy, is
+  held equal to ``attrs.evolve`` in tests/test_restamp.py).
 * A leader looks the store up a second time only when something was stored since its
   first lookup — and then it does, so a stale miss never calls upstream again.
 """
@@ -19,18 +16,9 @@ from hypothesis import strategies as st
 
 from insightforge.testing import strategies as ist
 from insightforge.types import ChatResponse, TraceEvent
-from middleware.cache.entry import make_entry, retraced
+from middleware.cache.entry import make_entry
 
 events = st.lists(ist.trace_events, max_size=2).map(tuple)
-
-
-@given(ist.chat_responses() | ist.embed_responses(), events, events, st.booleans())
-def test_retraced_is_evolve(response: Any, before: tuple[TraceEvent, ...],
-                            after: tuple[TraceEvent, ...], cached: bool) -> None:
-    response = attrs.evolve(response, trace=before)
-    got = retraced(response, after, cached)
-    assert type(got) is type(response)
-    assert got == attrs.evolve(response, trace=after, cached=cached)
 
 
 @given(ist.chat_responses() | ist.embed_responses(), events, st.booleans())
