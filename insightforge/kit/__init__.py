@@ -29,9 +29,19 @@ response, a stream or an error alike.
 """
 
 from insightforge.kit.drivers import Flow, adrive, drive
-from insightforge.kit.effects import Abandoned, Blocking, Call, Effect, Replay, Sleep, one_chunk
+from insightforge.kit.effects import (
+    Abandoned,
+    Blocking,
+    Call,
+    Effect,
+    Replay,
+    Sleep,
+    one_chunk,
+    store_call,
+)
 from insightforge.kit.layer import FlowHandler, FlowLayer
 from insightforge.kit.trace import add_trace, with_trace
 
 __all__ = ["Abandoned", "Blocking", "Call", "Effect", "Flow", "FlowHandler", "FlowLayer",
-           "Replay", "Sleep", "add_trace", "adrive", "drive", "one_chunk", "with_trace"]
+           "Replay", "Sleep", "add_trace", "adrive", "drive", "one_chunk", "store_call",
+           "with_trace"]

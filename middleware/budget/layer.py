@@ -30,7 +30,15 @@ from typing import Any
 import attrs
 
 from insightforge.errors import ConfigError
-from insightforge.kit import Abandoned, Blocking, Call, Flow, FlowHandler, FlowLayer, add_trace
+from insightforge.kit import (
+    Abandoned,
+    Call,
+    Flow,
+    FlowHandler,
+    FlowLayer,
+    add_trace,
+    store_call,
+)
 from insightforge.kit.keys import check_key_spec
 from insightforge.pricing import Price, PriceTable
 from insightforge.secrets import scrub
@@ -194,9 +202,9 @@ class Budget(FlowLayer):
         routes = state()
         plan = self.plan(request, routes, state)
         if plan.want:
-            store, args = self.store, (plan.key, state.limit_units, plan.want, plan.least)
-            grant = (yield Blocking(store.reserve, *args, ttl=self.lease)) if store.blocking \
-                else store.reserve(*args, ttl=self.lease)
+            grant = yield from store_call(self.store.reserve, plan.key, state.limit_units,
+                                          plan.want, plan.least, ttl=self.lease,
+                                          blocking=self.store.blocking)
             if not grant.granted:
                 raise planning.refusal(plan, self.limit_usd, grant.spent + grant.reserved)
             res = planning.admit(plan, grant.granted, grant.lease)
@@ -226,12 +234,9 @@ class Budget(FlowLayer):
         called here, as the drivers would call it, without a round trip through them."""
         if not (res.units or actual):
             return
-        store, args = self.store, (res.plan.key, res.units, actual)
         try:
-            if store.blocking:
-                yield Blocking(store.settle, *args, lease=res.lease)
-            else:
-                store.settle(*args, lease=res.lease)
+            yield from store_call(self.store.settle, res.plan.key, res.units, actual,
+                                  lease=res.lease, blocking=self.store.blocking)
         except Exception as exc:  # the call's own outcome is not replaced by the ledger's
             _log.warning("budget settlement of %s units for %s failed; the reservation "
                          "stays counted until its lease expires: %s: %s", res.units,

@@ -22,7 +22,7 @@ from typing import Any
 import attrs
 
 from insightforge.errors import ConfigError
-from insightforge.kit import Blocking, Call, Flow, FlowHandler, FlowLayer, Replay
+from insightforge.kit import Call, Flow, FlowHandler, FlowLayer, Replay, store_call
 from insightforge.secrets import scrub
 from insightforge.stack import Handler, Request
 from insightforge.types import ChatRequest, ChatResponse, EmbedRequest, TraceEvent
@@ -135,9 +135,9 @@ class Cache(FlowLayer):
     def flow(self, request: Request, handler: FlowHandler) -> Flow:
         state: _State = handler.state
         key = cache_key(request, state.routes(), self.key)
-        blocking = self.store.blocking  # a store in memory is used inline, not as an effect
+        blocking = self.store.blocking
         puts = self._puts.count  # before the lookup: what it may have missed counts after
-        entry = (yield Blocking(self._read, key)) if blocking else self._read(key)
+        entry = yield from store_call(self._read, key, blocking=blocking)
         if entry is not None:
             return _hit(request, entry, "stored")
         flight = None
@@ -149,8 +149,7 @@ class Cache(FlowLayer):
                     return _hit(request, entry, "shared")
                 flight = None
             elif self._puts.count != puts:  # stored since our lookup: perhaps this answer
-                entry = (yield Blocking(self._read, key, False)) if blocking \
-                    else self._read(key, False)
+                entry = yield from store_call(self._read, key, False, blocking=blocking)
                 if entry is not None:
                     state.flights.finish(key, flight, entry)
                     return _hit(request, entry, "stored")
@@ -164,8 +163,7 @@ class Cache(FlowLayer):
         recorded = None if call.recorded is None else tuple(call.recorded)
         entry = make_entry(response, recorded)
         try:
-            stored = (yield Blocking(self._write, key, entry)) if blocking \
-                else self._write(key, entry)
+            stored = yield from store_call(self._write, key, entry, blocking=blocking)
         finally:  # followers must never wait for a flight that cannot end
             if flight is not None:
                 state.flights.finish(key, flight, entry)

@@ -29,7 +29,7 @@ from pyrate_limiter import Rate
 from pyrate_limiter.abstracts.algorithm import ADMITTED
 
 from insightforge.errors import ConfigError, RateLimited
-from insightforge.kit import Blocking, Call, Flow, FlowHandler, FlowLayer, Sleep
+from insightforge.kit import Call, Flow, FlowHandler, FlowLayer, Sleep, store_call
 from insightforge.kit.keys import KeySpec, bucket_key, check_key_spec
 from insightforge.secrets import scrub
 from insightforge.stack import Handler, Request
@@ -199,10 +199,9 @@ class RateLimit(FlowLayer):
         return logs
 
     def _put(self, name: str, rate: Rate, weight: int, events: list[TraceEvent]) -> Flow:
-        put = Blocking(self.store.put, name, rate, weight, self._now_ms,
-                       blocking=self.store.blocking)
-        try:  # a store that does not block (memory) is called here, as the drivers would
-            return (yield put) if put.blocking else put.run()
+        try:
+            return (yield from store_call(self.store.put, name, rate, weight, self._now_ms,
+                                          blocking=self.store.blocking))
         except Exception as exc:
             if self.on_store_error == "closed":
                 raise
