@@ -37,6 +37,7 @@ from insightforge.streams import AsyncChatStream, ChatStream
 from insightforge.types import ChatRequest, ChatResponse, Chunk, EmbedRequest, EmbedResponse
 from providers import _openai_lean as lean
 from providers import _openai_wire as wire
+from providers._aiohttp import AiohttpTransport
 from providers._base import LazyClient, PerLoop, PooledProvider
 from providers._deadlines import StreamLimits, call_limits, restore_read_timeout, within
 from providers._errors import detach
@@ -81,9 +82,13 @@ class OpenAIFamily(PooledProvider):
             httpx2 client without the SDK's per-call machinery (:mod:`providers._openai_lean`:
             same headers, pool, timeout and errors, half the CPU); off for Azure, whose URLs
             and credentials stay the SDK's.
+        transport: what carries the async calls: ``httpx`` (httpx2's own pool) or
+            ``aiohttp`` (:mod:`providers._aiohttp`: under half the CPU per call; the
+            gateway's default). Sync calls always use httpx2.
     """
 
     lean_chat = True
+    transport = "httpx"
 
     chat_path = "/chat/completions"
     embed_path = "/embeddings"
@@ -113,10 +118,14 @@ class OpenAIFamily(PooledProvider):
     def _new_async_client(self, connections: int | None = None) -> Any:
         """An async SDK client; ``connections``: its pool's size (one shard of the
         provider's ``max_connections``: :func:`~providers._base.shard_sizes`)."""
+        limits = self._http_limits(connections)
+        extra: dict[str, Any] = {}
+        if self.transport == "aiohttp":
+            extra["transport"] = AiohttpTransport(
+                connections=limits.max_connections or self.max_connections)
         return openai.AsyncOpenAI(**self._client_options(),
                                   http_client=openai.DefaultAsyncHttpxClient(
-                                      limits=self._http_limits(connections),
-                                      timeout=self.timeout))
+                                      limits=limits, timeout=self.timeout, **extra))
 
     def _http_limits(self, connections: int | None = None) -> Any:
         size = self.max_connections if connections is None else connections
