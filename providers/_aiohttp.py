@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -153,6 +153,25 @@ class AiohttpTransport(httpx2.AsyncBaseTransport):
         return httpx2.Response(response.status, headers=response.raw_headers,
                                stream=_Body(response), request=request,
                                extensions=extensions)
+
+    async def post(self, url: str, content: bytes, headers: Mapping[str, str],
+                   timeout: httpx2.Timeout) -> tuple[int, Mapping[str, str], bytes]:
+        """``(status, headers, body)`` of a POST, without httpx2's request and response
+        objects (the lean chat path, :func:`providers._openai_lean.apost`): the same
+        session, limits, timeouts and failures as :meth:`handle_async_request`; redirects
+        followed and a compressed body decoded, as the SDK's client does."""
+        session = self._session
+        if session is None:
+            session = self._session = self._open()
+        with _mapping(reading=True):
+            async with session.post(
+                    url, data=content, headers=headers, compress=False,
+                    auto_decompress=True,
+                    timeout=aiohttp.ClientTimeout(total=None, connect=timeout.pool,
+                                                  sock_connect=timeout.connect,
+                                                  sock_read=timeout.read)) as response:
+                return response.status, response.headers, await response.read()
+        raise AssertionError("unreachable")  # pragma: no cover - _mapping raises
 
     async def aclose(self) -> None:
         session, self._session = self._session, None

@@ -102,9 +102,12 @@ class OpenAIFamily(PooledProvider):
         self.embeddings = embeddings
         self._prices: dict[str, Price | None] = {}
         self._sync: LazyClient[Any] = LazyClient(self._new_client)
-        self._async: PerLoop[Any] = PerLoop(self._new_async_client,
-                                            lambda client: client.close(),
-                                            self.max_connections)
+        # httpx2's pool checks every idle connection per request, so its connections are
+        # split into shards (providers._base.shard_sizes); aiohttp's connector does not,
+        # and one pool never leaves a request waiting while another shard has room
+        self._async: PerLoop[Any] = PerLoop(
+            self._new_async_client, lambda client: client.close(),
+            None if self.transport == "aiohttp" else self.max_connections)
 
     # -- hooks for subclasses ---------------------------------------------------------------
     def _client_options(self) -> dict[str, Any]:

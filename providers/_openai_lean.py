@@ -23,8 +23,10 @@ from __future__ import annotations
 import json
 import threading
 import weakref
+from collections.abc import Callable
 from typing import Any
 
+from providers._aiohttp import AiohttpTransport
 from providers._errors import error_from_status
 from providers._openai_wire import malformed
 
@@ -53,17 +55,32 @@ def _url(sdk: Any, path: str) -> str:
 def read(provider: str, response: Any) -> Any:
     """What ``client.post(path, cast_to=object)`` would return for ``response`` (an httpx2
     response), or the error the SDK path would raise for it."""
-    status = response.status_code
+    return _decoded(provider, response.status_code, response.headers, response.content,
+                    lambda: response.text)
+
+
+def _decoded(provider: str, status: int, headers: Any, content: bytes,
+             text: Callable[[], str]) -> Any:
     if status >= 400:
-        raise error_from_status(provider, status, response.text, response.headers)
-    kind = response.headers.get("content-type", "*").split(";")[0]
+        raise error_from_status(provider, status, text(), headers)
+    kind = headers.get("content-type", "*").split(";")[0]
     if not kind.endswith("json"):
-        return response.text
+        return text()
     try:
-        return json.loads(response.content)
+        return json.loads(content)
     except ValueError as exc:  # includes UnicodeDecodeError
         error = malformed(provider, "a body", exc)
     raise error
+
+
+def _text(headers: Any, content: bytes) -> str:
+    """The body as text: its declared charset, else UTF-8 (what httpx2 decodes a JSON or
+    error body with), undecodable bytes replaced."""
+    charset = headers.get("content-type", "").partition("charset=")[2].split(";")[0].strip()
+    try:
+        return content.decode(charset or "utf-8", errors="replace")
+    except LookupError:  # a charset Python does not know
+        return content.decode("utf-8", errors="replace")
 
 
 def _body(data: Any) -> bytes:
@@ -78,7 +95,15 @@ def post(provider: str, sdk: Any, key: str, path: str, body: Any) -> Any:
 
 
 async def apost(provider: str, sdk: Any, key: str, path: str, body: Any) -> Any:
-    """The async twin of :func:`post`."""
-    response = await sdk._client.post(_url(sdk, path), content=_body(body),
-                                      headers=_headers_of(sdk, key))
+    """The async twin of :func:`post`. Over the aiohttp transport (and no proxy), straight
+    to its session: httpx2's request and response objects cost as much CPU as the
+    exchange itself (:mod:`providers._aiohttp`)."""
+    client = sdk._client
+    transport = client._transport
+    if isinstance(transport, AiohttpTransport) and not client._mounts:
+        status, headers, content = await transport.post(
+            _url(sdk, path), _body(body), _headers_of(sdk, key), client.timeout)
+        return _decoded(provider, status, headers, content, lambda: _text(headers, content))
+    response = await client.post(_url(sdk, path), content=_body(body),
+                                 headers=_headers_of(sdk, key))
     return read(provider, response)

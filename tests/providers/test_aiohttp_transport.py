@@ -153,3 +153,35 @@ def test_closing_the_provider_closes_the_session(emulator: Emulator) -> None:
 def test_a_bad_transport_name_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match=r"transport must be 'httpx'.*'aiohttp'"):
         OpenAI(api_key=TEST_OPENAI_KEY, transport="curl")
+
+
+def test_the_lean_path_goes_straight_to_the_session_with_the_sdks_headers(
+        emulator: Emulator) -> None:
+    provider = OpenAI(base_url=emulator.openai_url, api_key=TEST_OPENAI_KEY,
+                      organization="org-7", transport="aiohttp")
+    sent: list[str] = []
+
+    async def run() -> list[str]:
+        transport = provider._async.get()._client._transport
+        direct = transport.post
+
+        async def noted(*args: Any, **kwargs: Any) -> Any:
+            sent.append("direct")
+            return await direct(*args, **kwargs)
+
+        transport.post = noted
+        try:
+            plain: Any = await provider.acall(ChatRequest("plain"))
+            stream: Any = await provider.acall(ChatRequest("streamed", stream=True))
+            return [plain.text, "".join([c.text async for c in stream])]
+        finally:
+            await provider.aclose()
+
+    emulator.reset()
+    assert asyncio.run(run()) == ["Echo: plain", "Echo: streamed"]
+    assert sent == ["direct"]  # the plain answer; the stream goes through httpx2 and the SDK
+    plain, streamed = emulator.requests
+    for name in ("authorization", "user-agent", "openai-organization", "x-stainless-lang",
+                 "content-type"):
+        assert plain.headers[name] == streamed.headers[name], name
+    assert plain.headers["authorization"] == f"Bearer {TEST_OPENAI_KEY}"
