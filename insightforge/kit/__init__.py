@@ -36,8 +36,6 @@ from insightforge.kit.effects import (
     Effect,
     Replay,
     Sleep,
-    WouldBlock,
-    may_wait,
     one_chunk,
     store_call,
 )
@@ -45,5 +43,5 @@ from insightforge.kit.layer import FlowHandler, FlowLayer
 from insightforge.kit.trace import add_trace, with_trace
 
 __all__ = ["Abandoned", "Blocking", "Call", "Effect", "Flow", "FlowHandler", "FlowLayer",
-           "Replay", "Sleep", "WouldBlock", "add_trace", "adrive", "drive", "may_wait",
-           "one_chunk", "store_call", "with_trace"]
+           "Replay", "Sleep", "add_trace", "adrive", "drive", "one_chunk", "store_call",
+           "with_trace"]

@@ -13,10 +13,9 @@ its ``Call``), and :class:`Abandoned` when the consumer closed a stream before i
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from collections.abc import Awaitable, Callable, Generator
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from insightforge.kit import progress
 from insightforge.types import (
@@ -28,27 +27,8 @@ from insightforge.types import (
     TraceEvent,
 )
 
-__all__ = ["Abandoned", "Blocking", "Call", "Effect", "Replay", "Sleep", "WouldBlock",
-           "may_wait", "one_chunk", "store_call"]
-
-#: A store's ``blocking``: ``False`` (memory: called inline), ``True`` (Redis: in a worker
-#: thread), ``"try"`` (SQLite: inline first, in a worker thread only if it would wait).
-Blocks = bool | Literal["try"]
-
-_inline = threading.local()
-
-
-class WouldBlock(Exception):
-    """Raised by a store call that the async driver makes inline on the event loop
-    (``blocking="try"``) when it would have to wait — for a lock another thread holds, or
-    another process's write. The store has changed nothing; the driver makes the call
-    again in a worker thread, where it may wait."""
-
-
-def may_wait() -> bool:
-    """May the store call running now wait (``False``: it runs inline on an event loop and
-    must raise :class:`WouldBlock` instead)."""
-    return not getattr(_inline, "on", False)
+__all__ = ["Abandoned", "Blocking", "Call", "Effect", "Replay", "Sleep", "one_chunk",
+           "store_call"]
 
 
 @runtime_checkable
@@ -123,13 +103,11 @@ def one_chunk(response: ChatResponse) -> Chunk:
 
 class Blocking:
     """A call that may block on I/O (a store): run inline by the sync driver; by the async
-    driver in a worker thread when ``blocking`` is ``True`` (Redis), inline when ``False``
-    (memory), and when ``"try"`` (SQLite) inline unless it would wait (:class:`WouldBlock`),
-    then in a worker thread — a thread hop costs more than most SQLite transactions."""
+    driver in a worker thread when ``blocking`` (SQLite, Redis), inline when not (memory)."""
 
     __slots__ = ("args", "blocking", "fn", "kwargs")
 
-    def __init__(self, fn: Callable[..., Any], *args: Any, blocking: Blocks = True,
+    def __init__(self, fn: Callable[..., Any], *args: Any, blocking: bool = True,
                  **kwargs: Any) -> None:
         self.fn = fn
         self.args = args
@@ -140,20 +118,12 @@ class Blocking:
         return self.fn(*self.args, **self.kwargs)
 
     async def arun(self) -> Any:
-        if self.blocking == "try":
-            _inline.on = True
-            try:
-                return self.fn(*self.args, **self.kwargs)
-            except WouldBlock:
-                pass
-            finally:
-                _inline.on = False
-        elif not self.blocking:
-            return self.fn(*self.args, **self.kwargs)
-        return await asyncio.to_thread(self.fn, *self.args, **self.kwargs)
+        if self.blocking:
+            return await asyncio.to_thread(self.fn, *self.args, **self.kwargs)
+        return self.fn(*self.args, **self.kwargs)
 
 
-def store_call(fn: Callable[..., Any], *args: Any, blocking: Blocks,
+def store_call(fn: Callable[..., Any], *args: Any, blocking: bool,
                **kwargs: Any) -> Generator[Any, Any, Any]:
     """``yield from store_call(store.get, key, blocking=store.blocking)``: a store call from
     a flow — a :class:`Blocking` effect for a store that blocks (SQLite, Redis), and for
@@ -161,7 +131,7 @@ def store_call(fn: Callable[..., Any], *args: Any, blocking: Blocks,
     without the round trip through them (about a microsecond per call)."""
     if not blocking:
         return fn(*args, **kwargs)
-    return (yield Blocking(fn, *args, blocking=blocking, **kwargs))
+    return (yield Blocking(fn, *args, **kwargs))
 
 
 class Sleep:

@@ -33,7 +33,6 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
-from insightforge.kit.effects import Blocks
 from middleware.stores import Script, build_store, redis_server, sqlite_file
 
 __all__ = ["Entry", "Grant", "Ledger", "MemoryLedger", "RedisLedger", "SQLiteLedger", "decide",
@@ -95,12 +94,10 @@ def decide(limit: int, spent: int, reserved: int, want: int, least: int) -> int:
 class Ledger(Protocol):
     """Where a budget keeps spent and reserved units, per key. All methods are atomic.
 
-    ``blocking``: calls may wait on I/O: ``True``, the async drivers run them in a worker
-    thread; ``"try"``, inline unless they would wait (:class:`~insightforge.kit.WouldBlock`).
+    ``blocking``: calls may wait on I/O (the async drivers run them in a worker thread).
     """
 
-    @property
-    def blocking(self) -> Blocks: ...
+    blocking: bool
 
     def reserve(self, key: str, limit: int, want: int, least: int, *,
                 ttl: float | None = None) -> Grant:
@@ -224,7 +221,7 @@ class SQLiteLedger:
         path: the database file (created if missing); timeout: seconds to wait for the lock.
     """
 
-    blocking: Blocks = "try"  # inline on an event loop unless it would wait (kit.effects)
+    blocking = True
 
     def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0,
                  clock: Callable[[], float] = time.time) -> None:

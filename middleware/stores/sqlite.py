@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Literal
 
 from insightforge.errors import StoreUnavailable
-from insightforge.kit.effects import WouldBlock, may_wait
 
 __all__ = ["SQLiteFile", "open_wal", "sqlite_file"]
 
@@ -114,33 +113,10 @@ class SQLiteFile:
 
     @contextlib.contextmanager
     def transaction(self, operation: str) -> Iterator[sqlite3.Connection]:
-        """``BEGIN IMMEDIATE`` ... ``COMMIT`` under the lock; rolled back on any failure.
-
-        Run inline on an event loop (:func:`~insightforge.kit.effects.may_wait` false), it
-        waits for nothing: the lock held by another thread, or the write lock by another
-        process, raise :class:`~insightforge.kit.effects.WouldBlock` before anything is
-        changed, and the caller runs it again in a worker thread.
-        """
-        if may_wait():
-            with self.lock, self._transaction(operation, wait=True) as conn:
-                yield conn
-            return
-        if not self.lock.acquire(blocking=False):
-            raise WouldBlock
-        try:
-            with self._transaction(operation, wait=False) as conn:
-                yield conn
-        finally:
-            self.lock.release()
-
-    @contextlib.contextmanager
-    def _transaction(self, operation: str, *, wait: bool) -> Iterator[sqlite3.Connection]:
-        with self.failures(operation):
+        """``BEGIN IMMEDIATE`` ... ``COMMIT`` under the lock; rolled back on any failure."""
+        with self.lock, self.failures(operation):
             conn = self.connection(operation)
-            if wait:
-                conn.execute("BEGIN IMMEDIATE")
-            else:
-                _begin_now(conn, self.timeout)
+            conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
                 conn.execute("COMMIT")
@@ -163,20 +139,6 @@ class SQLiteFile:
 
     def __repr__(self) -> str:
         return f"SQLiteFile({self.path!r})"
-
-
-def _begin_now(conn: sqlite3.Connection, timeout: float) -> None:
-    """``BEGIN IMMEDIATE`` without SQLite's busy wait: :class:`WouldBlock` when another
-    process holds the write lock (nothing has begun)."""
-    conn.execute("PRAGMA busy_timeout = 0")
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-    except sqlite3.OperationalError as exc:
-        if "locked" in str(exc) or "busy" in str(exc):
-            raise WouldBlock from None
-        raise
-    finally:
-        conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
 
 
 def _reason(exc: BaseException) -> str:
