@@ -37,21 +37,7 @@ from typing import Any
 import aiohttp
 import httpx2
 
-from insightforge.errors import ConfigError
-
-__all__ = ["AiohttpTransport", "TRANSPORTS", "check_transport"]
-
-TRANSPORTS = ("httpx", "aiohttp")
-
-
-def check_transport(provider: str, value: str) -> str:
-    """``value`` if it names a transport; else a ``ConfigError`` naming the choices."""
-    if value not in TRANSPORTS:
-        raise ConfigError(f"{provider}: transport must be 'httpx' (httpx2's own pool) or "
-                          f"'aiohttp' (under half the CPU per async call), got {value!r}",
-                          path="transport")
-    return value
-
+__all__ = ["AiohttpTransport"]
 
 def _mapped(exc: BaseException, *, reading: bool) -> httpx2.TransportError:
     text = str(exc) or type(exc).__name__
@@ -154,7 +140,7 @@ class AiohttpTransport(httpx2.AsyncBaseTransport):
                                stream=_Body(response), request=request,
                                extensions=extensions)
 
-    async def post(self, url: str, content: bytes, headers: Mapping[str, str],
+    async def post_bytes(self, url: str, content: bytes, headers: Mapping[str, str],
                    timeout: httpx2.Timeout) -> tuple[int, Mapping[str, str], bytes]:
         """``(status, headers, body)`` of a POST, without httpx2's request and response
         objects (the lean chat path, :func:`providers._openai_lean.apost`): the same

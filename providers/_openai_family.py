@@ -31,13 +31,12 @@ import httpx  # noqa: F401  (imported whole before any request: see the module d
 import httpx2
 import openai
 
-from insightforge.errors import InsightForgeError, Unsupported
+from insightforge.errors import ConfigError, InsightForgeError, Unsupported
 from insightforge.pricing import Price
 from insightforge.streams import AsyncChatStream, ChatStream
 from insightforge.types import ChatRequest, ChatResponse, Chunk, EmbedRequest, EmbedResponse
 from providers import _openai_lean as lean
 from providers import _openai_wire as wire
-from providers._aiohttp import AiohttpTransport
 from providers._base import LazyClient, PerLoop, PooledProvider
 from providers._deadlines import StreamLimits, call_limits, restore_read_timeout, within
 from providers._errors import detach
@@ -45,7 +44,19 @@ from providers._lines import truncated
 from providers._openai_stream import AsyncEventStream, EventReader, EventStream
 from providers._watch import aguard, guard, shutdown
 
-__all__ = ["OpenAIFamily"]
+__all__ = ["TRANSPORTS", "OpenAIFamily", "check_transport"]
+
+TRANSPORTS = ("httpx", "aiohttp")
+
+
+def check_transport(provider: str, value: str) -> str:
+    """``value`` if it names a transport (``OpenAIFamily.transport``); else a
+    ``ConfigError`` naming the choices."""
+    if value not in TRANSPORTS:
+        raise ConfigError(f"{provider}: transport must be 'httpx' (httpx2's own pool) or "
+                          f"'aiohttp' (under half the CPU per async call), got {value!r}",
+                          path="transport")
+    return value
 
 
 def _release(source: Any) -> None:
@@ -124,6 +135,8 @@ class OpenAIFamily(PooledProvider):
         limits = self._http_limits(connections)
         extra: dict[str, Any] = {}
         if self.transport == "aiohttp":
+            from providers._aiohttp import AiohttpTransport  # aiohttp loads only when used
+
             extra["transport"] = AiohttpTransport(
                 connections=limits.max_connections or self.max_connections)
         return openai.AsyncOpenAI(**self._client_options(),

@@ -26,7 +26,6 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from providers._aiohttp import AiohttpTransport
 from providers._errors import error_from_status
 from providers._openai_wire import malformed
 
@@ -99,9 +98,9 @@ async def apost(provider: str, sdk: Any, key: str, path: str, body: Any) -> Any:
     to its session: httpx2's request and response objects cost as much CPU as the
     exchange itself (:mod:`providers._aiohttp`)."""
     client = sdk._client
-    transport = client._transport
-    if isinstance(transport, AiohttpTransport) and not client._mounts:
-        status, headers, content = await transport.post(
+    direct = getattr(client._transport, "post_bytes", None)  # providers._aiohttp
+    if direct is not None and not client._mounts:
+        status, headers, content = await direct(
             _url(sdk, path), _body(body), _headers_of(sdk, key), client.timeout)
         return _decoded(provider, status, headers, content, lambda: _text(headers, content))
     response = await client.post(_url(sdk, path), content=_body(body),

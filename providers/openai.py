@@ -13,8 +13,7 @@ from typing import Any, ClassVar
 
 from insightforge.pricing import Price
 from insightforge.secrets import Secret
-from providers._aiohttp import check_transport
-from providers._openai_family import OpenAIFamily
+from providers._openai_family import OpenAIFamily, check_transport
 
 __all__ = ["OpenAI"]
 

@@ -163,13 +163,13 @@ def test_the_lean_path_goes_straight_to_the_session_with_the_sdks_headers(
 
     async def run() -> list[str]:
         transport = provider._async.get()._client._transport
-        direct = transport.post
+        direct = transport.post_bytes
 
         async def noted(*args: Any, **kwargs: Any) -> Any:
             sent.append("direct")
             return await direct(*args, **kwargs)
 
-        transport.post = noted
+        transport.post_bytes = noted
         try:
             plain: Any = await provider.acall(ChatRequest("plain"))
             stream: Any = await provider.acall(ChatRequest("streamed", stream=True))
