@@ -14,11 +14,12 @@ redirects, proxies from the environment through their own mounts); only the exch
 changes. What a failure becomes here, so that the callers' mapping
 (:func:`providers._openai_wire.map_error`) says the same as over httpx2:
 
-* a connect or pool-wait timeout -> ``httpx2.ConnectTimeout``/``PoolTimeout``; a read
-  timeout -> ``ReadTimeout`` (all ``Timeout`` to the caller);
+* a connect or pool-wait timeout -> ``httpx2.ConnectTimeout``; a read timeout ->
+  ``ReadTimeout`` (both ``Timeout`` to the caller);
 * no connection -> ``ConnectError``; a server that hangs up before or during the answer,
   or sends broken HTTP -> ``RemoteProtocolError``; any other socket error -> ``ReadError``
-  (all ``ProviderUnavailable``, or ``StreamInterrupted`` mid-stream).
+  while an answer is read, else ``NetworkError`` (all ``ProviderUnavailable``, or
+  ``StreamInterrupted`` mid-stream).
 
 The mapped exception carries aiohttp's words but no chain: aiohttp's exceptions hold the
 request's headers (the credential).
@@ -28,7 +29,6 @@ What must not live here: anything about the OpenAI wire (:mod:`providers._openai
 
 from __future__ import annotations
 
-import asyncio
 import ssl
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
@@ -39,12 +39,13 @@ import httpx2
 
 __all__ = ["AiohttpTransport"]
 
+
 def _mapped(exc: BaseException, *, reading: bool) -> httpx2.TransportError:
     text = str(exc) or type(exc).__name__
     kind: type[httpx2.TransportError]
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         kind = httpx2.ConnectTimeout
-    elif isinstance(exc, (aiohttp.ServerTimeoutError, asyncio.TimeoutError, TimeoutError)):
+    elif isinstance(exc, (aiohttp.ServerTimeoutError, TimeoutError)):
         kind = httpx2.ReadTimeout
     elif isinstance(exc, aiohttp.ClientProxyConnectionError):
         kind = httpx2.ProxyError
@@ -69,6 +70,14 @@ def _mapping(*, reading: bool = False) -> Iterator[None]:
     else:
         return
     raise error from None
+
+
+def _timeout(connect: float | None, read: float | None,
+             pool: float | None) -> aiohttp.ClientTimeout:
+    """httpx2's timeouts in aiohttp's terms (its ``connect`` includes the wait for a free
+    connection, httpx2's ``pool``); no total, as in httpx2."""
+    return aiohttp.ClientTimeout(total=None, connect=pool, sock_connect=connect,
+                                 sock_read=read)
 
 
 class _Body(httpx2.AsyncByteStream):
@@ -107,17 +116,19 @@ class AiohttpTransport(httpx2.AsyncBaseTransport):
         self._ssl = httpx2.create_ssl_context(verify=verify)
         self._session: aiohttp.ClientSession | None = None
 
-    def _open(self) -> aiohttp.ClientSession:
-        connector = aiohttp.TCPConnector(limit=self.connections, limit_per_host=0,
-                                         keepalive_timeout=self.keepalive, ssl=self._ssl)
-        return aiohttp.ClientSession(connector=connector, auto_decompress=False,
-                                     skip_auto_headers=("User-Agent", "Accept",
-                                                        "Accept-Encoding"))
-
-    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+    def _opened(self) -> aiohttp.ClientSession:
+        """The session, made on first use (inside the running loop)."""
         session = self._session
         if session is None:
-            session = self._session = self._open()
+            connector = aiohttp.TCPConnector(limit=self.connections, limit_per_host=0,
+                                             keepalive_timeout=self.keepalive, ssl=self._ssl)
+            session = self._session = aiohttp.ClientSession(
+                connector=connector, auto_decompress=False,
+                skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding"))
+        return session
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        session = self._opened()
         timeout: dict[str, float | None] = request.extensions.get("timeout", {})
         headers = request.headers.multi_items()
         try:
@@ -129,9 +140,8 @@ class AiohttpTransport(httpx2.AsyncBaseTransport):
             response = await session.request(
                 request.method, str(request.url), headers=headers,
                 data=body, allow_redirects=False, compress=False,
-                timeout=aiohttp.ClientTimeout(total=None, connect=timeout.get("pool"),
-                                              sock_connect=timeout.get("connect"),
-                                              sock_read=timeout.get("read")),
+                timeout=_timeout(timeout.get("connect"), timeout.get("read"),
+                                 timeout.get("pool")),
                 server_hostname=request.extensions.get("sni_hostname"))
         extensions: dict[str, Any] = {"http_version": b"HTTP/1.1"}
         if response.reason:
@@ -141,23 +151,17 @@ class AiohttpTransport(httpx2.AsyncBaseTransport):
                                extensions=extensions)
 
     async def post_bytes(self, url: str, content: bytes, headers: Mapping[str, str],
-                   timeout: httpx2.Timeout) -> tuple[int, Mapping[str, str], bytes]:
+                         timeout: httpx2.Timeout) -> tuple[int, Mapping[str, str], bytes]:
         """``(status, headers, body)`` of a POST, without httpx2's request and response
         objects (the lean chat path, :func:`providers._openai_lean.apost`): the same
         session, limits, timeouts and failures as :meth:`handle_async_request`; redirects
         followed and a compressed body decoded, as the SDK's client does."""
-        session = self._session
-        if session is None:
-            session = self._session = self._open()
         with _mapping(reading=True):
-            async with session.post(
-                    url, data=content, headers=headers, compress=False,
-                    auto_decompress=True,
-                    timeout=aiohttp.ClientTimeout(total=None, connect=timeout.pool,
-                                                  sock_connect=timeout.connect,
-                                                  sock_read=timeout.read)) as response:
-                return response.status, response.headers, await response.read()
-        raise AssertionError("unreachable")  # pragma: no cover - _mapping raises
+            async with self._opened().post(
+                    url, data=content, headers=headers, compress=False, auto_decompress=True,
+                    timeout=_timeout(timeout.connect, timeout.read, timeout.pool)) as response:
+                answer = response.status, response.headers, await response.read()
+        return answer
 
     async def aclose(self) -> None:
         session, self._session = self._session, None

@@ -138,7 +138,7 @@ class OpenAIFamily(PooledProvider):
             from providers._aiohttp import AiohttpTransport  # aiohttp loads only when used
 
             extra["transport"] = AiohttpTransport(
-                connections=limits.max_connections or self.max_connections)
+                connections=connections or self.max_connections)
         return openai.AsyncOpenAI(**self._client_options(),
                                   http_client=openai.DefaultAsyncHttpxClient(
                                       limits=limits, timeout=self.timeout, **extra))

@@ -197,4 +197,3 @@ def _lean_upstream(config: Any) -> Any:
         if "transport" not in spec.options and _takes_transport(spec.type) else spec
         for name, spec in config.providers.items()}
     return attrs.evolve(config, providers=providers)
-
