@@ -3,7 +3,9 @@
 :class:`FileSink` appends canonical JSON lines. Reading the last hash and writing the next
 lines happen under an exclusive ``fcntl.flock`` on ``<path>.lock`` (a file that is never
 renamed) plus a thread lock, so several processes and threads appending to one file keep
-one chain; a batch of records is sealed in order and written in one go. Rotation
+one chain; a batch of records is sealed in order and written in one go. A sink remembers
+where its own last write ended (inode, size, last hash): while the file still ends there,
+nobody appended since, and the tail is not read back. Rotation
 (``max_bytes``) renames the full file aside and starts a new one whose header points at the
 old file's last hash. ``fsync``: ``"always"`` (each batch durable before its requests
 return), ``"interval"`` (at most every ``fsync_interval`` seconds, and on close),
@@ -133,6 +135,7 @@ class FileSink:
         self._ino = 0
         self._synced = 0.0
         self._dirty = False
+        self._end: tuple[int, int, str] | None = None  # (inode, size, last hash) we wrote
 
     # -- file handling ---------------------------------------------------------------
     def _fds(self) -> tuple[int, int]:
@@ -147,6 +150,7 @@ class FileSink:
         return self._lockfd, self._fd
 
     def _reopen(self) -> int:
+        self._end = None
         if self._fd is not None:
             os.close(self._fd)
         self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
@@ -191,8 +195,15 @@ class FileSink:
 
     def _append(self, fd: int, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         size = os.fstat(fd).st_size
-        prev, torn_at, torn_len = tail_of(fd, size)
-        out = _Lines("\n" if not _ends_with_newline(fd, size) else "")  # end a torn line
+        if self._end is not None and self._end[:2] == (self._ino, size):
+            # The file ends where our last write left it (an append-only file that no one
+            # else appended to since): its last line is our last record, whole.
+            prev: str | None = self._end[2]
+            torn_at = torn_len = 0
+            out = _Lines()
+        else:
+            prev, torn_at, torn_len = tail_of(fd, size)
+            out = _Lines("\n" if not _ends_with_newline(fd, size) else "")  # end a torn line
         if torn_len and prev is not None:  # a crash mid-write: say so in the chain
             prev = out.add(chain.seal({"type": "torn", "torn_line": _line_number(fd, torn_at),
                                        "torn_bytes": torn_len, "ts": self._now()}, prev))
@@ -216,6 +227,7 @@ class FileSink:
         if not out.size:
             return fd
         start = os.fstat(fd).st_size
+        self._end = None
         try:
             _write_all(fd, out.data())
             self._sync(fd)
@@ -223,6 +235,7 @@ class FileSink:
             with contextlib.suppress(OSError):  # leave no half-written line behind (else a
                 os.ftruncate(fd, start)         # torn line, sealed by the next write)
             raise
+        self._end = (self._ino, start + out.size, out.last) if out.last else None
         return fd
 
     def _rotate(self, fd: int, last: str) -> tuple[int, dict[str, Any]]:
@@ -291,17 +304,19 @@ class FileSink:
 class _Lines:
     """Lines about to be appended (canonical JSON, ASCII), and their size in bytes."""
 
-    __slots__ = ("_parts", "size")
+    __slots__ = ("_parts", "last", "size")
 
     def __init__(self, prefix: str = "") -> None:
         self._parts = [prefix] if prefix else []
         self.size = len(prefix)
+        self.last = ""
 
     def add(self, record: dict[str, Any], line: str | None = None) -> str:
         text = (chain.canonical(record) if line is None else line) + "\n"
         self._parts.append(text)
         self.size += len(text)
-        return str(record["hash"])
+        self.last = str(record["hash"])
+        return self.last
 
     def data(self) -> bytes:
         return "".join(self._parts).encode("ascii")

@@ -63,6 +63,26 @@ def test_a_torn_last_line_is_sealed_and_the_chain_goes_on(tmp_path: Path, tail: 
     assert f"line {torn_line} is torn" in result.output
 
 
+def test_a_sink_that_wrote_last_still_sees_what_others_appended(tmp_path: Path) -> None:
+    """The sink remembers where its own last write ended (to skip reading the tail back);
+    a record from another writer, or a torn tail, moves the end and is read again."""
+    log = tmp_path / "audit.jsonl"
+    first, other = FileSink(log), FileSink(log)  # two processes' sinks, as it were
+    first.write({"n": 1})
+    first.write({"n": 2})
+    other.write({"n": 3})  # appended behind the first sink's back
+    first.write({"n": 4})
+    with log.open("ab") as fh:
+        fh.write(b'{"n":5,"ha')  # and a crash in another writer
+    first.write({"n": 6})
+    first.close()
+    other.close()
+    report = ch.verify(_lines(log))
+    assert report.ok and report.records == 5 and report.torn == (6,)
+    whole = [line for line in _lines(log) if line.endswith("}")]
+    assert [json.loads(x)["n"] for x in whole if '"n"' in x] == [1, 2, 3, 4, 6]
+
+
 def test_a_torn_line_at_the_end_of_the_file_is_named_by_verify(tmp_path: Path) -> None:
     log = tmp_path / "audit.jsonl"
     _write(log, 2)
