@@ -8,6 +8,7 @@ values (and their URL-encoded forms) from any text before it reaches an error or
 
 from __future__ import annotations
 
+import functools
 import hmac
 import threading
 import urllib.parse
@@ -21,6 +22,12 @@ __all__ = ["Secret", "known_secrets", "mask", "mask_url", "scrub"]
 # still alive, was being used — scrub() then let the live key through.
 _registry: weakref.WeakValueDictionary[int, Secret] = weakref.WeakValueDictionary()
 _lock = threading.Lock()
+# known_secrets() is read on request paths (a cache entry, a redactor): its answer is kept
+# until the registry changes. A new secret bumps the generation; a dead one only shrinks
+# the registry — so (generation, size) never repeats with a secret missing from the answer
+# (a value kept after its secret died is only scrubbed once more than needed).
+_generation = 0
+_known: tuple[tuple[int, int], list[str]] = ((-1, -1), [])
 
 
 def mask(value: str) -> str:
@@ -42,8 +49,10 @@ class Secret:
             raise TypeError("a secret must be a string")
         self._value = value
         if value:
+            global _generation
             with _lock:
                 _registry[id(self)] = self
+                _generation += 1
 
     def reveal(self) -> str:
         """The plain value, for the one place that sends it."""
@@ -78,12 +87,23 @@ class Secret:
 
 
 def known_secrets() -> list[str]:
-    """Values of every live :class:`Secret` (longest first), for scrubbing."""
+    """Values of every live :class:`Secret` (longest first), for scrubbing (a new list)."""
+    global _known
     if not _registry:  # no secret alive: nothing to look for (the common hot path)
         return []
     with _lock:
-        values = {s.reveal() for s in _registry.values() if len(s.reveal()) >= 6}
-    return sorted(values, key=len, reverse=True)
+        version = (_generation, len(_registry))
+        if _known[0] != version:
+            values = {s.reveal() for s in _registry.values() if len(s.reveal()) >= 6}
+            _known = (version, sorted(values, key=len, reverse=True))
+        return list(_known[1])
+
+
+@functools.lru_cache(maxsize=64)
+def _quoted(value: str) -> str | None:
+    """The URL-encoded form of ``value`` when it differs from it."""
+    quoted = urllib.parse.quote(value, safe="")
+    return quoted if quoted != value else None
 
 
 def scrub(text: str, secrets: Iterable[str] | None = None) -> str:
@@ -91,8 +111,8 @@ def scrub(text: str, secrets: Iterable[str] | None = None) -> str:
     for value in known_secrets() if secrets is None else secrets:
         if value and value in text:
             text = text.replace(value, mask(value))
-        quoted = urllib.parse.quote(value, safe="")
-        if quoted != value and quoted in text:
+        quoted = _quoted(value)
+        if quoted is not None and quoted in text:
             text = text.replace(quoted, mask(value))
     return text
 

@@ -80,6 +80,21 @@ def test_an_equal_secret_dying_does_not_unregister_the_live_one() -> None:
     assert value not in scrub(f"bad key {second.reveal()}")
 
 
+def test_a_secret_made_after_the_known_list_was_read_is_scrubbed_too() -> None:
+    import gc
+
+    kept = Secret("sk-first-KEPTabcdefghijklmnopqrstuvwxyz01")
+    assert kept.reveal() in known_secrets()  # the answer is now remembered
+    dying = Secret("sk-dying-abcdefghijklmnopqrstuvwxyz0123")
+    del dying
+    gc.collect()  # the registry shrank: same generation, smaller size
+    later = Secret("sk-later-abcdefghijklmnopqrstuvwxyz0123")  # a new generation
+    assert later.reveal() in known_secrets() and kept.reveal() in known_secrets()
+    assert later.reveal() not in scrub(f"leaked {later.reveal()}")
+    known_secrets().clear()  # a caller's copy: the remembered answer is not changed
+    assert later.reveal() in known_secrets()
+
+
 def test_mask_never_shows_more_than_four_characters() -> None:
     assert mask("a" * 11) == "****" and mask("abcdefghijkl") == "abcd…(12 chars)"
 
