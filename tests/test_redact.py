@@ -85,6 +85,44 @@ def test_no_generated_secret_survives_in_nested_json(shape: Shape, before: str) 
     assert raw not in out and raw.replace("/", "\\/") not in out
 
 
+_line = st.tuples(filler, st.one_of(st.none(), ANY_SECRET), filler, st.sampled_from(
+    ["", " ok.", " key", " Bearer", " token:", " api_key =", " +44", " 4111"]))
+
+
+def _text(line: tuple[str, Shape | None, str, str]) -> str:
+    before, shape, after, end = line
+    return " ".join(x for x in (before, shape[1] if shape else "", after) if x) + end
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines=st.lists(_line, min_size=2, max_size=6))
+def test_lines_redacted_together_are_redacted_as_each_alone(
+        lines: list[tuple[str, Shape | None, str, str]]) -> None:
+    """``texts`` (one pass over the lines joined) finds everything that redacting each line
+    alone finds; lines that end cleanly come out exactly as each alone would; a line
+    ending in a keyword may lose a little more of the next line, never less."""
+    texts = [_text(line) for line in lines]
+    together = R.texts(texts)
+    assert len(together) == len(texts)
+    for line, text, out in zip(lines, texts, together, strict=True):
+        shape = line[1]
+        if shape is not None:
+            assert shape[2] not in out and "[REDACTED:" in out, (text, out)
+        assert R.text(out) == out  # nothing left that a line alone would redact
+    for i, (text, out) in enumerate(zip(texts, together, strict=True)):
+        if i == 0 or lines[i - 1][3] == " ok.":
+            assert out == R(text), (texts, together)
+        else:
+            assert out.count("[REDACTED") >= R(text).count("[REDACTED")
+
+
+def test_lines_that_are_data_or_span_lines_are_redacted_alone() -> None:
+    lines = ['{"to": "bob\\u0040example.com"}', "two\nlines bob@example.com", "plain"]
+    assert R.texts(lines) == [R(line) for line in lines]
+    custom = Redactor(patterns={"start": r"^secret\w+"})
+    assert custom.texts(["secretA", "secretB"]) == ["[REDACTED:start]", "[REDACTED:start]"]
+
+
 def test_json_strings_are_parsed_and_reserialised() -> None:
     out = R({"arguments": '{"to": "bob\\u0040example.com", "n": 1}'})
     assert json.loads(out["arguments"]) == {"to": "[REDACTED:email]", "n": 1}

@@ -89,6 +89,25 @@ class _Memo:
             found = self._seen[value] = self._redact(value)
         return found
 
+    def many(self, values: list[str]) -> list[Any]:
+        """Each of ``values`` redacted; the ones not seen before in one pass (see
+        :meth:`Redactor.texts`) when the redactor can."""
+        seen = self._seen
+        out = [seen.get(v) for v in values]
+        todo = [i for i, found in enumerate(out) if found is None]
+        if not todo:
+            return out
+        batch = getattr(self._redact, "texts", None)
+        fresh = [values[i] for i in todo]
+        done = batch(fresh) if callable(batch) else [self._redact(v) for v in fresh]
+        if len(seen) + len(todo) > 4096:
+            seen.clear()
+        for i, value, clean in zip(todo, fresh, done, strict=True):
+            out[i] = clean
+            if len(value) <= 512:
+                seen[value] = clean
+        return out
+
 
 class _Facts:
     """What the request path measured; the record is built from it later."""

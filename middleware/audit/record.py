@@ -219,11 +219,18 @@ def build(*, request: ChatRequest | EmbedRequest,
         "outcome": outcome_of(error, abandoned=abandoned),
         "error_type": None if error is None else type(error).__name__,
         "error": None if error is None else clean(str(error) or type(error).__name__),
-        "trace": [clean(str(e)) for e in trace],
+        "trace": _lines(clean, [str(e) for e in trace]),
     }
     if log_content:
         record["content"] = clean(_content(facts))
     return _select(record, fields)
+
+
+def _lines(clean: Redact, lines: list[str]) -> list[Any]:
+    """Trace lines redacted, together when the redactor can (``many``), else one by one."""
+    together = getattr(clean, "many", None)
+    return together(lines) if callable(together) and len(lines) > 1 else \
+        [clean(line) for line in lines]
 
 
 def _select(record: dict[str, Any], fields: Mapping[str, Any] | frozenset[str] | None,
