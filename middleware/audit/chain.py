@@ -21,6 +21,8 @@ from typing import Any
 
 import attrs
 
+from insightforge._json import compiled
+
 __all__ = ["GENESIS", "ChainBreak", "ChainReport", "canonical", "digest", "header", "seal",
            "seal_line", "verify"]
 
@@ -32,9 +34,12 @@ _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=
                             allow_nan=False, default=str)
 
 
+_encode = compiled(_ENCODER)
+
+
 def canonical(record: Mapping[str, Any]) -> str:
     """The one byte-exact JSON form of a record (what is hashed and what is written)."""
-    return _ENCODER.encode(record)
+    return _encode(record)
 
 
 def digest(record: Mapping[str, Any]) -> str:
@@ -57,10 +62,10 @@ def seal_line(record: Mapping[str, Any], prev_hash: str) -> tuple[dict[str, Any]
     value of this process, never written anywhere, so no field can forge it); the hashed
     text is that line without the placeholder pair, and the line has the digest in its
     place — sorted keys put ``hash`` exactly where the placeholder was."""
-    body = {k: v for k, v in record.items() if k not in ("hash", "prev_hash")}
+    body = dict(record)  # the two keys set below replace any the record had
     body["prev_hash"] = prev_hash
     body["hash"] = _SLOT
-    full = _ENCODER.encode(body)
+    full = _encode(body)
     at = full.index(_SLOT_PAIR)
     end = at + len(_SLOT_PAIR)
     # Keys before it: drop the comma that leads the pair; the first key: drop the comma

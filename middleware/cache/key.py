@@ -20,6 +20,7 @@ from typing import Any
 
 import attrs
 
+from insightforge._json import compiled
 from insightforge.serialize import to_dict
 from insightforge.types import (
     ChatRequest,
@@ -45,21 +46,7 @@ _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=
                             default=str)
 
 
-def _json_text() -> Callable[[Any], str]:
-    """``_ENCODER.encode`` without its per-call set-up: the same C encoder it makes for
-    each call, made once (no circular-reference markers: a request's data never nests
-    into itself — requests are checked to be JSON when made). Without the C
-    accelerator, ``_ENCODER.encode`` itself."""
-    make: Any = getattr(json.encoder, "c_make_encoder", None)
-    try:
-        chunks = make(None, _ENCODER.default, json.encoder.encode_basestring, None,
-                      _ENCODER.key_separator, _ENCODER.item_separator, True, False, True)
-    except TypeError:  # no accelerator (``make`` is None), or another signature
-        return _ENCODER.encode
-    return lambda data: "".join(chunks(data, 0))
-
-
-_encode = _json_text()
+_encode = compiled(_ENCODER)
 KeyFunction = Callable[[ChatRequest | EmbedRequest], str]
 
 
