@@ -36,6 +36,7 @@ from insightforge.kit.effects import (
     Effect,
     Replay,
     Sleep,
+    executor_of,
     one_chunk,
     store_call,
 )
@@ -43,5 +44,5 @@ from insightforge.kit.layer import FlowHandler, FlowLayer
 from insightforge.kit.trace import add_trace, with_trace
 
 __all__ = ["Abandoned", "Blocking", "Call", "Effect", "Flow", "FlowHandler", "FlowLayer",
-           "Replay", "Sleep", "add_trace", "adrive", "drive", "one_chunk", "store_call",
-           "with_trace"]
+           "Replay", "Sleep", "add_trace", "adrive", "drive", "executor_of", "one_chunk",
+           "store_call", "with_trace"]

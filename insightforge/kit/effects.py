@@ -13,8 +13,11 @@ its ``Call``), and :class:`Abandoned` when the consumer closed a stream before i
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import time
 from collections.abc import Awaitable, Callable, Generator
+from concurrent.futures import Executor
 from typing import Any, Protocol, runtime_checkable
 
 from insightforge.kit import progress
@@ -27,8 +30,8 @@ from insightforge.types import (
     TraceEvent,
 )
 
-__all__ = ["Abandoned", "Blocking", "Call", "Effect", "Replay", "Sleep", "one_chunk",
-           "store_call"]
+__all__ = ["Abandoned", "Blocking", "Call", "Effect", "Replay", "Sleep", "executor_of",
+           "one_chunk", "store_call"]
 
 
 @runtime_checkable
@@ -103,35 +106,48 @@ def one_chunk(response: ChatResponse) -> Chunk:
 
 class Blocking:
     """A call that may block on I/O (a store): run inline by the sync driver; by the async
-    driver in a worker thread when ``blocking`` (SQLite, Redis), inline when not (memory)."""
+    driver in a worker thread when ``blocking`` (SQLite, Redis) — on ``executor`` when one is
+    given (a store's own thread), else on the event loop's default pool — inline when not
+    (memory)."""
 
-    __slots__ = ("args", "blocking", "fn", "kwargs")
+    __slots__ = ("args", "blocking", "executor", "fn", "kwargs")
 
     def __init__(self, fn: Callable[..., Any], *args: Any, blocking: bool = True,
-                 **kwargs: Any) -> None:
+                 executor: Executor | None = None, **kwargs: Any) -> None:
         self.fn = fn
         self.args = args
         self.kwargs = kwargs
         self.blocking = blocking
+        self.executor = executor
 
     def run(self) -> Any:
         return self.fn(*self.args, **self.kwargs)
 
     async def arun(self) -> Any:
-        if self.blocking:
+        if not self.blocking:
+            return self.fn(*self.args, **self.kwargs)
+        if self.executor is None:
             return await asyncio.to_thread(self.fn, *self.args, **self.kwargs)
-        return self.fn(*self.args, **self.kwargs)
+        context = contextvars.copy_context()  # as to_thread does
+        call = functools.partial(context.run, self.fn, *self.args, **self.kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self.executor, call)
+
+
+def executor_of(store: object) -> Executor | None:
+    """The thread a store wants its blocking calls run on (``store.executor``), if any."""
+    return getattr(store, "executor", None)
 
 
 def store_call(fn: Callable[..., Any], *args: Any, blocking: bool,
-               **kwargs: Any) -> Generator[Any, Any, Any]:
-    """``yield from store_call(store.get, key, blocking=store.blocking)``: a store call from
-    a flow — a :class:`Blocking` effect for a store that blocks (SQLite, Redis), and for
-    one that does not (memory) the call itself, made here as both drivers would make it,
-    without the round trip through them (about a microsecond per call)."""
+               executor: Executor | None = None, **kwargs: Any) -> Generator[Any, Any, Any]:
+    """``yield from store_call(store.get, key, blocking=store.blocking,
+    executor=executor_of(store))``: a store call from a flow — a :class:`Blocking` effect
+    for a store that blocks (SQLite, Redis), and for one that does not (memory) the call
+    itself, made here as both drivers would make it, without the round trip through them
+    (about a microsecond per call)."""
     if not blocking:
         return fn(*args, **kwargs)
-    return (yield Blocking(fn, *args, **kwargs))
+    return (yield Blocking(fn, *args, executor=executor, **kwargs))
 
 
 class Sleep:

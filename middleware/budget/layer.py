@@ -37,6 +37,7 @@ from insightforge.kit import (
     FlowHandler,
     FlowLayer,
     add_trace,
+    executor_of,
     store_call,
 )
 from insightforge.kit.keys import check_key_spec
@@ -204,7 +205,8 @@ class Budget(FlowLayer):
         if plan.want:
             grant = yield from store_call(self.store.reserve, plan.key, state.limit_units,
                                           plan.want, plan.least, ttl=self.lease,
-                                          blocking=self.store.blocking)
+                                          blocking=self.store.blocking,
+                                          executor=executor_of(self.store))
             if not grant.granted:
                 raise planning.refusal(plan, self.limit_usd, grant.spent + grant.reserved)
             res = planning.admit(plan, grant.granted, grant.lease)
@@ -236,7 +238,8 @@ class Budget(FlowLayer):
             return
         try:
             yield from store_call(self.store.settle, res.plan.key, res.units, actual,
-                                  lease=res.lease, blocking=self.store.blocking)
+                                  lease=res.lease, blocking=self.store.blocking,
+                                  executor=executor_of(self.store))
         except Exception as exc:  # the call's own outcome is not replaced by the ledger's
             _log.warning("budget settlement of %s units for %s failed; the reservation "
                          "stays counted until its lease expires: %s: %s", res.units,

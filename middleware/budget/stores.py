@@ -29,6 +29,7 @@ import time
 import uuid
 import warnings
 from collections.abc import Callable
+from concurrent.futures import Executor
 from typing import Any, Protocol, runtime_checkable
 
 import attrs
@@ -231,6 +232,11 @@ class SQLiteLedger:
         self._db = sqlite_file(self.path, timeout=timeout)
         self._db.ensure(_SCHEMA)
 
+
+    @property
+    def executor(self) -> Executor:
+        """The thread async callers run this store's calls on: its file's one thread."""
+        return self._db.executor
     def __reduce__(self) -> tuple[Any, ...]:  # picklable for multiprocessing (reconnects)
         return (SQLiteLedger, (self.path,), {"timeout": self.timeout})
 

@@ -22,7 +22,15 @@ from typing import Any
 import attrs
 
 from insightforge.errors import ConfigError
-from insightforge.kit import Call, Flow, FlowHandler, FlowLayer, Replay, store_call
+from insightforge.kit import (
+    Call,
+    Flow,
+    FlowHandler,
+    FlowLayer,
+    Replay,
+    executor_of,
+    store_call,
+)
 from insightforge.secrets import scrub
 from insightforge.stack import Handler, Request
 from insightforge.types import ChatRequest, ChatResponse, EmbedRequest, TraceEvent
@@ -135,9 +143,9 @@ class Cache(FlowLayer):
     def flow(self, request: Request, handler: FlowHandler) -> Flow:
         state: _State = handler.state
         key = cache_key(request, state.routes(), self.key)
-        blocking = self.store.blocking
+        blocking, executor = self.store.blocking, executor_of(self.store)
         puts = self._puts.count  # before the lookup: what it may have missed counts after
-        entry = yield from store_call(self._read, key, blocking=blocking)
+        entry = yield from store_call(self._read, key, blocking=blocking, executor=executor)
         if entry is not None:
             return _hit(request, entry, "stored")
         flight = None
@@ -149,7 +157,8 @@ class Cache(FlowLayer):
                     return _hit(request, entry, "shared")
                 flight = None
             elif self._puts.count != puts:  # stored since our lookup: perhaps this answer
-                entry = yield from store_call(self._read, key, False, blocking=blocking)
+                entry = yield from store_call(self._read, key, False, blocking=blocking,
+                                                executor=executor)
                 if entry is not None:
                     state.flights.finish(key, flight, entry)
                     return _hit(request, entry, "stored")
@@ -163,7 +172,8 @@ class Cache(FlowLayer):
         recorded = None if call.recorded is None else tuple(call.recorded)
         entry = make_entry(response, recorded)
         try:
-            stored = yield from store_call(self._write, key, entry, blocking=blocking)
+            stored = yield from store_call(self._write, key, entry, blocking=blocking,
+                                             executor=executor)
         finally:  # followers must never wait for a flight that cannot end
             if flight is not None:
                 state.flights.finish(key, flight, entry)

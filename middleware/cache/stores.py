@@ -24,6 +24,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Executor
 from typing import Any, Protocol, runtime_checkable
 
 import attrs
@@ -170,6 +171,11 @@ class SQLiteCache:
         self._decode = DecodeMemo()
         self._counts = [0, 0]  # hits, misses not yet added to the file
 
+
+    @property
+    def executor(self) -> Executor:
+        """The thread async callers run this store's calls on: its file's one thread."""
+        return self._db.executor
     def __reduce__(self) -> tuple[Any, ...]:
         return (_sqlite, (self.path, self.maxsize, self.timeout))
 

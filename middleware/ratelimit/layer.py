@@ -29,7 +29,15 @@ from pyrate_limiter import Rate
 from pyrate_limiter.abstracts.algorithm import ADMITTED
 
 from insightforge.errors import ConfigError, RateLimited
-from insightforge.kit import Call, Flow, FlowHandler, FlowLayer, Sleep, store_call
+from insightforge.kit import (
+    Call,
+    Flow,
+    FlowHandler,
+    FlowLayer,
+    Sleep,
+    executor_of,
+    store_call,
+)
 from insightforge.kit.keys import KeySpec, bucket_key, check_key_spec
 from insightforge.secrets import scrub
 from insightforge.stack import Handler, Request
@@ -201,7 +209,8 @@ class RateLimit(FlowLayer):
     def _put(self, name: str, rate: Rate, weight: int, events: list[TraceEvent]) -> Flow:
         try:
             return (yield from store_call(self.store.put, name, rate, weight, self._now_ms,
-                                          blocking=self.store.blocking))
+                                          blocking=self.store.blocking,
+                                          executor=executor_of(self.store)))
         except Exception as exc:
             if self.on_store_error == "closed":
                 raise

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Callable
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -173,6 +174,11 @@ class SQLiteStore(_BucketStore):
         self._db = sqlite_file(self.path, timeout=timeout)
         self._db_lock = _ImmediateLock(self._db)
 
+
+    @property
+    def executor(self) -> Executor:
+        """The thread async callers run this store's calls on: its file's one thread."""
+        return self._db.executor
     def _new_bucket(self, name: str, rate: Rate) -> AbstractBucket:
         from pyrate_limiter import SQLiteBucket
 

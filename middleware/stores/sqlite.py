@@ -4,7 +4,10 @@
 opened lazily in WAL mode with ``synchronous=NORMAL``, re-opened after a fork (a connection
 never crosses processes), guarded by one re-entrant lock that every store on the file
 shares. :meth:`SQLiteFile.transaction` is ``BEGIN IMMEDIATE`` ... ``COMMIT``, so the
-check-and-update of a reservation or a rate-limit log is atomic across processes.
+check-and-update of a reservation or a rate-limit log is atomic across processes. From async
+code the stores' calls on one file run on that file's one thread (:attr:`SQLiteFile.executor`):
+they take the lock in turn anyway, and one thread takes them in turn without waking — and
+switching the GIL among — a pool of threads that would wait on each other.
 
 Failures are typed and truthful: every ``sqlite3`` or OS error leaves as
 :class:`~insightforge.errors.StoreUnavailable` with SQLite's own words (``database or disk is
@@ -22,6 +25,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal
 
@@ -74,10 +78,24 @@ class SQLiteFile:
         self._conn: sqlite3.Connection | None = None
         self._pid = 0
         self._schemas: list[str] = []
+        self._executor: tuple[int, ThreadPoolExecutor] | None = None
 
     @property
     def shown(self) -> str:
         return f"sqlite:///{self.path}"
+
+    @property
+    def executor(self) -> ThreadPoolExecutor:
+        """The one thread that runs this file's store calls for async code (made on first
+        use, and again in a forked child, which has no threads)."""
+        made = self._executor
+        if made is not None and made[0] == os.getpid():
+            return made[1]
+        with _files_lock:
+            if self._executor is None or self._executor[0] != os.getpid():
+                name = f"insightforge-sqlite {os.path.basename(self.path)}"
+                self._executor = (os.getpid(), ThreadPoolExecutor(1, thread_name_prefix=name))
+            return self._executor[1]
 
     def ensure(self, schema: str) -> None:
         """Run ``schema`` (``CREATE TABLE IF NOT EXISTS``...) whenever the file is opened."""
