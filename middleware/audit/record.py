@@ -11,9 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
-
-import attrs
+from typing import Any, NamedTuple
 
 from insightforge.errors import BudgetExceeded, ConfigError, RateLimited
 from insightforge.types import (
@@ -110,9 +108,8 @@ def count_attempts(trace: Sequence[TraceEvent]) -> tuple[int, int]:
     return attempts, fallbacks
 
 
-@attrs.frozen
-class _Facts:
-    """Everything a driver measured about one request."""
+class _Facts(NamedTuple):
+    """Everything a driver measured about one request (a named tuple: made per record)."""
 
     request: ChatRequest | EmbedRequest
     response: ChatResponse | EmbedResponse | None
