@@ -86,9 +86,11 @@ def test_a_secret_made_after_the_known_list_was_read_is_scrubbed_too() -> None:
     kept = Secret("sk-first-KEPTabcdefghijklmnopqrstuvwxyz01")
     assert kept.reveal() in known_secrets()  # the answer is now remembered
     dying = Secret("sk-dying-abcdefghijklmnopqrstuvwxyz0123")
+    assert dying.reveal() in known_secrets()  # remembered with the dying one in it
     del dying
     gc.collect()  # the registry shrank: same generation, smaller size
-    later = Secret("sk-later-abcdefghijklmnopqrstuvwxyz0123")  # a new generation
+    later = Secret("sk-later-abcdefghijklmnopqrstuvwxyz0123")  # the same size again, but a
+    # new generation: without it, the answer remembered above would be taken as current
     assert later.reveal() in known_secrets() and kept.reveal() in known_secrets()
     assert later.reveal() not in scrub(f"leaked {later.reveal()}")
     known_secrets().clear()  # a caller's copy: the remembered answer is not changed
