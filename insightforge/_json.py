@@ -20,7 +20,7 @@ __all__ = ["compiled"]
 def compiled(encoder: json.JSONEncoder) -> Callable[[Any], str]:
     """A function equal to ``encoder.encode`` for acyclic data, with the C encoder made once."""
     make: Any = getattr(json.encoder, "c_make_encoder", None)
-    if encoder.indent is not None or encoder.check_circular is False:
+    if encoder.indent is not None:  # the C encoder takes no indent
         return encoder.encode
     quote = (json.encoder.encode_basestring_ascii if encoder.ensure_ascii
              else json.encoder.encode_basestring)
