@@ -19,10 +19,15 @@ connections):
    each, interleaved twice; requests/s and median latency, and their ratios; and the CPU
    time each process spent per request (from /proc), which bounds the zero-latency ratio.
 2. **Added latency, unloaded**: one client, sequential requests, median of each target.
+3. **The floor of the server stack**: 1 and 2 again with bench/_passthrough.py in the
+   gateway's place — uvicorn (httptools, uvloop), Starlette and an aiohttp pool with no logic
+   at all. What it adds is the least any gateway on these components adds on this machine;
+   with every client starting at once, each burst queues behind the one process's CPU, so
+   even this floor adds milliseconds, not microseconds, at 200 clients.
 
 Then, once:
 
-3. **``--streams`` concurrent streaming clients** over ``--tenants`` virtual keys with
+4. **``--streams`` concurrent streaming clients** over ``--tenants`` virtual keys with
    budgets: every stream must come back whole, once, with its own text (a unique prompt
    per client), and each key's ledger spend must equal the sum of the costs the audit log
    recorded for it, nothing left reserved.
@@ -37,6 +42,7 @@ import asyncio
 import itertools
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -201,6 +207,22 @@ def _emulator(port: int, latency: float = 0.0) -> subprocess.Popen[bytes]:
                             stderr=subprocess.DEVNULL)
 
 
+def _passthrough(upstream: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+    """bench/_passthrough.py: the same server stack with no logic (the floor of any gateway
+    on it), listening on ``port`` once this returns."""
+    proxy = subprocess.Popen([sys.executable, str(Path(__file__).with_name("_passthrough.py")),
+                              upstream, str(port), str(workers)], stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return proxy
+        except OSError:
+            time.sleep(0.05)
+    proxy.terminate()
+    raise RuntimeError("the pass-through proxy did not start listening")
+
+
 def _config(emu: str, tmp: Path, pool: int = 16) -> dict[str, Any]:
     return {"providers": {"openai": {"type": "openai", "model": "gpt-4o-mini",
                                      "base_url": emu + "/v1", "api_key": KEY, "timeout": 30,
@@ -325,9 +347,12 @@ def mode(latency: float, args: argparse.Namespace, tmp: Path) -> None:
     bench_key, _ = ops.create(store, "bench", budget=(Decimal(10**6), "total"))
     store.close()
     gw = _serve(config, tmp, gw_port, args.workers, f"config-{latency}")
+    px_port = free_port()
+    proxy = _passthrough(f"http://127.0.0.1:{emu_port}", px_port, args.workers)
     try:
         direct = ("127.0.0.1", emu_port, "/v1/chat/completions")
         gate = ("127.0.0.1", gw_port, "/v1/chat/completions")
+        floor = ("127.0.0.1", px_port, "/v1/chat/completions")
         auth = {"Authorization": f"Bearer {bench_key}"}
         up = {"Authorization": f"Bearer {KEY}"}
 
@@ -344,6 +369,14 @@ def mode(latency: float, args: argparse.Namespace, tmp: Path) -> None:
             print(f"  CPU per request: emulator {c[('direct', 'emulator')] * 1e3:.3f} ms "
                   f"direct, {c[('gateway', 'emulator')] * 1e3:.3f} ms via the gateway; "
                   f"gateway process {c[('gateway', 'gateway')] * 1e3:.3f} ms")
+            f = await side_by_side(direct, floor, up, up, args.clients, args.seconds,
+                                   {"gateway": proxy.pid, "emulator": emu.pid})
+            print(f"  the floor of this server stack (bench/_passthrough.py: uvicorn + Starlette "
+                  f"+ aiohttp, no logic), same run: {f['gateway']:7.0f} req/s, median "
+                  f"{f['gateway_median'] * 1000:.2f} ms | throughput ratio "
+                  f"{f['gateway'] / f['direct']:.3f}, added median "
+                  f"{(f['gateway_median'] - f['direct_median']) * 1000:.2f} ms; CPU per request "
+                  f"{f['cpu'][('gateway', 'gateway')] * 1e3:.3f} ms")
             if args.sdk_client:
                 sdk = {}
                 for name, base, key in (("direct", f"http://127.0.0.1:{emu_port}/v1", KEY),
@@ -359,6 +392,9 @@ def mode(latency: float, args: argparse.Namespace, tmp: Path) -> None:
                                       max(3.0, 30 * latency) if latency else 3.0)
             print(f"  1 client, sequential: upstream median {sd * 1e3:.3f} ms, gateway "
                   f"median {sg * 1e3:.3f} ms -> added median {(sg - sd) * 1e3:.3f} ms")
+            fd, fp = await sequential(direct, floor, up, up, 3.0)
+            print(f"  1 client, sequential, the pass-through floor: added median "
+                  f"{(fp - fd) * 1e3:.3f} ms")
             print(f"  gateway's own time outside the stack (X-InsightForge-Overhead-Ms), "
                   f"median of {len(Raw.overheads)} answers: "
                   f"{statistics.median(Raw.overheads):.3f} ms")
@@ -367,6 +403,8 @@ def mode(latency: float, args: argparse.Namespace, tmp: Path) -> None:
     finally:
         gw.terminate()
         gw.wait(timeout=60)
+        proxy.terminate()
+        proxy.wait(timeout=60)
         emu.terminate()
         emu.wait(timeout=10)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, MutableMapping, Sequence
 from typing import Any
@@ -60,13 +61,38 @@ def _on_write_error(_: object, __: object, value: str) -> None:
                           f"{value!r}", path="on_write_error")
 
 
-def _uuid4() -> str:
-    """A random (version 4) UUID as text: ``str(uuid.uuid4())`` without the object."""
-    raw = bytearray(os.urandom(16))
-    raw[6] = raw[6] & 0x0F | 0x40  # version 4
-    raw[8] = raw[8] & 0x3F | 0x80  # the RFC 4122 variant
-    h = raw.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+class _RandomIds:
+    """Random (version 4) UUIDs as text — ``str(uuid.uuid4())`` without the object — cut
+    from ``os.urandom`` read 4 KiB at a time: one system call per 256 records instead of one
+    each (a few µs apiece on a virtual machine, in the writer thread that shares the GIL).
+    A forked child starts from a fresh read, so it never repeats its parent's ids."""
+
+    POOL = 4096
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pool = b""
+        self._at = 0
+
+    def forget(self) -> None:
+        """Drop the unread bytes (after a fork: the parent holds the same ones)."""
+        self._pool, self._at = b"", 0
+
+    def __call__(self) -> str:
+        with self._lock:
+            at = self._at
+            if at + 16 > len(self._pool):
+                self._pool, at = os.urandom(self.POOL), 0
+            self._at = at + 16
+            raw = bytearray(self._pool[at:at + 16])
+        raw[6] = raw[6] & 0x0F | 0x40  # version 4
+        raw[8] = raw[8] & 0x3F | 0x80  # the RFC 4122 variant
+        h = raw.hex()
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+_uuid4 = _RandomIds()
+os.register_at_fork(after_in_child=_uuid4.forget)
 
 
 class _Memo:
