@@ -21,6 +21,7 @@ from concurrent.futures import Executor
 from typing import Any, Protocol, runtime_checkable
 
 from insightforge.kit import progress
+from insightforge.kit.lane import Lane
 from insightforge.types import (
     ChatRequest,
     ChatResponse,
@@ -107,8 +108,8 @@ def one_chunk(response: ChatResponse) -> Chunk:
 class Blocking:
     """A call that may block on I/O (a store): run inline by the sync driver; by the async
     driver in a worker thread when ``blocking`` (SQLite, Redis) — on ``executor`` when one is
-    given (a store's own thread), else on the event loop's default pool — inline when not
-    (memory)."""
+    given (a store's own thread, usually a :class:`~insightforge.kit.lane.Lane`), else on the
+    event loop's default pool — inline when not (memory)."""
 
     __slots__ = ("args", "blocking", "executor", "fn", "kwargs")
 
@@ -130,6 +131,8 @@ class Blocking:
             return await asyncio.to_thread(self.fn, *self.args, **self.kwargs)
         context = contextvars.copy_context()  # as to_thread does
         call = functools.partial(context.run, self.fn, *self.args, **self.kwargs)
+        if type(self.executor) is Lane:  # its own hop: one future, not two chained
+            return await self.executor.acall(call)
         return await asyncio.get_running_loop().run_in_executor(self.executor, call)
 
 

@@ -25,11 +25,11 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal
 
 from insightforge.errors import StoreUnavailable
+from insightforge.kit.lane import Lane
 
 __all__ = ["SQLiteFile", "open_wal", "sqlite_file"]
 
@@ -78,14 +78,14 @@ class SQLiteFile:
         self._conn: sqlite3.Connection | None = None
         self._pid = 0
         self._schemas: list[str] = []
-        self._executor: tuple[int, ThreadPoolExecutor] | None = None
+        self._executor: tuple[int, Lane] | None = None
 
     @property
     def shown(self) -> str:
         return f"sqlite:///{self.path}"
 
     @property
-    def executor(self) -> ThreadPoolExecutor:
+    def executor(self) -> Lane:
         """The one thread that runs this file's store calls for async code (made on first
         use, and again in a forked child, which has no threads)."""
         made = self._executor
@@ -94,7 +94,7 @@ class SQLiteFile:
         with _files_lock:
             if self._executor is None or self._executor[0] != os.getpid():
                 name = f"insightforge-sqlite {os.path.basename(self.path)}"
-                self._executor = (os.getpid(), ThreadPoolExecutor(1, thread_name_prefix=name))
+                self._executor = (os.getpid(), Lane(f"{name}_0"))
             return self._executor[1]
 
     def ensure(self, schema: str) -> None:
