@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from insightforge.kit.lane import Lane
+from tests.forking import in_child
 
 
 def test_calls_run_in_order_on_the_lanes_one_thread() -> None:
@@ -98,16 +99,6 @@ def test_calls_queued_at_exit_still_run(tmp_path: Path) -> None:
 def test_a_forked_child_runs_the_lanes_calls_on_a_thread_of_its_own() -> None:
     lane = Lane("test-lane-fork")
     assert lane.submit(lambda: 1).result(timeout=10) == 1
-    reader, writer = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            ok = asyncio.run(asyncio.wait_for(lane.acall(lambda: "ok"), 10)) == "ok"
-            os.write(writer, b"ok" if ok else b"no")
-        finally:
-            os._exit(0)
-    os.close(writer)
-    _, status = os.waitpid(pid, 0)
-    assert os.read(reader, 2) == b"ok" and status == 0
+    assert in_child(lambda: asyncio.run(asyncio.wait_for(lane.acall(lambda: "ok"), 10)) == "ok")
     assert lane.submit(lambda: 2).result(timeout=10) == 2
     lane.shutdown()

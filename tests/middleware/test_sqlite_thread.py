@@ -20,6 +20,7 @@ from insightforge.testing.scripted import ScriptedProvider
 from middleware import Budget, Cache, RateLimit
 from middleware.budget.stores import SQLiteLedger
 from middleware.stores.sqlite import sqlite_file
+from tests.forking import in_child
 
 
 def test_async_store_calls_on_one_file_run_on_its_one_thread(
@@ -56,16 +57,6 @@ def test_a_forked_child_gets_a_thread_of_its_own(tmp_path: Path) -> None:
     db = sqlite_file(tmp_path / "fork.db")
     parent = db.executor
     assert parent.submit(lambda: 1 + 1).result(timeout=10) == 2
-    reader, writer = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: its executor is new and works
-        try:
-            ok = db.executor is not parent and db.executor.submit(
-                lambda: "ok").result(timeout=10) == "ok"
-            os.write(writer, b"ok" if ok else b"no")
-        finally:
-            os._exit(0)
-    os.close(writer)
-    _, status = os.waitpid(pid, 0)
-    assert os.read(reader, 2) == b"ok" and status == 0
+    assert in_child(lambda: db.executor is not parent and db.executor.submit(  # its own
+        lambda: "ok").result(timeout=10) == "ok")
     assert db.executor is parent
