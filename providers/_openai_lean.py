@@ -26,6 +26,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+from insightforge._json import compiled
 from providers._errors import error_from_status
 from providers._openai_wire import malformed
 
@@ -83,7 +84,12 @@ def _text(headers: Any, content: bytes) -> str:
 
 
 def _body(data: Any) -> bytes:
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+    return _encode(data).encode()
+
+
+_encode = compiled(json.JSONEncoder(separators=(",", ":"), ensure_ascii=False))
+"""``json.dumps(data, separators=(",", ":"), ensure_ascii=False)`` with the C encoder made
+once (a request body is built from a checked request: acyclic)."""
 
 
 def post(provider: str, sdk: Any, key: str, path: str, body: Any) -> Any:

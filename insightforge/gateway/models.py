@@ -23,6 +23,7 @@ from typing import Any
 
 import attrs
 
+from insightforge._json import compiled
 from insightforge.config.models import ModelEntry
 from insightforge.config.schema import Config, LayerConfig, StackConfig
 from insightforge.stack import Handler, Layer, stack
@@ -44,11 +45,11 @@ def tenant_cache_key(request: ChatRequest | EmbedRequest) -> str:
     from middleware.cache import canonical
 
     tenant = request.tags.get("tenant", "")
-    return f"tenant:{len(tenant)}:{tenant}\n{_ENCODER.encode(canonical(request))}"
+    return f"tenant:{len(tenant)}:{tenant}\n{_encode(canonical(request))}"
 
 
-_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                            default=str)
+_encode = compiled(json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                                    default=str))
 
 
 @attrs.frozen

@@ -9,6 +9,7 @@ mapping itself (pure modules), sockets, the access log (:mod:`.edge`).
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncGenerator
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from insightforge._json import compiled
 from insightforge.gateway import replies, wire
 from insightforge.gateway.auth import Caller, Unauthorized, token_of
 from insightforge.gateway.body import HTTPRefusal, parse_json, read_body
@@ -29,9 +31,11 @@ __all__ = ["chat", "dumps", "embeddings", "error_response", "model", "models", "
 
 
 def dumps(data: Any) -> bytes:
-    import json
+    """Compact JSON (UTF-8 kept) of an answer the gateway built (acyclic by construction)."""
+    return _encode(data).encode()
 
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+
+_encode = compiled(json.JSONEncoder(separators=(",", ":"), ensure_ascii=False))
 
 
 class _JSON(JSONResponse):
