@@ -17,6 +17,11 @@ Run: ``.venv/bin/python bench/layers.py [--calls N] [--rounds R]``.
   writer's work is counted (each round waits for every record), less what it did while
   the call waited on the network — as it does in use. Median of 4R rounds of 100 calls.
 
+* **the work no layer code can skip** — bench/_library_floor.py: each layer's promise done
+  with the project's components alone (a full ``TTLCache`` lookup and insert and the key's
+  SHA-256, a pyrate-limiter put, a ``Decimal`` cost, the redacted record's JSON, hash and
+  append), no flow, trace event or response copy: a floor under the six-layer row.
+
 Every figure is the best of R interleaved rounds (the machine is shared and noisy); the
 ratio to the floor measured in the same run is what to compare across machines. The goal:
 the whole stack at most 1/15 of the floor, sync and async.
@@ -38,6 +43,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench._library_floor import library_floor
 from insightforge import ChatRequest, stack
 from insightforge.testing.scripted import ScriptedProvider
 from middleware import AuditLog, Budget, Cache, Fallback, RateLimit, Retry
@@ -213,6 +219,7 @@ def main() -> None:
                      for name in ("AuditLog(file)", "six layers")}
             e2e = {mode: end_to_end(url, Path(tmp), 100, 4 * args.rounds, mode == "async")
                    for mode in ("sync", "async")}
+        least = library_floor()
     finally:
         emulator.terminate()
         emulator.wait()
@@ -233,6 +240,11 @@ def main() -> None:
         alone, added = e2e[mode]
         print(f"  {mode:5}: alone {alone * 1e6:7.1f} µs, six layers add {added * 1e6:6.1f} µs "
               f"= {added / floors[mode]:.4f} of the floor ({added / alone:.3f} of the call)")
+    total = sum(least.values())
+    parts = ", ".join(f"{k} {v * 1e6:.1f}" for k, v in least.items())
+    print(f"the work no layer code can skip (bench/_library_floor.py: {parts} µs): "
+          f"{total * 1e6:.1f} µs = {total / floors['sync']:.4f} of the sync floor, "
+          f"{total / floors['async']:.4f} of the async one")
     bare = rows["Retry"]["sync"][0], rows["Retry"]["async"][0]
     print(f"(bare ScriptedProvider: sync {bare[0] * 1e6:.1f} µs, async {bare[1] * 1e6:.1f} µs; "
           f"goal for six layers: at most 1/15 = {1 / 15:.4f} of the floor)")
