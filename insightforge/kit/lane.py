@@ -59,23 +59,20 @@ class Lane(Executor):
         with self._lock:
             self._closed = True
             thread = self._thread
-        if thread is not None:
-            self._queue.put(None)
-            if wait and thread is not threading.current_thread():
-                thread.join()
+            if thread is not None:
+                self._queue.put(None)  # after every call queued before it
+        if thread is not None and wait and thread is not threading.current_thread():
+            thread.join()
 
     def _put(self, job: tuple[Any, ...]) -> None:
-        if self._thread is None:
-            with self._lock:
-                if self._closed:
-                    raise RuntimeError(f"the lane {self.name!r} is shut down")
-                if self._thread is None:
-                    self._thread = threading.Thread(target=self._serve, name=self.name,
-                                                    daemon=True)
-                    self._thread.start()
-        elif self._closed:
-            raise RuntimeError(f"the lane {self.name!r} is shut down")
-        self._queue.put(job)
+        with self._lock:  # so no call lands behind the stop of a shutdown
+            if self._closed:
+                raise RuntimeError(f"the lane {self.name!r} is shut down")
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._serve, name=self.name,
+                                                daemon=True)
+                self._thread.start()
+            self._queue.put(job)
 
     def _serve(self) -> None:
         while (job := self._queue.get()) is not None:

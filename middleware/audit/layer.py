@@ -75,7 +75,9 @@ class _RandomIds:
         self._at = 0
 
     def forget(self) -> None:
-        """Drop the unread bytes (after a fork: the parent holds the same ones)."""
+        """Drop the unread bytes (after a fork: the parent holds the same ones), and the
+        lock, which another of the parent's threads may have held at the fork."""
+        self._lock = threading.Lock()
         self._pool, self._at = b"", 0
 
     def __call__(self) -> str:
